@@ -1,0 +1,672 @@
+"""From a ``Partial``'s facts to the ``Summary``: joins, per-account and per-principal figures, anomalies.
+Pure code, no I/O. State (grants, accounts, code counts) is rebuilt from every fact read, so that a reveal
+inside the window is joined with a grant requested before it; figures, reveals and anomalies count only what
+happened in ``[since, until)``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from custody.auditlog.facts import GrantState, Handout, Partial, Touch, UnwrapAttempt, Who, Write
+from custody.auditlog.model import (
+    Access,
+    AccountSummary,
+    Anomaly,
+    AnomalyKind,
+    Approval,
+    InputStats,
+    Principal,
+    PrincipalSummary,
+    Reveal,
+    Severity,
+    Summary,
+    Totals,
+    Unwrap,
+    UnwrapStatus,
+    Window,
+)
+
+DEFAULT_LATE_AFTER = timedelta(minutes=2)
+
+WHY: dict[AnomalyKind, tuple[Severity, str]] = {
+    AnomalyKind.DIRECT_ACCESS: (
+        Severity.HIGH,
+        "only the custody service's AppRole may touch the custody mount; any other token reaching it "
+        "bypasses reasons, approvals and single use, and may have read recovery codes directly",
+    ),
+    AnomalyKind.PERMISSION_DENIED: (
+        Severity.MEDIUM,
+        "someone tried to do something on custody paths their policy does not allow: a mistake, a "
+        "misconfigured role, or probing",
+    ),
+    AnomalyKind.HANDOUT_WITHOUT_APPROVED_GRANT: (
+        Severity.CRITICAL,
+        "a recovery code left the vault without an approved grant: the approval control was bypassed "
+        "(service bug or compromise of the service's credentials)",
+    ),
+    AnomalyKind.UNWRAP_WRONG_PRINCIPAL: (
+        Severity.CRITICAL,
+        "the code was unwrapped by someone other than the requester: the wrapping token was intercepted or "
+        "passed on, and that person now holds a recovery code",
+    ),
+    AnomalyKind.UNWRAP_UNATTRIBUTED: (
+        Severity.HIGH,
+        "the code was unwrapped with the wrapping token itself (or a token with no identity), so nobody can "
+        "say who holds it; the custody CLI always unwraps with the requester's own token",
+    ),
+    AnomalyKind.UNWRAP_LATE: (
+        Severity.MEDIUM,
+        "the custody CLI unwraps at once; a late unwrap means the wrapping token sat somewhere (a terminal "
+        "log, a chat) where others could have seen it",
+    ),
+    AnomalyKind.UNWRAP_FAILED: (
+        Severity.HIGH,
+        "an unwrap of a custody wrapping token failed: it was already used or expired. If the requester "
+        "failed, someone else may have unwrapped the code first (the classic sign of interception)",
+    ),
+    AnomalyKind.NEVER_UNWRAPPED: (
+        Severity.LOW,
+        "a code was handed out but its wrapping token expired unused: the requester never got the code, or "
+        "got it by another way; check with the requester",
+    ),
+    AnomalyKind.EMERGENCY_UNREVIEWED: (
+        Severity.HIGH,
+        "an emergency grant skipped approval and has not been reviewed afterwards, as break-glass use must be",
+    ),
+    AnomalyKind.MOUNT_ADMIN: (
+        Severity.MEDIUM,
+        "the custody mount's configuration changed: tuning can hide fields from the audit log, and "
+        "disabling or moving the mount affects every code in it",
+    ),
+}
+
+
+def to_dt(t: str) -> datetime:
+    """Parse a normalised time (see facts.norm_time) to an aware datetime (microsecond precision)."""
+    return datetime.strptime(t[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
+
+
+def _p(who: Who) -> Principal:
+    return Principal(entity_id=who.entity, display_name=who.name)
+
+
+def _account_of(path: str, prefix: str) -> str:
+    """``accounts/pypi/acme`` -> ``pypi/acme`` (the first two segments after ``prefix``)."""
+    rest = path[len(prefix) :].split("/")
+    return "/".join(rest[:2]) if len(rest) >= 2 else ""
+
+
+def _mount_account(path: str, mount: str, grant: Callable[[str], GrantState | None]) -> str:
+    """The account a custody-mount path is about, when the path says (or names a known grant)."""
+    parts = path[len(mount) + 1 :].strip("/").split("/")
+    if len(parts) < 3 or parts[0] not in ("data", "metadata"):
+        return ""
+    if parts[1] in ("accounts", "codes", "rotations") and len(parts) >= 4:
+        return f"{parts[2]}/{parts[3]}"
+    if parts[1] in ("grants", "reveals"):
+        g = grant(parts[2])
+        return g.account if g else ""
+    return ""
+
+
+def _api_account(api_path: str) -> str:
+    """``custody/accounts/pypi/acme/grants/...`` -> ``pypi/acme``."""
+    parts = api_path.strip("/").split("/")
+    if "accounts" in parts:
+        i = parts.index("accounts")
+        if len(parts) >= i + 3:
+            return f"{parts[i + 1]}/{parts[i + 2]}"
+    return ""
+
+
+@dataclass
+class _PrincipalAcc:
+    names: set[str] = field(default_factory=set)
+    requested: set[str] = field(default_factory=set)
+    approved: set[str] = field(default_factory=set)
+    denied: set[str] = field(default_factory=set)
+    revealed: set[str] = field(default_factory=set)
+    reviewed: set[str] = field(default_factory=set)
+    unwrapped: int = 0
+    direct: int = 0
+    access_denied: int = 0
+    anomalies: int = 0
+
+
+@dataclass
+class _AccountAcc:
+    owner: str = ""
+    tier: str = ""
+    approvals_required: int = 0
+    requests: int = 0
+    approvals: int = 0
+    grants_denied: int = 0
+    access_denied: int = 0
+    deposits: int = 0
+    rotations: int = 0
+    remaining: int | None = None
+    reveals: list[Reveal] = field(default_factory=list)
+
+
+class _Principals:
+    def __init__(self) -> None:
+        self.by_key: dict[str, _PrincipalAcc] = defaultdict(_PrincipalAcc)
+
+    def get(self, who: Who) -> _PrincipalAcc | None:
+        if not who.entity and not who.name:
+            return None
+        acc = self.by_key[who.entity or f"name:{who.name}"]
+        if who.name:
+            acc.names.add(who.name)
+        return acc
+
+    def result(self) -> list[PrincipalSummary]:
+        out = []
+        for key, a in self.by_key.items():
+            names = sorted(a.names, key=lambda n: (not n.startswith(("userpass-", "oidc-", "ldap-")), n))
+            entity = "" if key.startswith("name:") else key
+            out.append(
+                PrincipalSummary(
+                    principal=Principal(entity_id=entity, display_name=names[0] if names else ""),
+                    other_names=names[1:],
+                    requested=sorted(a.requested),
+                    approved=sorted(a.approved),
+                    denied=sorted(a.denied),
+                    revealed=sorted(a.revealed),
+                    reviewed=sorted(a.reviewed),
+                    unwrapped=a.unwrapped,
+                    direct_accesses=a.direct,
+                    access_denied=a.access_denied,
+                    anomalies=a.anomalies,
+                )
+            )
+        return sorted(out, key=lambda p: (p.principal.display_name, p.principal.entity_id))
+
+
+def _in(t: str, since: str, until: str) -> bool:
+    return bool(t) and (not since or t >= since) and (not until or t < until)
+
+
+def _handout_ok(state: GrantState | None) -> bool:
+    if state is None:
+        return False
+    if state.status == "approved":
+        return True
+    return state.emergency and state.status in ("pending", "approved")
+
+
+def correlate(
+    part: Partial,
+    *,
+    mount: str = "custody-kv",
+    service_role: str = "custody-service",
+    since: str = "",
+    until: str = "",
+    late_after: timedelta = DEFAULT_LATE_AFTER,
+) -> Summary:
+    """Build the summary. ``since``/``until`` are normalised times (facts.norm_time) or ''."""
+    writes: list[Write] = []
+    handouts: list[Handout] = []
+    unwraps: dict[str, list[UnwrapAttempt]] = defaultdict(list)
+    touches: list[Touch] = []
+    for f in part.facts.values():
+        if isinstance(f, Write):
+            if f.ok:
+                writes.append(f)
+        elif isinstance(f, Handout):
+            handouts.append(f)
+        elif isinstance(f, UnwrapAttempt):
+            unwraps[f.wrap].append(f)
+        else:
+            touches.append(f)
+    writes.sort(key=lambda w: (w.time, w.request_id))
+    handouts.sort(key=lambda h: (h.time, h.request_id))
+    touches.sort(key=lambda t: (t.time, t.request_id))
+
+    accounts: dict[str, _AccountAcc] = defaultdict(_AccountAcc)
+    principals = _Principals()
+    anomalies: list[Anomaly] = []
+    accesses: list[Access] = []
+    warnings: list[str] = []
+
+    def anomaly(
+        kind: AnomalyKind,
+        time: str,
+        who: Who,
+        path: str,
+        detail: str,
+        severity: Severity | None = None,
+        **kw: str,
+    ) -> None:
+        sev, why = WHY[kind]
+        anomalies.append(
+            Anomaly(
+                kind=kind,
+                severity=severity or sev,
+                time=time,
+                principal=_p(who),
+                path=path,
+                detail=detail,
+                why=why,
+                **kw,
+            )
+        )
+        acc = principals.get(who)
+        if acc is not None:
+            acc.anomalies += 1
+
+    # --- state from every write, figures from writes in the window ----------------------------------------
+    history: dict[str, list[tuple[str, str, GrantState]]] = defaultdict(list)
+    hmaced = 0
+    for w in writes:
+        if w.event.startswith("hmac-sha256:"):
+            hmaced += 1
+        p = w.path
+        if w.grant is not None:
+            history[w.grant.grant_id].append((w.time, w.request_id, w.grant))
+        if p.startswith("accounts/"):
+            a = accounts[w.account or _account_of(p, "accounts/")]
+            a.owner, a.tier, a.approvals_required = (
+                w.owner or a.owner,
+                w.tier or a.tier,
+                w.approvals_required or a.approvals_required,
+            )
+        elif p.startswith("codes/") and w.remaining >= 0:
+            accounts[w.account or _account_of(p, "codes/")].remaining = w.remaining
+        if not _in(w.time, since, until):
+            continue
+        if p.startswith("codes/"):
+            codes_acct = accounts[w.account or _account_of(p, "codes/")]
+            if w.event == "codes.deposited":
+                codes_acct.deposits += 1
+            elif w.event == "codes.rotated":
+                codes_acct.rotations += 1
+        elif w.grant is not None:
+            g = w.grant
+            actor = principals.get(w.actor)
+            acct = accounts[g.account] if g.account else None
+            if w.event == "grant.requested":
+                if acct:
+                    acct.requests += 1
+                req = principals.get(g.requester)
+                if req:
+                    req.requested.add(g.grant_id)
+            elif w.event == "grant.approved":
+                if acct:
+                    acct.approvals += 1
+                if actor:
+                    actor.approved.add(g.grant_id)
+            elif w.event == "grant.reviewed":
+                if actor:
+                    actor.reviewed.add(g.grant_id)
+            elif w.event == "grant.denied":
+                if acct:
+                    acct.grants_denied += 1
+                if actor:
+                    actor.denied.add(g.grant_id)
+        elif w.event == "access.denied":
+            acct_name = w.account or _api_account(w.denied_path)
+            if acct_name:
+                accounts[acct_name].access_denied += 1
+            actor = principals.get(w.actor)
+            if actor:
+                actor.access_denied += 1
+            anomaly(
+                AnomalyKind.PERMISSION_DENIED,
+                w.time,
+                w.actor,
+                w.denied_path,
+                f"custody API refused {w.denied_capability or 'a call'} on {w.denied_path} "
+                f"(recorded by the service at {mount}/data/{p})",
+                account=acct_name,
+                request_id=w.request_id,
+                operation=w.denied_capability,
+            )
+            accesses.append(
+                Access(
+                    time=w.time,
+                    kind="api_denied",
+                    account=acct_name,
+                    principal=_p(w.actor),
+                    path=w.denied_path,
+                    operation=w.denied_capability,
+                    outcome="denied",
+                    request_id=w.request_id,
+                )
+            )
+    if writes and hmaced * 2 > len(writes):
+        warnings.append(
+            f"most custody writes have HMAC'd fields: tune {mount} with audit_non_hmac_request_keys "
+            "(see docs/auditor-guide.md) or the summary cannot join grants and accounts"
+        )
+    for h in history.values():
+        h.sort()
+
+    def state_at(grant_id: str, t: str) -> GrantState | None:
+        found = None
+        for time, _rid, st in history.get(grant_id, ()):
+            if time > t:
+                break
+            found = st
+        return found
+
+    def latest(grant_id: str) -> GrantState | None:
+        h = history.get(grant_id)
+        return h[-1][2] if h else None
+
+    # --- reveals ------------------------------------------------------------------------------------------
+    reveals: list[Reveal] = []
+    for ho in handouts:
+        if not _in(ho.time, since, until):
+            continue
+        at = state_at(ho.grant_id, ho.time)
+        last = latest(ho.grant_id)
+        known = last or at
+        requester = known.requester if known else Who("", "")
+        account = known.account if known else ""
+        attempts = sorted(unwraps.get(ho.wrap, ()), key=lambda u: (u.time, u.request_id))
+        path = f"{mount}/data/reveals/{ho.grant_id}"
+        if not _handout_ok(at):
+            detail = (
+                f"grant {ho.grant_id} was {at.status!r} when its code was handed out"
+                if at
+                else f"no write of grant {ho.grant_id} precedes the hand-out in the logs read"
+            )
+            anomaly(
+                AnomalyKind.HANDOUT_WITHOUT_APPROVED_GRANT,
+                ho.time,
+                requester if known else ho.who,
+                path,
+                detail,
+                account=account,
+                grant_id=ho.grant_id,
+                request_id=ho.request_id,
+            )
+        status = _unwrap_status(ho, attempts, requester, part.last, late_after)
+        first_ok = next((u for u in attempts if u.ok), None)
+        if first_ok is not None:
+            who = first_ok.who
+            if status is UnwrapStatus.WRONG_PRINCIPAL:
+                anomaly(
+                    AnomalyKind.UNWRAP_WRONG_PRINCIPAL,
+                    first_ok.time,
+                    who,
+                    "sys/wrapping/unwrap",
+                    f"code of grant {ho.grant_id} (requested by {requester.name or requester.entity}) "
+                    f"unwrapped by {who.name or who.entity}",
+                    account=account,
+                    grant_id=ho.grant_id,
+                    request_id=first_ok.request_id,
+                    remote_address=first_ok.remote,
+                )
+            elif status is UnwrapStatus.UNATTRIBUTED:
+                how = "with the wrapping token itself" if first_ok.self_unwrap else "by a token with no identity"
+                anomaly(
+                    AnomalyKind.UNWRAP_UNATTRIBUTED,
+                    first_ok.time,
+                    who,
+                    "sys/wrapping/unwrap",
+                    f"code of grant {ho.grant_id} unwrapped {how} from {first_ok.remote or '?'}",
+                    account=account,
+                    grant_id=ho.grant_id,
+                    request_id=first_ok.request_id,
+                    remote_address=first_ok.remote,
+                )
+            elif status is UnwrapStatus.LATE:
+                delay = to_dt(first_ok.time) - to_dt(ho.time)
+                anomaly(
+                    AnomalyKind.UNWRAP_LATE,
+                    first_ok.time,
+                    who,
+                    "sys/wrapping/unwrap",
+                    f"code of grant {ho.grant_id} unwrapped {delay.total_seconds():.1f}s after hand-out "
+                    f"(threshold {late_after.total_seconds():.0f}s)",
+                    account=account,
+                    grant_id=ho.grant_id,
+                    request_id=first_ok.request_id,
+                    remote_address=first_ok.remote,
+                )
+            acc = principals.get(who)
+            if acc is not None:
+                acc.unwrapped += 1
+        elif status is UnwrapStatus.NEVER:
+            anomaly(
+                AnomalyKind.NEVER_UNWRAPPED,
+                ho.time,
+                requester,
+                path,
+                f"wrapping token of grant {ho.grant_id} (ttl {ho.ttl}s) was never unwrapped",
+                account=account,
+                grant_id=ho.grant_id,
+                request_id=ho.request_id,
+            )
+        for u in attempts:
+            if not u.ok:
+                anomaly(
+                    AnomalyKind.UNWRAP_FAILED,
+                    u.time,
+                    u.who,
+                    "sys/wrapping/unwrap",
+                    f"unwrap of grant {ho.grant_id}'s wrapping token failed: {u.error.strip()}; "
+                    f"caller token {u.token or '?'} from {u.remote or '?'}",
+                    account=account,
+                    grant_id=ho.grant_id,
+                    request_id=u.request_id,
+                    remote_address=u.remote,
+                )
+        state = at or last
+        approvers = [
+            Approval(approver=a[0], approver_entity=a[1], at=a[2], comment=a[3])
+            for a in (state.approvals if state else ())
+        ]
+        rv = Reveal(
+            time=ho.time,
+            request_id=ho.request_id,
+            account=account,
+            grant_id=ho.grant_id,
+            requester=_p(requester),
+            reason=known.reason if known else "",
+            ticket=known.ticket if known else "",
+            emergency=bool(known and known.emergency),
+            approvers=approvers,
+            grant_status_at_handout=at.status if at else "",
+            wrap_ttl_seconds=ho.ttl,
+            unwrap_status=status,
+            unwraps=[
+                Unwrap(
+                    time=u.time,
+                    principal=_p(u.who),
+                    ok=u.ok,
+                    error=u.error.strip(),
+                    request_id=u.request_id,
+                    remote_address=u.remote,
+                )
+                for u in attempts
+            ],
+        )
+        reveals.append(rv)
+        if account:
+            accounts[account].reveals.append(rv)
+        req_acc = principals.get(requester)
+        if req_acc is not None:
+            req_acc.revealed.add(ho.grant_id)
+        approver_names = "; ".join(a.approver for a in approvers)
+        accesses.append(
+            Access(
+                time=ho.time,
+                kind="reveal",
+                account=account,
+                grant_id=ho.grant_id,
+                principal=_p(requester),
+                path=path,
+                operation="read",
+                outcome=status.value,
+                reason=rv.reason,
+                approvers=approver_names,
+                request_id=ho.request_id,
+            )
+        )
+        for u in attempts:
+            accesses.append(
+                Access(
+                    time=u.time,
+                    kind="unwrap",
+                    account=account,
+                    grant_id=ho.grant_id,
+                    principal=_p(u.who),
+                    path="sys/wrapping/unwrap",
+                    operation="update",
+                    outcome="ok" if u.ok else "failed",
+                    request_id=u.request_id,
+                )
+            )
+
+    # --- direct touches of the mount ----------------------------------------------------------------------
+    direct = 0
+    for t in touches:
+        if not _in(t.time, since, until):
+            continue
+        acct_name = _mount_account(t.path, mount, latest)
+        acc = principals.get(t.who)
+        who_txt = t.who.name or t.who.entity or "a token with no identity"
+        if t.admin:
+            kind, outcome = AnomalyKind.MOUNT_ADMIN, ("denied" if t.error else "ok")
+            detail = f"{who_txt} ran {t.operation} on {t.path}"
+        elif "permission denied" in t.error:
+            kind, outcome = AnomalyKind.PERMISSION_DENIED, "denied"
+            detail = f"{who_txt} was refused {t.operation} on {t.path} by Vault policy"
+            if acc:
+                acc.access_denied += 1
+            if acct_name:
+                accounts[acct_name].access_denied += 1
+        else:
+            kind, outcome = AnomalyKind.DIRECT_ACCESS, ("error" if t.error else "ok")
+            detail = (
+                f"{who_txt} (policies {', '.join(t.policies) or 'none'}) ran {t.operation} on {t.path} "
+                f"directly, not through the custody service" + (f"; error: {t.error.strip()}" if t.error else "")
+            )
+            direct += 1
+            if acc:
+                acc.direct += 1
+        severity = Severity.CRITICAL if kind is AnomalyKind.DIRECT_ACCESS and "root" in t.policies else None
+        anomaly(
+            kind,
+            t.time,
+            t.who,
+            t.path,
+            detail,
+            severity,
+            operation=t.operation,
+            account=acct_name,
+            request_id=t.request_id,
+            remote_address=t.remote,
+        )
+        accesses.append(
+            Access(
+                time=t.time,
+                kind=kind.value,
+                account=acct_name,
+                principal=_p(t.who),
+                path=t.path,
+                operation=t.operation,
+                outcome=outcome,
+                request_id=t.request_id,
+            )
+        )
+
+    # --- emergency grants never reviewed ------------------------------------------------------------------
+    for gid, h in history.items():
+        first_time, _rid, first_state = h[0]
+        if not _in(first_time, since, until):
+            continue
+        if any(st.emergency for _, _, st in h) and not any(st.reviewed_by for _, _, st in h):
+            last_state = h[-1][2]
+            anomaly(
+                AnomalyKind.EMERGENCY_UNREVIEWED,
+                first_time,
+                first_state.requester,
+                f"{mount}/data/grants/{gid}",
+                f"emergency grant {gid} on {last_state.account} (status {last_state.status}) has no "
+                f"review in the logs read",
+                account=last_state.account,
+                grant_id=gid,
+            )
+
+    if part.lines_invalid:
+        warnings.append(f"{part.lines_invalid} line(s) were not audit entries and were skipped")
+
+    anomalies.sort(key=lambda a: (a.time, a.kind.value, a.request_id, a.grant_id))
+    accesses.sort(key=lambda a: (a.time, a.request_id, a.kind))
+    account_list = [
+        AccountSummary(
+            account=name,
+            owner=a.owner,
+            tier=a.tier,
+            approvals_required=a.approvals_required,
+            requests=a.requests,
+            approvals=a.approvals,
+            grants_denied=a.grants_denied,
+            access_denied=a.access_denied,
+            deposits=a.deposits,
+            rotations=a.rotations,
+            codes_remaining=a.remaining,
+            reveals=a.reveals,
+        )
+        for name, a in sorted(accounts.items())
+    ]
+    totals = Totals(
+        reveals=len(reveals),
+        requests=sum(a.requests for a in account_list),
+        approvals=sum(a.approvals for a in account_list),
+        grants_denied=sum(a.grants_denied for a in account_list),
+        access_denied=sum(1 for a in anomalies if a.kind is AnomalyKind.PERMISSION_DENIED),
+        deposits=sum(a.deposits for a in account_list),
+        rotations=sum(a.rotations for a in account_list),
+        direct_accesses=direct,
+        anomalies=len(anomalies),
+    )
+    return Summary(
+        mount=mount,
+        service_role=service_role,
+        window=Window(since=since, until=until),
+        input=InputStats(
+            files=sorted(part.files),
+            lines_total=part.lines_total,
+            lines_custody=part.lines_custody,
+            lines_invalid=part.lines_invalid,
+            entries_duplicate=part.duplicates,
+            first_entry=part.first,
+            last_entry=part.last,
+        ),
+        totals=totals,
+        accounts=account_list,
+        principals=principals.result(),
+        reveals=reveals,
+        anomalies=anomalies,
+        accesses=accesses,
+        warnings=warnings,
+    )
+
+
+def _unwrap_status(
+    ho: Handout, attempts: list[UnwrapAttempt], requester: Who, log_end: str, late_after: timedelta
+) -> UnwrapStatus:
+    first_ok = next((u for u in attempts if u.ok), None)
+    if first_ok is None:
+        expired = ho.ttl > 0 and log_end and to_dt(log_end) > to_dt(ho.time) + timedelta(seconds=ho.ttl)
+        return UnwrapStatus.NEVER if expired else UnwrapStatus.OUTSTANDING
+    who = first_ok.who
+    if first_ok.self_unwrap or not (who.entity or who.name):
+        return UnwrapStatus.UNATTRIBUTED
+    if requester.entity and who.entity:
+        if who.entity != requester.entity:
+            return UnwrapStatus.WRONG_PRINCIPAL
+    elif not requester.name or who.name != requester.name:
+        return UnwrapStatus.UNATTRIBUTED
+    if to_dt(first_ok.time) - to_dt(ho.time) > late_after:
+        return UnwrapStatus.LATE
+    return UnwrapStatus.BY_REQUESTER

@@ -1,0 +1,394 @@
+"""From audit entries to facts, and the mergeable accumulator that holds them.
+An audit entry that matters to custody becomes one small immutable *fact* keyed by ``request.id``. The
+request and the response entry of one call, and the copies of one call in several cluster nodes' logs, all
+land on the same key; the response wins over the request (it knows the outcome). ``Partial`` is therefore a
+pure function of the *set* of lines read, so the partials of any split of the input merge to the partial of
+the whole (see ``Partial.merge``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import orjson
+
+REQUEST, RESPONSE = 1, 2  # bit flags: which entry types of a request id were seen
+
+
+class Who(NamedTuple):
+    """A principal as the audit log names it: identity entity id and token display name."""
+
+    entity: str
+    name: str
+
+
+class GrantState(NamedTuple):
+    grant_id: str
+    account: str
+    requester: Who
+    reason: str
+    ticket: str
+    status: str
+    approvals: tuple[tuple[str, str, str, str], ...]  # (approver, approver_entity, at, comment)
+    emergency: bool
+    created_at: str
+    expires_at: str
+    revealed_at: str
+    reviewed_by: str
+
+
+class Write(NamedTuple):
+    """A KV write the custody service made, or tried to (``ok`` False: the response carries an error)."""
+
+    rank: int
+    time: str
+    request_id: str
+    path: str  # below <mount>/data/
+    ok: bool
+    event: str
+    actor: Who
+    account: str
+    grant: GrantState | None
+    remaining: int  # -1: not stated
+    owner: str
+    tier: str
+    approvals_required: int
+    denied_path: str
+    denied_capability: str
+
+
+class Handout(NamedTuple):
+    """The service's wrapped read of ``reveals/<grant_id>``: a code left the vault in a wrapping token."""
+
+    rank: int
+    time: str
+    request_id: str
+    grant_id: str
+    wrap: str  # HMAC of the wrapping token
+    ttl: int
+    who: Who
+
+
+class UnwrapAttempt(NamedTuple):
+    rank: int
+    time: str
+    request_id: str
+    wrap: str  # HMAC of the wrapping token presented
+    who: Who
+    self_unwrap: bool  # presented the wrapping token itself as X-Vault-Token: nobody to attribute it to
+    token: str  # HMAC of the client token, for tracing an attempt that carries no identity
+    ok: bool
+    error: str
+    remote: str
+
+
+class Touch(NamedTuple):
+    """Anything but the service on the custody mount, or a change to the mount's configuration."""
+
+    rank: int
+    time: str
+    request_id: str
+    path: str
+    operation: str
+    who: Who
+    policies: tuple[str, ...]
+    error: str
+    remote: str
+    admin: bool
+
+
+Fact = Write | Handout | UnwrapAttempt | Touch
+
+
+def norm_time(value: object) -> str:
+    """RFC 3339 time as fixed-width UTC nanoseconds, so string order is time order ('' if unusable)."""
+    if not isinstance(value, str) or len(value) < 20:
+        return ""
+    if value[-1] == "Z" and value[10] == "T" and (value[19] == "." or len(value) == 20):
+        frac = value[20:-1]
+        if frac.isdigit() or not frac:
+            return f"{value[:19]}.{frac[:9].ljust(9, '0')}Z"
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond:06d}000Z"
+
+
+def _s(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: object, default: int = -1) -> int:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return default
+
+
+def _d(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _grant(data: dict[str, Any], grant_id: str) -> GrantState:
+    approvals: list[tuple[str, str, str, str]] = []
+    raw = data.get("approvals")
+    if isinstance(raw, list):
+        for a in raw:
+            if isinstance(a, dict):
+                approvals.append(
+                    (
+                        _s(a.get("approver")),
+                        _s(a.get("approver_entity")),
+                        _s(a.get("at")),
+                        _s(a.get("comment")),
+                    )
+                )
+    emergency = data.get("emergency")
+    return GrantState(
+        grant_id=_s(data.get("grant_id")) or grant_id,
+        account=_s(data.get("account")),
+        requester=Who(_s(data.get("requester_entity")), _s(data.get("requester"))),
+        reason=_s(data.get("reason")),
+        ticket=_s(data.get("ticket")),
+        status=_s(data.get("status")),
+        approvals=tuple(approvals),
+        emergency=emergency is True or emergency == "true",
+        created_at=_s(data.get("created_at")),
+        expires_at=_s(data.get("expires_at")),
+        revealed_at=_s(data.get("revealed_at")),
+        reviewed_by=_s(data.get("reviewed_by")),
+    )
+
+
+class Extractor:
+    """Turns one parsed audit entry into at most one fact, for a given mount and service AppRole role."""
+
+    def __init__(self, mount: str = "custody-kv", service_role: str = "custody-service") -> None:
+        self.mount = mount.strip("/")
+        self.prefix = self.mount + "/"
+        self.data_prefix = self.prefix + "data/"
+        self.reveals_prefix = self.data_prefix + "reveals/"
+        self.admin_paths = (f"sys/mounts/{self.mount}", f"sys/mounts/{self.mount}/tune", "sys/remount")
+        self.service_role = service_role
+
+    def markers(self) -> tuple[bytes, ...]:
+        """Byte strings of which a custody-relevant line contains at least one (the pre-filter)."""
+        return (self.prefix.encode(), f"sys/mounts/{self.mount}".encode(), b"sys/wrapping/unwrap")
+
+    def is_service(self, auth: dict[str, Any]) -> bool:
+        meta = auth.get("metadata")
+        return (
+            auth.get("display_name") == "approle"
+            and isinstance(meta, dict)
+            and meta.get("role_name") == self.service_role
+        )
+
+    def fact(self, e: dict[str, Any]) -> Fact | None:
+        req = e.get("request")
+        if not isinstance(req, dict):
+            return None
+        path = req.get("path")
+        rid = req.get("id")
+        if not isinstance(path, str) or not isinstance(rid, str) or not rid:
+            return None
+        rank = RESPONSE if e.get("type") == "response" else REQUEST
+        time = norm_time(e.get("time"))
+        auth = _d(e.get("auth"))
+        error = _s(e.get("error"))
+        if path.startswith(self.prefix):
+            if self.is_service(auth):
+                return self._service(e, req, path, rank, time, rid, auth, error)
+            return self._touch(req, path, rank, time, rid, auth, error, admin=False)
+        if path == "sys/wrapping/unwrap":
+            return self._unwrap(req, rank, time, rid, auth, error)
+        if path in self.admin_paths and req.get("operation") != "read":
+            if path == "sys/remount" and self.mount not in (
+                _s(_d(req.get("data")).get("from")),
+                _s(_d(req.get("data")).get("to")),
+            ):
+                return None
+            return self._touch(req, path, rank, time, rid, auth, error, admin=True)
+        return None
+
+    def _who(self, auth: dict[str, Any]) -> Who:
+        return Who(_s(auth.get("entity_id")), _s(auth.get("display_name")))
+
+    def _touch(
+        self,
+        req: dict[str, Any],
+        path: str,
+        rank: int,
+        time: str,
+        rid: str,
+        auth: dict[str, Any],
+        error: str,
+        admin: bool,
+    ) -> Touch:
+        pol = auth.get("policies")
+        policies = tuple(sorted(p for p in pol if isinstance(p, str))) if isinstance(pol, list) else ()
+        return Touch(
+            rank,
+            time,
+            rid,
+            path,
+            _s(req.get("operation")),
+            self._who(auth),
+            policies,
+            error,
+            _s(req.get("remote_address")),
+            admin,
+        )
+
+    def _unwrap(
+        self, req: dict[str, Any], rank: int, time: str, rid: str, auth: dict[str, Any], error: str
+    ) -> UnwrapAttempt | None:
+        token = _s(auth.get("client_token")) or _s(req.get("client_token"))
+        wrap = _s(_d(req.get("data")).get("token"))
+        self_unwrap = not wrap
+        if self_unwrap:
+            wrap = token  # the wrapping token was presented as the client token
+        if not wrap:
+            return None
+        who = Who("", "") if self_unwrap else self._who(auth)
+        return UnwrapAttempt(
+            rank, time, rid, wrap, who, self_unwrap, token, not error, error, _s(req.get("remote_address"))
+        )
+
+    def _service(
+        self,
+        e: dict[str, Any],
+        req: dict[str, Any],
+        path: str,
+        rank: int,
+        time: str,
+        rid: str,
+        auth: dict[str, Any],
+        error: str,
+    ) -> Fact | None:
+        op = req.get("operation")
+        if op in ("create", "update") and path.startswith(self.data_prefix):
+            rel = path[len(self.data_prefix) :]
+            data = _d(_d(req.get("data")).get("data"))
+            grant = _grant(data, rel[len("grants/") :]) if rel.startswith("grants/") else None
+            return Write(
+                rank,
+                time,
+                rid,
+                rel,
+                not error,
+                _s(data.get("event")),
+                Who(_s(data.get("actor_entity")), _s(data.get("actor"))),
+                _s(data.get("account")),
+                grant,
+                _int(data.get("remaining")),
+                _s(data.get("owner")),
+                _s(data.get("tier")),
+                _int(data.get("approvals_required"), 0),
+                _s(data.get("path")),
+                _s(data.get("capability")),
+            )
+        if op == "read" and path.startswith(self.reveals_prefix) and rank == RESPONSE and not error:
+            wrap_info = _d(_d(e.get("response")).get("wrap_info"))
+            wrap = _s(wrap_info.get("token"))
+            if wrap:
+                return Handout(
+                    rank,
+                    time,
+                    rid,
+                    path[len(self.reveals_prefix) :],
+                    wrap,
+                    _int(wrap_info.get("ttl"), 0),
+                    self._who(auth),
+                )
+        return None
+
+
+@dataclass
+class Partial:
+    """Everything read so far, as facts keyed by request id plus line counters. Merge is commutative."""
+
+    files: set[str] = field(default_factory=set)
+    lines_total: int = 0
+    lines_custody: int = 0
+    lines_invalid: int = 0
+    occurrences: int = 0
+    first: str = ""
+    last: str = ""
+    facts: dict[str, Fact] = field(default_factory=dict)
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def add_entry_time(self, t: str) -> None:
+        if t:
+            if not self.first or t < self.first:
+                self.first = t
+            if t > self.last:
+                self.last = t
+
+    def add_fact(self, f: Fact) -> None:
+        self.occurrences += 1
+        rid = f.request_id
+        old = self.facts.get(rid)
+        self.facts[rid] = f if old is None else _winner(old, f)
+        self.seen[rid] = self.seen.get(rid, 0) | f.rank
+
+    def add_line(self, line: bytes, ex: Extractor) -> None:
+        """Parse one candidate line; count it invalid if it is not an audit entry. Never raises."""
+        self.lines_custody += 1
+        try:
+            e = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            self.lines_invalid += 1
+            return
+        if (
+            not isinstance(e, dict)
+            or e.get("type") not in ("request", "response")
+            or not isinstance(e.get("request"), dict)
+        ):
+            self.lines_invalid += 1
+            return
+        self.add_entry_time(norm_time(e.get("time")))
+        try:
+            f = ex.fact(e)
+        except (TypeError, ValueError, AttributeError, IndexError):  # hostile shapes: never fatal
+            self.lines_invalid += 1
+            return
+        if f is not None:
+            self.add_fact(f)
+
+    def merge(self, other: Partial) -> Partial:
+        """Fold ``other`` into self (and return self): the result does not depend on the order of merges."""
+        self.files |= other.files
+        self.lines_total += other.lines_total
+        self.lines_custody += other.lines_custody
+        self.lines_invalid += other.lines_invalid
+        self.occurrences += other.occurrences
+        self.add_entry_time(other.first)
+        self.add_entry_time(other.last)
+        for rid, f in other.facts.items():
+            old = self.facts.get(rid)
+            self.facts[rid] = f if old is None else _winner(old, f)
+        for rid, mask in other.seen.items():
+            self.seen[rid] = self.seen.get(rid, 0) | mask
+        return self
+
+    @property
+    def duplicates(self) -> int:
+        return self.occurrences - sum(m.bit_count() for m in self.seen.values())
+
+
+def _winner(a: Fact, b: Fact) -> Fact:
+    """The response entry of a request beats its request entry; equal ranks tie-break on content."""
+    if a.rank != b.rank:
+        return a if a.rank > b.rank else b
+    if type(a) is not type(b):
+        return a if type(a).__name__ > type(b).__name__ else b
+    return a if repr(a) >= repr(b) else b
