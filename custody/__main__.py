@@ -1,0 +1,3 @@
+from custody.cli.main import main
+
+raise SystemExit(main())

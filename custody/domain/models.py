@@ -1,0 +1,197 @@
+"""The records custody keeps. Validated on construction; secrets are excluded from reprs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from custody.domain.platforms import parse_account_id
+from custody.errors import ValidationError
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Tier(StrEnum):
+    standard = "standard"
+    critical = "critical"
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$")
+
+
+class Principal(Model):
+    """Who is calling, as Vault says (never as the caller says)."""
+
+    id: str  # entity id, or a stable digest of the token accessor for tokens without an entity (root)
+    display_name: str
+    entity_id: str = ""
+    policies: tuple[str, ...] = ()
+
+    @classmethod
+    def from_lookup(cls, data: dict[str, object]) -> Principal:
+        entity = str(data.get("entity_id") or "")
+        accessor = str(data.get("accessor") or "")
+        ident = entity or "token-" + hashlib.sha256(accessor.encode()).hexdigest()[:12]
+        policies = data.get("policies") or []
+        return cls(
+            id=ident,
+            display_name=str(data.get("display_name") or "unknown"),
+            entity_id=entity,
+            policies=tuple(str(p) for p in policies) if isinstance(policies, list) else (),
+        )
+
+
+class Account(Model):
+    id: str
+    owner: str
+    tier: Tier = Tier.standard
+    approvals_required: int = Field(0, ge=0, le=5)
+    notes: str = Field("", max_length=2000)
+    created_at: datetime
+    created_by: str
+    updated_at: datetime | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _account_id(cls, value: str) -> str:
+        parse_account_id(value)
+        return value
+
+    @field_validator("owner")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.fullmatch(value):
+            raise ValueError("owner must be an email address")
+        return value.lower()
+
+    @property
+    def platform(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    @property
+    def username(self) -> str:
+        return self.id.split("/", 1)[1]
+
+
+def default_approvals(tier: Tier, approvals: int | None) -> int:
+    """Critical accounts need at least one approver (two by default); standard ones none unless asked."""
+    if approvals is None:
+        return 2 if tier is Tier.critical else 0
+    if tier is Tier.critical and approvals < 1:
+        raise ValidationError(
+            "a critical account needs at least one approval", hint="use --approvals 1 or more, or --tier standard"
+        )
+    if not 0 <= approvals <= 5:
+        raise ValidationError("approvals must be between 0 and 5")
+    return approvals
+
+
+def fingerprint(code: str) -> str:
+    """A short, non-reversible tag for a code, so evidence can name a code without holding it."""
+    return "fp-" + hashlib.sha256(code.encode()).hexdigest()[:10]
+
+
+class StoredCode(Model):
+    """One code in a set; ``fp`` names it in evidence without revealing it."""
+
+    code: str = Field("", repr=False)
+    fp: str
+    consumed_at: datetime | None = None
+    grant_id: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.consumed_at is None and bool(self.code)
+
+
+class CodeSet(Model):
+    account: str
+    codes: tuple[StoredCode, ...] = Field(repr=False)
+    deposited_by: str
+    deposited_at: datetime
+    generation: int = 1  # 1 for the first deposit, +1 for every rotation or replacement
+
+    @property
+    def total(self) -> int:
+        return len(self.codes)
+
+    @property
+    def remaining(self) -> int:
+        return sum(1 for c in self.codes if c.available)
+
+    @property
+    def consumed(self) -> int:
+        return self.total - self.remaining
+
+    @classmethod
+    def new(cls, account: str, codes: list[str], by: str, at: datetime, generation: int = 1) -> CodeSet:
+        return cls(
+            account=account,
+            codes=tuple(StoredCode(code=c, fp=fingerprint(c)) for c in codes),
+            deposited_by=by,
+            deposited_at=at,
+            generation=generation,
+        )
+
+
+class GrantStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    denied = "denied"
+    revealed = "revealed"
+    expired = "expired"
+    revoked = "revoked"
+
+
+class Decision(Model):
+    by: str
+    by_id: str
+    at: datetime
+    comment: str = ""
+
+
+GrantId = Annotated[str, Field(pattern=r"^gr_[a-z2-7]{16}$")]
+
+
+def new_grant_id() -> str:
+    return "gr_" + base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
+
+class Grant(Model):
+    id: GrantId
+    account: str
+    requester: str
+    requester_id: str
+    reason: str
+    ticket: str | None = None
+    status: GrantStatus
+    approvals_required: int = Field(ge=0, le=5)
+    approvals: tuple[Decision, ...] = ()
+    denial: Decision | None = None
+    emergency: bool = False
+    created_at: datetime
+    expires_at: datetime
+    revealed_at: datetime | None = None
+    code_fp: str | None = None
+    review: Decision | None = None
+    revoked_reason: str | None = None
+    version: int = 0  # KV version the grant was read at: the check-and-set guard for the next write
+
+    def effective_status(self, now: datetime) -> GrantStatus:
+        """Pending and approved grants past their expiry are expired, whether or not anyone wrote it down."""
+        if self.status in (GrantStatus.pending, GrantStatus.approved) and now >= self.expires_at:
+            return GrantStatus.expired
+        return self.status

@@ -1,0 +1,37 @@
+"""``custody serve``: build the service from settings and run it under uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+from fastapi import FastAPI
+
+from custody import logging as clog
+from custody.api.app import create_app
+from custody.config import ServerSettings
+from custody.errors import CustodyError
+from custody.notify import Notifier
+from custody.service import Custody
+from custody.store import Store
+
+
+def build(settings: ServerSettings) -> FastAPI:
+    verify: bool | str = str(settings.vault_cacert) if settings.vault_cacert else True
+    store = Store(settings.vault_addr, mount=settings.kv_mount, verify=verify, timeout=settings.vault_timeout)
+    secret = settings.read_secret_id().get_secret_value()
+    if not settings.role_id or not secret:
+        raise CustodyError("the server needs AppRole credentials",
+                           hint="set CUSTODY_ROLE_ID and CUSTODY_SECRET_ID_FILE (or CUSTODY_SECRET_ID)")
+    store.use_approle(settings.role_id, secret, settings.approle_mount)
+    custody = Custody(store=store, settings=settings,
+                      notifier=Notifier(settings.webhooks, settings.webhook_format), api_path=settings.api_path)
+    return create_app(custody, settings.max_body_bytes, settings.public_vault_addr or settings.vault_addr)
+
+
+def run(settings: ServerSettings | None = None) -> None:
+    settings = settings or ServerSettings()
+    clog.configure(settings.log_format, settings.log_level)
+    app = build(settings)
+    clog.get_logger().info("custody.start", host=settings.listen_host, port=settings.listen_port,
+                           vault=settings.vault_addr)
+    uvicorn.run(app, host=settings.listen_host, port=settings.listen_port, log_config=None, access_log=False,
+                server_header=False)

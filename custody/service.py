@@ -1,0 +1,432 @@
+"""The use cases: accounts, deposits, break-glass grants, reveals.
+
+Every public method takes the caller's Vault token, asks Vault whether the caller's policies allow the matching API
+path (the path *is* the authorization spec), applies the rules policy cannot express (pure code in ``domain``), and
+keeps state in KV with check-and-set, so several replicas can serve at once without locks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from custody.config import PolicySettings
+from custody.domain import grants as rules
+from custody.domain.models import (
+    Account,
+    CodeSet,
+    Grant,
+    GrantStatus,
+    Principal,
+    Tier,
+    default_approvals,
+    utcnow,
+)
+from custody.domain.platforms import parse_account_id, parse_codes
+from custody.domain.reasons import validate_reason, validate_ticket
+from custody.durations import parse_duration
+from custody.errors import Conflict, CustodyError, Exhausted, NotFound, PermissionDenied, ValidationError
+from custody.logging import get_logger
+from custody.notify import Notifier
+from custody.records import (
+    account_from_record,
+    account_path,
+    account_to_record,
+    codes_path,
+    codeset_from_record,
+    codeset_to_record,
+    grant_from_record,
+    grant_path,
+    grant_to_record,
+    reveal_path,
+    stamp,
+)
+from custody.store import Store, WrapInfo, with_cas_retry
+
+log = get_logger("custody.service")
+
+# Which policy a caller needs for which path, for the hint in a 403.
+_POLICY_HINTS = {
+    "accounts": "custody-security",
+    "codes": "custody-security",
+    "grants": "custody-requester (request, reveal) or custody-approver (approve, deny, review)",
+    "rotation": "custody-rotation",
+    "audit": "custody-auditor",
+    "emergency": "custody-emergency",
+}
+
+
+@dataclass(frozen=True)
+class Reveal:
+    grant: Grant
+    wrap: WrapInfo
+    remaining: int
+
+
+@dataclass
+class Custody:
+    store: Store
+    settings: PolicySettings = field(default_factory=PolicySettings)
+    notifier: Notifier = field(default_factory=lambda: Notifier([]))
+    clock: Callable[[], datetime] = utcnow
+    api_path: str = "custody"
+
+    # ---- authorization --------------------------------------------------------------------------------------
+    def authorize(self, token: str, path: str, capability: str) -> Principal:
+        """Who is calling, and may their policies do ``capability`` on ``custody/<path>``? Else 403."""
+        principal = self.store.lookup_caller(token)
+        if not self.allowed(token, path, capability):
+            self._record_denial(principal, path, capability)
+            area = path.split("/", 1)[0]
+            if "/emergency" in path:
+                area = "emergency"
+            raise PermissionDenied(
+                f"permission denied: {capability} on {self.api_path}/{path}",
+                hint=f"ask for a policy that allows it ({_POLICY_HINTS.get(area, 'see policies/')})",
+            )
+        return principal
+
+    def allowed(self, token: str, path: str, capability: str) -> bool:
+        caps = self.store.capabilities(token, f"{self.api_path}/{path}")
+        return "deny" not in caps and ("root" in caps or "sudo" in caps or capability in caps)
+
+    def _record_denial(self, who: Principal, path: str, capability: str) -> None:
+        """Refusals are evidence too: write them where the audit device sees them. Best effort."""
+        now = self.clock()
+        record = stamp("access.denied", who, now) | {"path": f"{self.api_path}/{path}", "capability": capability}
+        log.warning("access.denied", actor=who.display_name, path=record["path"], capability=capability)
+        try:
+            self.store.write(f"denied/{now:%Y%m%d}/{uuid.uuid4()}", record, cas=0)
+        except CustodyError as exc:
+            log.error("access.denied.unrecorded", error=exc.message)
+
+    def whoami(self, token: str) -> Principal:
+        return self.store.lookup_caller(token)
+
+    # ---- accounts -------------------------------------------------------------------------------------------
+    def add_account(
+        self,
+        token: str,
+        account_id: str,
+        owner: str,
+        tier: str = "standard",
+        approvals: int | None = None,
+        notes: str = "",
+    ) -> Account:
+        parse_account_id(account_id)
+        who = self.authorize(token, f"accounts/{account_id}", "create")
+        try:
+            tier_v = Tier(tier)
+        except ValueError:
+            raise ValidationError(f"unknown tier {tier!r}", hint="use standard or critical") from None
+        now = self.clock()
+        try:
+            account = Account(
+                id=account_id, owner=owner, tier=tier_v, approvals_required=default_approvals(tier_v, approvals),
+                notes=notes, created_at=now, created_by=who.display_name,
+            )
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise ValidationError(_first_error(exc)) from None
+        try:
+            self.store.write(account_path(account_id), account_to_record(account) | stamp(
+                "account.created", who, now), cas=0)
+        except CustodyError as exc:
+            if exc.code == "cas_conflict":
+                raise Conflict(f"account {account_id} already exists") from None
+            raise
+        log.info("account.created", account=account_id, actor=who.display_name, tier=tier_v.value)
+        self.notifier.emit({"event": "account.created", "account": account_id, "actor": who.display_name})
+        return account
+
+    def _account(self, account_id: str) -> Account:
+        parse_account_id(account_id)
+        entry = self.store.read(account_path(account_id))
+        if entry is None:
+            raise NotFound(f"unknown account {account_id}", hint="see `custody accounts list`")
+        return account_from_record(entry.data)
+
+    def get_account(self, token: str, account_id: str) -> Account:
+        parse_account_id(account_id)
+        self.authorize(token, f"accounts/{account_id}", "read")
+        return self._account(account_id)
+
+    def _account_ids(self) -> list[str]:
+        ids = []
+        for platform in self.store.list_keys("accounts/"):
+            for username in self.store.list_keys(f"accounts/{platform}"):
+                if not username.endswith("/"):
+                    ids.append(f"{platform.rstrip('/')}/{username}")
+        return sorted(ids)
+
+    def list_accounts(self, token: str) -> list[Account]:
+        self.authorize(token, "accounts", "list")
+        return [self._account(a) for a in self._account_ids()]
+
+    # ---- codes ----------------------------------------------------------------------------------------------
+    def deposit(self, token: str, account_id: str, text: str, replace: bool = False) -> dict[str, Any]:
+        """Store an account's codes. A second deposit needs ``replace`` (rotation is the usual way)."""
+        parse_account_id(account_id)
+        who = self.authorize(token, f"accounts/{account_id}/codes", "update" if replace else "create")
+        account = self._account(account_id)
+        platform, _ = parse_account_id(account.id)
+        codes = parse_codes(platform, text)
+        now = self.clock()
+        current = self.store.read(codes_path(account_id))
+        if current is not None and not replace:
+            raise Conflict(
+                f"{account_id} already has codes deposited",
+                hint="use `custody codes rotate` after regenerating them, or --replace",
+            )
+        generation = codeset_from_record(current.data).generation + 1 if current else 1
+        cs = CodeSet.new(account_id, codes, who.display_name, now, generation)
+        event = "codes.replaced" if current else "codes.deposited"
+        self.store.write(codes_path(account_id), codeset_to_record(cs) | stamp(event, who, now),
+                         cas=current.version if current else 0)
+        log.info(event, account=account_id, actor=who.display_name, count=cs.total)
+        self.notifier.emit({"event": event, "account": account_id, "actor": who.display_name, "total": cs.total})
+        return self._status(account, cs, now)
+
+    def _status(self, account: Account, cs: CodeSet | None, now: datetime) -> dict[str, Any]:
+        if cs is None:
+            return {"account": account.id, "total": 0, "remaining": 0, "consumed": 0, "deposited_at": None,
+                    "deposited_by": None, "age_days": None, "generation": 0, "rotation_due": True,
+                    "due_reasons": ["no codes deposited"]}
+        reasons = []
+        if cs.remaining <= self.settings.rotation_min_remaining:
+            reasons.append(f"{cs.remaining} codes remaining (threshold {self.settings.rotation_min_remaining})")
+        if now - cs.deposited_at >= self.settings.rotation_max_age:
+            reasons.append(f"codes older than {self.settings.rotation_max_age.days} days")
+        if cs.consumed:
+            reasons.append(f"{cs.consumed} code(s) revealed since the last rotation")
+        return {
+            "account": account.id,
+            "total": cs.total,
+            "remaining": cs.remaining,
+            "consumed": cs.consumed,
+            "deposited_at": cs.deposited_at.isoformat(),
+            "deposited_by": cs.deposited_by,
+            "age_days": (now - cs.deposited_at).days,
+            "generation": cs.generation,
+            "rotation_due": bool(reasons),
+            "due_reasons": reasons,
+        }
+
+    def _codeset(self, account_id: str) -> tuple[CodeSet | None, int]:
+        entry = self.store.read(codes_path(account_id))
+        return (codeset_from_record(entry.data), entry.version) if entry else (None, 0)
+
+    def code_status(self, token: str, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Counts, age and depositor per account; never a code."""
+        if account_id:
+            parse_account_id(account_id)
+            self.authorize(token, f"accounts/{account_id}/codes", "read")
+            ids = [account_id]
+        else:
+            self.authorize(token, "codes", "list")
+            ids = self._account_ids()
+        now = self.clock()
+        return [self._status(self._account(a), self._codeset(a)[0], now) for a in ids]
+
+    # ---- grants ---------------------------------------------------------------------------------------------
+    def request_access(
+        self,
+        token: str,
+        account_id: str,
+        reason: str | None,
+        ticket: str | None = None,
+        ttl: str | None = None,
+        emergency: bool = False,
+    ) -> Grant:
+        parse_account_id(account_id)
+        who = self.authorize(token, f"accounts/{account_id}/grants", "create")
+        if emergency:
+            self.authorize(token, f"accounts/{account_id}/emergency", "update")
+        reason_v = validate_reason(reason, self.settings.reason_min_length)
+        ticket_v = validate_ticket(ticket, self.settings.ticket_pattern)
+        duration = parse_duration(ttl) if ttl else self.settings.grant_ttl
+        if not timedelta(minutes=1) <= duration <= self.settings.grant_max_ttl:
+            raise ValidationError(
+                f"ttl must be between 1m and {self.settings.grant_max_ttl}",
+                hint="e.g. --ttl 1h",
+            )
+        account = self._account(account_id)
+        cs, _ = self._codeset(account_id)
+        if cs is None or cs.remaining == 0:
+            raise Exhausted(f"{account_id} has no codes left to hand out",
+                            hint="the security team must rotate its recovery codes (`custody codes rotate`)")
+        now = self.clock()
+        grant = rules.request(account, who, reason_v, ticket_v, now, duration, emergency=emergency)
+        self._save(grant, "grant.requested", who, now, cas=0)
+        log.info("grant.requested", grant_id=grant.id, account=account_id, actor=who.display_name,
+                 status=grant.status.value, emergency=grant.emergency)
+        self._notify("grant.emergency" if grant.emergency else "grant.requested", grant, who)
+        return grant
+
+    def _save(self, grant: Grant, event: str, who: Principal, now: datetime, cas: int) -> Grant:
+        version = self.store.write(grant_path(grant.id), grant_to_record(grant) | stamp(event, who, now), cas=cas)
+        return grant.model_copy(update={"version": version})
+
+    def _notify(self, event: str, grant: Grant, who: Principal) -> None:
+        self.notifier.emit({
+            "event": event, "grant_id": grant.id, "account": grant.account, "actor": who.display_name,
+            "requester": grant.requester, "reason": grant.reason, "ticket": grant.ticket,
+            "status": grant.status.value, "emergency": grant.emergency,
+        })
+
+    def _grant(self, grant_id: str) -> Grant:
+        if not rules_grant_id_ok(grant_id):
+            raise ValidationError(f"not a grant id: {grant_id[:40]!r}", hint="grant ids look like gr_xxxxxxxx")
+        entry = self.store.read(grant_path(grant_id))
+        if entry is None:
+            raise NotFound(f"unknown grant {grant_id}", hint="see `custody access list`")
+        return grant_from_record(entry.data, entry.version)
+
+    def view(self, grant: Grant) -> Grant:
+        """A grant as callers see it: with its effective status (expiry applied)."""
+        return grant.model_copy(update={"status": grant.effective_status(self.clock())})
+
+    def show_grant(self, token: str, grant_id: str) -> Grant:
+        grant = self._grant(grant_id)
+        who = self.store.lookup_caller(token)
+        if who.id != grant.requester_id:
+            self.authorize(token, f"grants/{grant_id}", "read")
+        return self.view(grant)
+
+    def list_grants(self, token: str, status: str | None = None, account: str | None = None) -> list[Grant]:
+        """All grants for callers who may read them; a requester's own grants otherwise."""
+        who = self.authorize(token, "grants", "list")
+        if status and status not in GrantStatus.__members__:
+            raise ValidationError(f"unknown status {status!r}", hint=", ".join(GrantStatus.__members__))
+        sees_all = self.allowed(token, "grants/gr_aaaaaaaaaaaaaaaa", "read")
+        grants = []
+        for key in self.store.list_keys("grants/"):
+            try:
+                g = self.view(self._grant(key))
+            except NotFound:
+                continue
+            if not sees_all and g.requester_id != who.id:
+                continue
+            if (status and g.status.value != status) or (account and g.account != account):
+                continue
+            grants.append(g)
+        return sorted(grants, key=lambda g: g.created_at)
+
+    def _decide(self, token: str, grant_id: str, action: str, comment: str | None) -> Grant:
+        who = self.authorize(token, f"grants/{grant_id}/{action}", "update")
+
+        def attempt() -> Grant:
+            grant = self._grant(grant_id)
+            now = self.clock()
+            if action == "approve":
+                new = rules.approve(grant, who, now, comment)
+            elif action == "deny":
+                new = rules.deny(grant, who, now, comment)
+            else:
+                new = rules.review(grant, who, now, comment)
+            return self._save(new, f"grant.{_PAST[action]}", who, now, cas=grant.version)
+
+        grant = with_cas_retry(attempt)
+        log.info(f"grant.{_PAST[action]}", grant_id=grant_id, actor=who.display_name, status=grant.status.value)
+        self._notify(f"grant.{_PAST[action]}", grant, who)
+        return self.view(grant)
+
+    def approve(self, token: str, grant_id: str, comment: str | None = None) -> Grant:
+        return self._decide(token, grant_id, "approve", comment)
+
+    def deny(self, token: str, grant_id: str, comment: str | None = None) -> Grant:
+        return self._decide(token, grant_id, "deny", comment)
+
+    def review(self, token: str, grant_id: str, comment: str | None = None) -> Grant:
+        return self._decide(token, grant_id, "review", comment)
+
+    def reveal(self, token: str, grant_id: str) -> Reveal:
+        """Hand the requester one unused code, once, inside a single-use wrapping token.
+
+        Order of writes, each a check-and-set: (1) claim the grant (approved -> revealed), so two reveals of one
+        grant can never both proceed; (2) mark one code consumed by this grant, retrying on conflict, so two
+        grants never get the same code; (3) wrap it; (4) record its fingerprint on the grant. If no code is left,
+        the claim is undone and the caller gets a clean "exhausted" error.
+        """
+        who = self.authorize(token, f"grants/{grant_id}/reveal", "update")
+        grant = self._grant(grant_id)
+        now = self.clock()
+        rules.check_reveal(grant, who, now)
+        cs, _ = self._codeset(grant.account)
+        if cs is None or cs.remaining == 0:
+            raise self._exhausted(grant.account)
+        try:
+            claimed = self._save(rules.reveal(grant, who, now, code_fp=""), "grant.revealing", who, now,
+                                 cas=grant.version)
+        except CustodyError as exc:
+            if exc.code == "cas_conflict":
+                raise Conflict(f"grant {grant_id} changed while revealing; it may already be revealed",
+                               hint="run `custody access show` and retry if it is still approved") from None
+            raise
+        try:
+            code, remaining = with_cas_retry(lambda: self._consume(grant.account, grant_id, now))
+        except Exhausted:
+            with_cas_retry(lambda: self._unclaim(grant_id, who, now))
+            raise
+        self.store.write(reveal_path(grant_id), {"code": code.code, "account": grant.account,
+                                                 "grant_id": grant_id, "event": "code.wrapped"}, cas=0)
+        try:
+            wrap = self.store.wrapped_read(reveal_path(grant_id), self.settings.wrap_ttl)
+        finally:
+            self.store.delete_all(reveal_path(grant_id))
+        done = self._save(claimed.model_copy(update={"code_fp": code.fp}), "grant.revealed", who, now,
+                          cas=claimed.version)
+        log.info("grant.revealed", grant_id=grant_id, account=grant.account, actor=who.display_name,
+                 remaining=remaining, code_fp=code.fp)
+        self._notify("grant.revealed", done, who)
+        if remaining <= self.settings.rotation_min_remaining:
+            self.notifier.emit({"event": "rotation.due", "account": grant.account, "remaining": remaining})
+        return Reveal(grant=self.view(done), wrap=wrap, remaining=remaining)
+
+    def _exhausted(self, account_id: str) -> Exhausted:
+        return Exhausted(f"{account_id} has no codes left to hand out",
+                         hint="the security team must rotate its recovery codes (`custody codes rotate`)")
+
+    def _consume(self, account_id: str, grant_id: str, now: datetime) -> tuple[Any, int]:
+        cs, version = self._codeset(account_id)
+        if cs is None:
+            raise self._exhausted(account_id)
+        codes = list(cs.codes)
+        for c in codes:
+            if c.grant_id == grant_id:  # a reveal of this grant that stopped half-way: same code, never a second
+                return c, cs.remaining
+        for i, c in enumerate(codes):
+            if c.available:
+                codes[i] = c.model_copy(update={"consumed_at": now, "grant_id": grant_id})
+                new = cs.model_copy(update={"codes": tuple(codes)})
+                record = codeset_to_record(new) | {"event": "code.consumed", "grant_id": grant_id,
+                                                   "at": now.isoformat()}
+                self.store.write(codes_path(account_id), record, cas=version)
+                return c, new.remaining
+        raise self._exhausted(account_id)
+
+    def _unclaim(self, grant_id: str, who: Principal, now: datetime) -> None:
+        grant = self._grant(grant_id)
+        if grant.status is GrantStatus.revealed and not grant.code_fp:
+            undone = grant.model_copy(update={"status": GrantStatus.approved, "revealed_at": None})
+            self._save(undone, "grant.reveal_failed", who, now, cas=grant.version)
+
+
+_PAST = {"approve": "approved", "deny": "denied", "review": "reviewed"}
+
+
+def rules_grant_id_ok(grant_id: str) -> bool:
+    import re
+
+    return re.fullmatch(r"gr_[a-z2-7]{16}", grant_id) is not None
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        loc = ".".join(str(x) for x in first.get("loc", ()))
+        return f"{loc}: {first.get('msg', 'invalid')}".removeprefix(": ")
+    return str(exc)

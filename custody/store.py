@@ -1,0 +1,260 @@
+"""The Vault/OpenBao adapter: the only module that talks to Vault.
+
+It does four things: identify callers (``auth/token/lookup-self``), ask Vault what their policies allow
+(``sys/capabilities-self``), keep custody's state in a KV v2 mount with check-and-set on every write, and hand out
+codes through response wrapping. hvac and HTTP errors never leave this module: they become ``StoreError`` and
+friends, with messages that never hold a token or a secret value.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import hvac
+import hvac.exceptions
+import requests
+from hvac.adapters import JSONAdapter
+
+from custody.domain.models import Principal
+from custody.errors import AuthError, CasConflict, CustodyError, NotFound, StoreError
+from custody.logging import get_logger
+
+log = get_logger("custody.store")
+T = TypeVar("T")
+
+# Errors worth retrying: the active node changed, the node is sealed or standby, or the network blipped.
+_RETRY_STATUS = {429, 500, 502, 503}
+
+
+@dataclass(frozen=True)
+class KVEntry:
+    data: dict[str, Any]
+    version: int
+
+
+@dataclass(frozen=True)
+class WrapInfo:
+    token: str
+    accessor: str
+    ttl: int
+    creation_time: str
+
+    def __repr__(self) -> str:  # the wrapping token is a bearer secret
+        return f"WrapInfo(ttl={self.ttl}, creation_time={self.creation_time!r})"
+
+
+def _translate(exc: Exception, what: str) -> CustodyError:
+    """hvac/requests errors -> custody errors, without the response text (it could echo secrets)."""
+    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+        return StoreError(f"Vault is unreachable ({what})", hint="check VAULT_ADDR and that Vault is running")
+    if isinstance(exc, hvac.exceptions.VaultDown):
+        return StoreError(f"Vault is sealed or down ({what})", hint="unseal Vault, then retry")
+    if isinstance(exc, hvac.exceptions.VaultNotInitialized):
+        return StoreError(f"Vault is not initialized ({what})")
+    if isinstance(exc, hvac.exceptions.InvalidPath):
+        return NotFound(f"not found ({what})")
+    if isinstance(exc, hvac.exceptions.Forbidden):
+        return StoreError(f"the custody service's Vault token was refused ({what})",
+                          hint="check the custody-service policy and AppRole")
+    if isinstance(exc, hvac.exceptions.VaultError):
+        errors = "; ".join(str(e) for e in (exc.errors or []))[:200]
+        if "check-and-set" in errors:
+            return CasConflict(f"concurrent update ({what})", hint="retry")
+        err = StoreError(f"Vault refused {what}: {errors or type(exc).__name__}")
+        err.retryable = bool(getattr(exc, "status_code", 0) in _RETRY_STATUS)
+        return err
+    return StoreError(f"unexpected error talking to Vault ({what}): {type(exc).__name__}")
+
+
+class Store:
+    """Vault access for the service. Thread-safe; one instance per process."""
+
+    def __init__(
+        self,
+        addr: str,
+        mount: str = "custody-kv",
+        verify: bool | str = True,
+        timeout: float = 10.0,
+        retries: int = 4,
+        retry_base: float = 0.1,
+    ) -> None:
+        self.addr = addr.rstrip("/")
+        self.mount = mount
+        self.retries = retries
+        self.retry_base = retry_base
+        session = requests.Session()
+        session.verify = verify
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        self._session = session
+        self._http = JSONAdapter(base_uri=self.addr, session=session, timeout=timeout)
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._login: Callable[[], tuple[str, int]] | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Store(addr={self.addr!r}, mount={self.mount!r})"
+
+    # ---- the service's own identity -------------------------------------------------------------------------
+    def use_approle(self, role_id: str, secret_id: str, mount: str = "approle") -> None:
+        """Log in with AppRole now, and again whenever the token nears its end."""
+
+        def login() -> tuple[str, int]:
+            resp = self._http.request(
+                "POST", f"/v1/auth/{mount}/login", json={"role_id": role_id, "secret_id": secret_id},
+                headers={"X-Vault-Token": ""},
+            )
+            auth = resp["auth"]
+            return auth["client_token"], int(auth.get("lease_duration") or 3600)
+
+        self._login = login
+        self._refresh(force=True)
+
+    def use_token(self, token: str) -> None:
+        """For tools and tests that run with a given token (never the server's production path)."""
+        self._token, self._token_expires, self._login = token, float("inf"), None
+
+    def _refresh(self, force: bool = False) -> str:
+        with self._lock:
+            if self._login and (force or time.monotonic() > self._token_expires):
+                try:
+                    token, ttl = self._login()
+                except Exception as exc:
+                    raise _translate(exc, "AppRole login") from None
+                self._token, self._token_expires = token, time.monotonic() + max(ttl * 0.8, 5)
+                log.info("vault.login", method="approle", ttl=ttl)
+            if not self._token:
+                raise StoreError("the custody service has no Vault token", hint="configure the AppRole")
+            return self._token
+
+    # ---- low level ------------------------------------------------------------------------------------------
+    def _call(self, method: str, path: str, *, token: str | None = None, what: str, **kw: Any) -> Any:
+        """One Vault call with bounded retries on transient errors (5xx, standby, sealed during failover)."""
+        delay = self.retry_base
+        for attempt in range(self.retries + 1):
+            tok = token if token is not None else self._refresh()
+            try:
+                resp = self._http.request(method, f"/v1/{path}", headers={"X-Vault-Token": tok}, **kw)
+                return resp if isinstance(resp, dict) else {}
+            except hvac.exceptions.Forbidden as exc:
+                if token is None and self._login and attempt == 0 and "permission denied" in str(exc):
+                    self._refresh(force=True)  # our token may have expired early (revoked, restart)
+                    continue
+                raise _translate(exc, what) from None
+            except Exception as exc:
+                err = _translate(exc, what)
+                if not err.retryable or attempt == self.retries:
+                    raise err from None
+                log.warning("vault.retry", what=what, attempt=attempt + 1, error=err.message)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        raise StoreError(f"Vault did not answer ({what})")  # pragma: no cover - loop always returns or raises
+
+    # ---- callers ----------------------------------------------------------------------------------------------
+    def lookup_caller(self, token: str) -> Principal:
+        if not token:
+            raise AuthError("no Vault token given", hint="set VAULT_TOKEN or run `bao login`")
+        try:
+            data = self._call("GET", "auth/token/lookup-self", token=token, what="token lookup")["data"]
+        except StoreError as exc:
+            if "refused" in exc.message:
+                raise AuthError("your Vault token is invalid or expired", hint="run `bao login` again") from None
+            raise
+        except NotFound:
+            raise AuthError("your Vault token is invalid or expired", hint="run `bao login` again") from None
+        return Principal.from_lookup(data)
+
+    def capabilities(self, token: str, path: str) -> set[str]:
+        data = self._call("POST", "sys/capabilities-self", token=token, json={"paths": [path]},
+                          what="capability check")
+        caps = data.get("data", {}).get(path) or data.get(path) or data.get("capabilities") or []
+        return {str(c) for c in caps}
+
+    # ---- KV v2 ------------------------------------------------------------------------------------------------
+    def read(self, path: str, version: int | None = None) -> KVEntry | None:
+        params = {"version": version} if version else None
+        try:
+            resp = self._call("GET", f"{self.mount}/data/{path}", params=params, what=f"read {path}")
+        except NotFound:
+            return None
+        body = resp.get("data") or {}
+        if body.get("data") is None:  # deleted or destroyed version
+            return None
+        return KVEntry(data=body["data"], version=int(body["metadata"]["version"]))
+
+    def write(self, path: str, data: dict[str, Any], cas: int) -> int:
+        """Write with check-and-set: ``cas=0`` creates only, ``cas=N`` updates only version N."""
+        resp = self._call("POST", f"{self.mount}/data/{path}", json={"data": data, "options": {"cas": cas}},
+                          what=f"write {path}")
+        return int(resp["data"]["version"])
+
+    def list_keys(self, path: str) -> list[str]:
+        try:
+            resp = self._call("LIST", f"{self.mount}/metadata/{path}", what=f"list {path}")
+        except NotFound:
+            return []
+        return [str(k) for k in resp.get("data", {}).get("keys", [])]
+
+    def metadata(self, path: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._call("GET", f"{self.mount}/metadata/{path}", what=f"metadata {path}")["data"])
+        except NotFound:
+            return None
+
+    def destroy_versions(self, path: str, versions: list[int]) -> None:
+        if versions:
+            self._call("POST", f"{self.mount}/destroy/{path}", json={"versions": versions},
+                       what=f"destroy {path}")
+
+    def delete_all(self, path: str) -> None:
+        """Delete the metadata and every version for good."""
+        self._call("DELETE", f"{self.mount}/metadata/{path}", what=f"delete {path}")
+
+    def wrapped_read(self, path: str, ttl: timedelta) -> WrapInfo:
+        """Read a KV entry into a single-use wrapping token; the data never passes through this process."""
+        resp = self._call("GET", f"{self.mount}/data/{path}", wrap_ttl=f"{int(ttl.total_seconds())}s",
+                          what=f"wrap {path}")
+        info = resp.get("wrap_info") or {}
+        if not info.get("token"):
+            raise StoreError("Vault did not wrap the response")
+        return WrapInfo(token=info["token"], accessor=info.get("accessor", ""), ttl=int(info.get("ttl", 0)),
+                        creation_time=str(info.get("creation_time", "")))
+
+    # ---- health -----------------------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        try:
+            resp = self._session.get(f"{self.addr}/v1/sys/health", timeout=3,
+                                     params={"standbyok": "true", "perfstandbyok": "true"})
+            body = resp.json()
+            return {"reachable": True, "sealed": bool(body.get("sealed")),
+                    "initialized": bool(body.get("initialized")), "standby": bool(body.get("standby"))}
+        except Exception:
+            return {"reachable": False, "sealed": None, "initialized": None, "standby": None}
+
+
+def with_cas_retry(fn: Callable[[], T], attempts: int = 20) -> T:
+    """Run a read-modify-write until its check-and-set write wins (or give up cleanly)."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except CasConflict:
+            time.sleep(min(0.005 * (2 ** attempt), 0.2) * (0.5 + (hash(time.monotonic_ns()) % 100) / 100))
+    raise CasConflict("too much concurrent activity on this record", hint="retry in a moment")
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except CustodyError:
+        raise
+    except Exception as exc:
+        raise _translate(exc, what) from None

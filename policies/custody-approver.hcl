@@ -1,0 +1,34 @@
+# custody-approver: people who approve or deny break-glass requests and review emergency grants. The service
+# adds what policy cannot say: never one's own request, each person counts once.
+
+path "custody/accounts" {
+  capabilities = ["list"]
+}
+
+path "custody/accounts/+/+" {
+  capabilities = ["read"]
+}
+
+path "custody/grants" {
+  capabilities = ["list"]
+}
+
+path "custody/grants/+" {
+  capabilities = ["read"]
+}
+
+path "custody/grants/+/approve" {
+  capabilities = ["update"]
+}
+
+path "custody/grants/+/deny" {
+  capabilities = ["update"]
+}
+
+path "custody/grants/+/review" {
+  capabilities = ["update"]
+}
+
+path "custody-kv/*" {
+  capabilities = ["deny"]
+}

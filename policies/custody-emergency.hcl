@@ -1,0 +1,10 @@
+# custody-emergency: on-call engineers who may take a code at once on an account that needs approvals
+# (added on top of custody-requester). Every such grant is flagged and lands on the post-hoc review list.
+
+path "custody/accounts/+/+/emergency" {
+  capabilities = ["update"]
+}
+
+path "custody-kv/*" {
+  capabilities = ["deny"]
+}

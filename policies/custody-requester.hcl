@@ -1,0 +1,27 @@
+# custody-requester: engineers. They may ask for break-glass access to an account with a reason, see their own
+# grants (the service shows a requester only their own), and reveal a code of a grant that was approved for them.
+
+path "custody/accounts" {
+  capabilities = ["list"]
+}
+
+path "custody/accounts/+/+" {
+  capabilities = ["read"]
+}
+
+path "custody/accounts/+/+/grants" {
+  capabilities = ["create", "update"]
+}
+
+path "custody/grants" {
+  capabilities = ["list"]
+}
+
+path "custody/grants/+/reveal" {
+  capabilities = ["update"]
+}
+
+# Codes are reached only through custody's grants and wrapping tokens, never in the mount itself.
+path "custody-kv/*" {
+  capabilities = ["deny"]
+}

@@ -1,0 +1,18 @@
+# custody-rotation: the rotation cron (AppRole "custody-rotation"). It may run the sweep and read code
+# counts, nothing else: it never sees a code and cannot change one.
+
+path "custody/rotation/sweep" {
+  capabilities = ["read", "update"]
+}
+
+path "custody/codes" {
+  capabilities = ["list"]
+}
+
+path "custody/accounts" {
+  capabilities = ["list"]
+}
+
+path "custody-kv/*" {
+  capabilities = ["deny"]
+}

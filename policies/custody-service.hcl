@@ -1,0 +1,20 @@
+# custody-service: the custody API server's own identity (AppRole "custody-service").
+# The only principal that may touch the custody KV mount. It reads and writes state with check-and-set,
+# reads a code into a response-wrapping token, and destroys old code versions on rotation.
+# It needs nothing under custody/ (that is the API path humans are authorized on).
+
+path "custody-kv/data/*" {
+  capabilities = ["create", "read", "update"]
+}
+
+path "custody-kv/metadata/*" {
+  capabilities = ["read", "list", "delete"]
+}
+
+path "custody-kv/destroy/*" {
+  capabilities = ["update"]
+}
+
+path "custody-kv/config" {
+  capabilities = ["read"]
+}
