@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from custody.domain.models import Account, Grant
-from custody.errors import AuthError, CustodyError, ValidationError
+from custody.errors import AuthError, CustodyError
 from custody.logging import get_logger
 from custody.records import grant_to_record
 from custody.service import Custody
@@ -255,5 +255,7 @@ def create_app(custody: Custody, max_body_bytes: int = 64 * 1024, vault_addr: st
         who = custody.whoami(_token(x_vault_token, authorization))
         return ok(request, who.model_dump(mode="json"))
 
-    _ = ValidationError  # re-exported for route modules added later
+    from custody.api import routes_extra
+
+    routes_extra.register(app, custody, ok, Tok, Auth)
     return app

@@ -281,6 +281,18 @@ def whoami(fmt: str) -> None:
     emit(fmt, Client().call("GET", "whoami")["data"])
 
 
+def _add_feature_commands() -> None:
+    """Command groups that live in their own modules (rotation, audit)."""
+    import importlib
+
+    for module in FEATURE_COMMANDS:
+        importlib.import_module(module).attach(cli)
+
+
+FEATURE_COMMANDS: list[str] = []
+_add_feature_commands()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code. Only here do errors turn into messages and exit codes."""
     try:

@@ -1,0 +1,187 @@
+"""Shared fixtures. Integration tests share one real OpenBao + custody server per test session (per xdist worker)
+and isolate themselves with unique account names."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from custody.bootstrap import Admin, add_group_member
+from custody.cli.client import Client
+from custody.cli.main import main
+from custody.config import PolicySettings
+from custody.devstack import DevStack
+from custody.service import Custody
+from custody.store import Store
+
+# Every code a test deposits: at the end of the session no log may contain any of them.
+DEPOSITED: set[str] = set()
+
+
+def new_codes(n: int = 8) -> list[str]:
+    codes = [secrets.token_hex(8) for _ in range(n)]
+    DEPOSITED.update(codes)
+    return codes
+
+
+def uniq(prefix: str = "acct") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Result:
+    exit_code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.out)
+
+
+@dataclass
+class Stack:
+    state: dict[str, Any]
+    dir: Path
+    extra_tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def vault_addr(self) -> str:
+        return str(self.state["vault_addr"])
+
+    @property
+    def custody_addr(self) -> str:
+        return str(self.state["custody_addr"])
+
+    def token(self, who: str) -> str:
+        return self.extra_tokens.get(who) or str(self.state["tokens"][who])
+
+    def client(self, who: str) -> Client:
+        return Client(self.custody_addr, self.token(who))
+
+    def admin(self) -> Admin:
+        return Admin(self.vault_addr, self.token("root"))
+
+    def cli(self, who: str | None, *args: str, stdin: str = "") -> Result:
+        """Run the real CLI in-process, as ``who`` (None: no token at all)."""
+        env = {"CUSTODY_ADDR": self.custody_addr, "VAULT_ADDR": self.vault_addr, "HOME": str(self.dir)}
+        saved = {k: os.environ.get(k) for k in (*env, "VAULT_TOKEN", "BAO_TOKEN", "CUSTODY_VAULT_ADDR")}
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            os.environ.update(env)
+            os.environ.pop("BAO_TOKEN", None)
+            os.environ.pop("CUSTODY_VAULT_ADDR", None)
+            if who is None:
+                os.environ.pop("VAULT_TOKEN", None)
+            else:
+                os.environ["VAULT_TOKEN"] = self.token(who)
+            old_stdin = sys.stdin
+            sys.stdin = io.StringIO(stdin)
+            try:
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                    code = main(list(args))
+            finally:
+                sys.stdin = old_stdin
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        return Result(code, out.getvalue(), err.getvalue())
+
+    def make_user(self, name: str, *groups: str) -> str:
+        """A userpass identity in the given identity groups; returns its token."""
+        admin = self.admin()
+        password = secrets.token_urlsafe(16)
+        admin.call("POST", f"auth/userpass/users/{name}", {"password": password})
+        auth = admin.call("POST", f"auth/userpass/login/{name}", {"password": password})["auth"]
+        for group in groups:
+            add_group_member(admin, group, auth["entity_id"])
+        self.extra_tokens[name] = auth["client_token"]
+        return str(auth["client_token"])
+
+    def service_store(self) -> Store:
+        """A Store logged in as the custody service (same AppRole as the server)."""
+        store = Store(self.vault_addr)
+        secret = (self.dir / "service-secret-id").read_text().strip()
+        role_id = self.admin().call("GET", "auth/approle/role/custody-service/role-id")["data"]["role_id"]
+        store.use_approle(role_id, secret)
+        return store
+
+    def logs(self) -> dict[str, str]:
+        return {p.name: p.read_text(errors="replace") for p in self.dir.glob("*.log")}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    directory = tmp_path_factory.mktemp("custody-stack")
+    dev = DevStack(directory)
+    state = dev.up()
+    s = Stack(state=state, dir=directory)
+    try:
+        yield s
+        leaks = [(name, code[:4] + "…") for name, text in s.logs().items() for code in DEPOSITED if code in text]
+        assert not leaks, f"recovery codes found in logs: {leaks}"
+    finally:
+        dev.down()
+
+
+class Clock:
+    """An injectable clock for the service: tests move time instead of sleeping."""
+
+    def __init__(self) -> None:
+        from custody.domain.models import utcnow
+
+        self.now = utcnow()
+
+    def __call__(self) -> Any:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def service(stack: Stack, clock: Clock) -> Custody:
+    """The service in-process, against the session's real OpenBao, with a clock the test controls."""
+    return Custody(store=stack.service_store(), settings=PolicySettings(), clock=clock)
+
+
+@pytest.fixture
+def account(stack: Stack) -> str:
+    """A fresh standard PyPI account with 8 codes deposited."""
+    acct = f"pypi/{uniq()}"
+    assert stack.cli("security", "accounts", "add", acct, "--owner", "owner@example.com").exit_code == 0
+    r = stack.cli("security", "codes", "deposit", acct, stdin="\n".join(new_codes(8)))
+    assert r.exit_code == 0, r.err
+    return acct
+
+
+@pytest.fixture
+def critical_account(stack: Stack) -> str:
+    acct = f"pypi/{uniq('crit')}"
+    assert stack.cli("security", "accounts", "add", acct, "--owner", "o@example.com", "--tier", "critical").exit_code == 0
+    assert stack.cli("security", "codes", "deposit", acct, stdin="\n".join(new_codes(8))).exit_code == 0
+    return acct
+
+
+REASON = "Lost my hardware key on the train; need to log in and revoke a leaked API token"
