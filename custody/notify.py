@@ -64,7 +64,7 @@ class Notifier:
             self._queue.put_nowait(scrub(event))
         except queue.Full:
             self.dropped += 1
-            log.warning("webhook.dropped", event=event.get("event"))
+            log.warning("webhook.dropped", kind=event.get("event"))
 
     def pending(self) -> int:
         return self._queue.qsize()
@@ -75,7 +75,11 @@ class Notifier:
                 event = self._queue.get()
                 body = slack_payload(event) if self.fmt == "slack" else event
                 for url in self.urls:
-                    self._deliver(client, url, body)
+                    try:
+                        self._deliver(client, url, body)
+                    except Exception as exc:  # the notifier thread must outlive any one bad delivery
+                        self.failed += 1
+                        log.error("webhook.error", error_type=type(exc).__name__)
                 self._queue.task_done()
 
     def _deliver(self, client: httpx.Client, url: str, body: dict[str, Any]) -> None:
@@ -89,8 +93,8 @@ class Notifier:
                 error = f"HTTP {resp.status_code}"
             except httpx.HTTPError as exc:
                 error = type(exc).__name__
-            log.warning("webhook.retry", attempt=attempt, error=error, event=body.get("event"))
+            log.warning("webhook.retry", attempt=attempt, error=error, kind=body.get("event"))
             time.sleep(delay)
             delay = min(delay * 2, 30.0)
         self.failed += 1
-        log.error("webhook.failed", event=body.get("event"), attempts=self.attempts)
+        log.error("webhook.failed", kind=body.get("event"), attempts=self.attempts)

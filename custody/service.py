@@ -295,8 +295,13 @@ class Custody:
             self.authorize(token, f"grants/{grant_id}", "read")
         return self.view(grant)
 
-    def list_grants(self, token: str, status: str | None = None, account: str | None = None) -> list[Grant]:
-        """All grants for callers who may read them; a requester's own grants otherwise."""
+    def list_grants(
+        self, token: str, status: str | None = None, account: str | None = None, unreviewed: bool = False
+    ) -> list[Grant]:
+        """All grants for callers who may read them; a requester's own grants otherwise.
+
+        ``unreviewed`` keeps the emergency grants nobody has reviewed yet.
+        """
         who = self.authorize(token, "grants", "list")
         if status and status not in GrantStatus.__members__:
             raise ValidationError(f"unknown status {status!r}", hint=", ".join(GrantStatus.__members__))
@@ -311,8 +316,19 @@ class Custody:
                 continue
             if (status and g.status.value != status) or (account and g.account != account):
                 continue
+            if unreviewed and not (g.emergency and g.review is None):
+                continue
             grants.append(g)
         return sorted(grants, key=lambda g: g.created_at)
+
+    def overdue_reviews(self, token: str) -> list[Grant]:
+        """Emergency grants still unreviewed past ``emergency_review_within``."""
+        now = self.clock()
+        within = self.settings.emergency_review_within
+        return [g for g in self.list_grants(token, unreviewed=True) if rules.review_overdue(g, now, within)]
+
+    def review_overdue(self, grant: Grant) -> bool:
+        return rules.review_overdue(grant, self.clock(), self.settings.emergency_review_within)
 
     def _decide(self, token: str, grant_id: str, action: str, comment: str | None) -> Grant:
         who = self.authorize(token, f"grants/{grant_id}/{action}", "update")

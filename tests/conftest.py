@@ -179,7 +179,8 @@ def account(stack: Stack) -> str:
 @pytest.fixture
 def critical_account(stack: Stack) -> str:
     acct = f"pypi/{uniq('crit')}"
-    assert stack.cli("security", "accounts", "add", acct, "--owner", "o@example.com", "--tier", "critical").exit_code == 0
+    added = stack.cli("security", "accounts", "add", acct, "--owner", "o@example.com", "--tier", "critical")
+    assert added.exit_code == 0
     assert stack.cli("security", "codes", "deposit", acct, stdin="\n".join(new_codes(8))).exit_code == 0
     return acct
 

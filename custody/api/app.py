@@ -111,6 +111,9 @@ def create_app(custody: Custody, max_body_bytes: int = 64 * 1024, vault_addr: st
         length = request.headers.get("content-length")
         if length and (not length.isdigit() or int(length) > max_body_bytes):
             return error_response(413, [f"request body larger than {max_body_bytes} bytes"], request_id)
+        if request.method in ("POST", "PUT") and "content-type" not in request.headers:
+            # The bao/vault CLI sends JSON bodies without a content type.
+            request.scope["headers"] = [*request.scope["headers"], (b"content-type", b"application/json")]
         start = time.perf_counter()
         response = await call_next(request)
         log.info("http", method=request.method, path=request.url.path, status=response.status_code,
@@ -144,6 +147,9 @@ def create_app(custody: Custody, max_body_bytes: int = 64 * 1024, vault_addr: st
         log.error("request.crashed", error_type=type(exc).__name__)
         return error_response(500, ["internal error; see the server log for the request id"],
                               getattr(request.state, "request_id", ""))
+
+    def view(grant: Grant) -> dict[str, Any]:
+        return grant_json(grant) | {"review_overdue": custody.review_overdue(grant)}
 
     def ok(request: Request, data: Any, **kw: Any) -> dict[str, Any]:
         return envelope(data, request.state.request_id, **kw)
@@ -210,26 +216,27 @@ def create_app(custody: Custody, max_body_bytes: int = 64 * 1024, vault_addr: st
         ttl = str(body.ttl) if body.ttl is not None else None
         grant = custody.request_access(_token(x_vault_token, authorization), f"{platform}/{username}",
                                        body.reason, body.ticket, ttl, body.emergency)
-        return ok(request, grant_json(grant))
+        return ok(request, view(grant))
 
     @app.api_route("/v1/custody/grants", methods=LIST)
     def list_grants(request: Request, x_vault_token: str | None = Tok, authorization: str | None = Auth,
                     list_: bool = Query(False, alias="list"), status: str | None = Query(None, max_length=20),
-                    account: str | None = Query(None, max_length=200)) -> dict[str, Any]:
-        grants = custody.list_grants(_token(x_vault_token, authorization), status, account)
-        return ok(request, {"keys": [g.id for g in grants], "grants": [grant_json(g) for g in grants]})
+                    account: str | None = Query(None, max_length=200),
+                    unreviewed: bool = Query(False)) -> dict[str, Any]:
+        grants = custody.list_grants(_token(x_vault_token, authorization), status, account, unreviewed)
+        return ok(request, {"keys": [g.id for g in grants], "grants": [view(g) for g in grants]})
 
     @app.get("/v1/custody/grants/{grant_id}")
     def show_grant(request: Request, grant_id: str, x_vault_token: str | None = Tok,
                    authorization: str | None = Auth) -> dict[str, Any]:
-        return ok(request, grant_json(custody.show_grant(_token(x_vault_token, authorization), grant_id)))
+        return ok(request, view(custody.show_grant(_token(x_vault_token, authorization), grant_id)))
 
     def decision(action: str) -> Callable[..., dict[str, Any]]:
         def handler(request: Request, grant_id: str, body: DecisionIn | None = Body(None),
                     x_vault_token: str | None = Tok, authorization: str | None = Auth) -> dict[str, Any]:
             method = getattr(custody, action)
             grant = method(_token(x_vault_token, authorization), grant_id, body.comment if body else None)
-            return ok(request, grant_json(grant))
+            return ok(request, view(grant))
 
         handler.__name__ = f"{action}_grant"
         return handler

@@ -259,9 +259,12 @@ def access_reveal(grant: str, fmt: str) -> None:
 @access.command("list")
 @click.option("--status", default=None, help="pending, approved, denied, revealed, expired or revoked")
 @click.option("--account", default=None)
+@click.option("--unreviewed", is_flag=True, help="only emergency grants nobody has reviewed yet")
 @fmt_option
-def access_list(status: str | None, account: str | None, fmt: str) -> None:
-    params = {"list": "true", **({"status": status} if status else {}), **({"account": account} if account else {})}
+def access_list(status: str | None, account: str | None, unreviewed: bool, fmt: str) -> None:
+    """Grants you may see (a requester sees their own)."""
+    params = {"list": "true", **({"status": status} if status else {}), **({"account": account} if account else {}),
+              **({"unreviewed": "true"} if unreviewed else {})}
     rows = Client().call("GET", "grants", params=params)["data"]["grants"]
     emit(fmt, rows, table(rows, ["id", "account", "requester", "status", "emergency", "created_at"]))
 

@@ -32,7 +32,7 @@ def validate_reason(text: str | None, min_length: int = 20) -> str:
     if len(set(meaningful)) < 2:
         raise ValidationError("the reason does not explain anything", hint=hint)
     top = max(words.count(w) for w in set(words))
-    if len(words) >= 3 and top / len(words) > 0.5:
+    if len(words) >= 3 and top / len(words) >= 0.5:
         raise ValidationError("the reason repeats one word", hint=hint)
     if len(set(reason.replace(" ", "").lower())) < 6:
         raise ValidationError("the reason looks like filler", hint=hint)

@@ -1,0 +1,138 @@
+"""Pure rules: platforms, reasons, tickets, durations. No Vault."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from custody.domain.models import Tier, default_approvals, fingerprint
+from custody.domain.platforms import PLATFORMS, parse_account_id, parse_codes
+from custody.domain.reasons import validate_reason, validate_ticket
+from custody.durations import format_duration, parse_duration
+from custody.errors import NotFound, ValidationError
+
+PYPI = PLATFORMS["pypi"]
+
+
+def test_pypi_codes_normalised_like_pypis_form() -> None:
+    text = "# my codes\n0123 4567 89AB CDEF\n\n  fedcba9876543210  \n"
+    assert parse_codes(PYPI, text) == ["0123456789abcdef", "fedcba9876543210"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0123456789abcdeg", "line 1: malformed PyPI recovery code"),
+        ("0123456789abcdef0", "malformed"),
+        ("", "no codes given"),
+        ("# only a comment", "no codes given"),
+        ("0123456789abcdef\n0123456789ABCDEF", "line 2: duplicate code"),
+        ("\n".join(f"{i:016x}" for i in range(9)), "9 codes given, pypi accounts have at most 8"),
+    ],
+)
+def test_pypi_bad_code_sets(text: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message) as info:
+        parse_codes(PYPI, text)
+    assert "0123456789abcde" not in info.value.message
+
+
+@given(st.lists(st.binary(min_size=8, max_size=8).map(bytes.hex), min_size=1, max_size=8, unique=True))
+def test_any_valid_pypi_set_round_trips(codes: list[str]) -> None:
+    assert parse_codes(PYPI, "\n".join(c.upper() for c in codes)) == codes
+
+
+@given(st.text(max_size=200))
+def test_parse_codes_never_crashes_and_never_echoes(text: str) -> None:
+    try:
+        parse_codes(PYPI, text)
+    except ValidationError as exc:
+        for line in text.splitlines():
+            if len(line.strip()) >= 6:
+                assert line.strip() not in exc.message
+
+
+@pytest.mark.parametrize(
+    ("account", "error"),
+    [("pypi", ValidationError), ("pypi/", ValidationError), ("pypi/a/b", ValidationError),
+     ("pypi/..", ValidationError), ("pypi/-x", ValidationError), ("nope/alice", NotFound),
+     ("PyPI/alice", ValidationError), ("pypi/" + "a" * 51, ValidationError), ("pypi/al ice", ValidationError)],
+)
+def test_bad_account_ids(account: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse_account_id(account)
+
+
+def test_good_account_ids() -> None:
+    assert parse_account_id("pypi/acme-publisher")[1] == "acme-publisher"
+    assert parse_account_id("pypi/a")[1] == "a"
+    assert parse_account_id("generic/ops@acme.example")[0].name == "generic"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["", " ", ".", "test", "asdf", "x" * 30, "asdf asdf asdf asdf asdf", "please please please help me now",
+     "test test test test test test", "aaaaaaaaaaaaaaaaaaaaaaaaaaa", "1234567890 1234567890 12345",
+     "need access\nInjected: header", "need access to the account \u202eevil", "a" * 2001],
+)
+def test_junk_reasons_are_refused(reason: str) -> None:
+    with pytest.raises(ValidationError):
+        validate_reason(reason, 20)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["Lost my hardware key on the train; need to revoke a leaked token",
+     "Release 2.3.1 is blocked: my phone with the TOTP app was wiped",
+     "Perdí mi llave de seguridad, necesito publicar la corrección urgente"],
+)
+def test_real_reasons_pass(reason: str) -> None:
+    assert validate_reason(f"  {reason} ", 20) == reason
+
+
+def test_reason_min_length_is_a_setting() -> None:
+    with pytest.raises(ValidationError, match="too short"):
+        validate_reason("lost key, need code", 40)
+
+
+def test_tickets() -> None:
+    assert validate_ticket(None, None) is None
+    assert validate_ticket(" SEC-12 ", r"^[A-Z]+-[0-9]+$") == "SEC-12"
+    with pytest.raises(ValidationError, match="required"):
+        validate_ticket(None, r"^[A-Z]+-[0-9]+$")
+    with pytest.raises(ValidationError, match="pattern"):
+        validate_ticket("sec-12", r"^[A-Z]+-[0-9]+$")
+    with pytest.raises(ValidationError, match="malformed"):
+        validate_ticket("SEC 12\r\n", None)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("1h30m", 5400), ("365d", 31536000),
+                                               ("2w", 1209600), ("45", 45)])
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "h", "1y", "-1h", "1h-", "1.5h", "forever"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValidationError, match="not a duration"):
+        parse_duration(text)
+
+
+@given(st.integers(min_value=0, max_value=10**7))
+def test_duration_round_trip(seconds: int) -> None:
+    assert parse_duration(format_duration(timedelta(seconds=seconds))) == timedelta(seconds=seconds)
+
+
+def test_default_approvals() -> None:
+    assert default_approvals(Tier.standard, None) == 0
+    assert default_approvals(Tier.critical, None) == 2
+    assert default_approvals(Tier.standard, 1) == 1
+    with pytest.raises(ValidationError):
+        default_approvals(Tier.critical, 0)
+
+
+def test_fingerprint_is_short_and_not_the_code() -> None:
+    fp = fingerprint("0123456789abcdef")
+    assert fp.startswith("fp-") and "0123456789abcdef" not in fp and len(fp) == 13
