@@ -180,10 +180,6 @@ class Extractor:
         self.admin_paths = (f"sys/mounts/{self.mount}", f"sys/mounts/{self.mount}/tune", "sys/remount")
         self.service_role = service_role
 
-    def markers(self) -> tuple[bytes, ...]:
-        """Byte strings of which a custody-relevant line contains at least one (the pre-filter)."""
-        return (self.prefix.encode(), f"sys/mounts/{self.mount}".encode(), b"sys/wrapping/unwrap")
-
     def is_service(self, auth: dict[str, Any]) -> bool:
         meta = auth.get("metadata")
         return (
@@ -342,7 +338,6 @@ class Partial:
 
     def add_line(self, line: bytes, ex: Extractor) -> None:
         """Parse one candidate line; count it invalid if it is not an audit entry. Never raises."""
-        self.lines_custody += 1
         try:
             e = orjson.loads(line)
         except orjson.JSONDecodeError:
