@@ -71,11 +71,21 @@ def dev_down(directory: Path, fmt: str) -> None:
 
 # ---- server ------------------------------------------------------------------------------------------------
 @cli.command()
-def serve() -> None:
-    """Run the API server (configuration from the environment: see docs/operations.md)."""
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              envvar="CUSTODY_CONFIG", help="an env-style file of CUSTODY_* settings (the environment wins)")
+def serve(config: Path | None) -> None:
+    """Run the API server (configuration from the environment and --config: see docs/operations.md)."""
+    from custody.config import ServerSettings
     from custody.server import run
 
-    run()
+    try:
+        settings = ServerSettings(_env_file=config) if config else ServerSettings()
+    except ValueError as exc:
+        first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
+        field = ".".join(str(x) for x in first["loc"])
+        raise ValidationError(f"invalid server setting {field}: {first['msg']}",
+                              hint="see docs/operations.md for every setting") from None
+    run(settings)
 
 
 @cli.command("bootstrap")

@@ -1,0 +1,61 @@
+"""The CLI's single exit point: usage errors, settings errors and unreachable servers, no server needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from custody.cli.main import main
+
+
+def test_bad_server_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = tmp_path / "custody.env"
+    env.write_text("CUSTODY_LISTEN_PORT=notaport\n")
+    assert main(["serve", "--config", str(env)]) == 1
+    err = capsys.readouterr().err
+    assert "invalid server setting listen_port" in err
+
+
+def test_serve_without_approle(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("CUSTODY_ROLE_ID", "CUSTODY_SECRET_ID", "CUSTODY_SECRET_ID_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["serve"]) == 1
+    assert "needs AppRole credentials" in capsys.readouterr().err
+
+
+def test_usage_error_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["access", "request", "pypi/acme"]) == 2
+    assert "--reason" in capsys.readouterr().err
+
+
+def test_json_errors_go_to_stderr(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CUSTODY_ADDR", "http://127.0.0.1:9")
+    monkeypatch.setenv("VAULT_TOKEN", "s.unusedtokenvalue000000000")
+    assert main(["accounts", "list", "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "unreachable" in captured.err
+    assert "s.unusedtokenvalue" not in captured.err
+
+
+def test_no_token_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("VAULT_TOKEN", "BAO_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["accounts", "list"]) == 1
+    assert "no Vault token" in capsys.readouterr().err
+
+
+def test_token_file_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from custody.config import client_token
+
+    for name in ("VAULT_TOKEN", "BAO_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".vault-token").write_text("s.fromfile\n")
+    assert client_token() == "s.fromfile"
+    monkeypatch.setenv("BAO_TOKEN", "s.frombao")
+    assert client_token() == "s.frombao"
+    monkeypatch.setenv("VAULT_TOKEN", "s.fromvault")
+    assert client_token() == "s.fromvault"
