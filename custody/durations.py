@@ -8,7 +8,7 @@ from datetime import timedelta
 from custody.errors import ValidationError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d{1,7})([smhdw])")
+_PART = re.compile(r"(\d{1,9})([smhdw])")
 
 
 def parse_duration(text: str | int | timedelta) -> timedelta:

@@ -50,6 +50,16 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
+class _Stderr:
+    """Whatever sys.stderr is at the time of writing (it may be swapped, e.g. by a test runner)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(fmt: str = "json", level: str = "info", stream: Any = None) -> None:
     """Configure structlog once for the process: JSON lines in production, readable lines for people."""
     renderer: Any = (
@@ -65,7 +75,7 @@ def configure(fmt: str = "json", level: str = "info", stream: Any = None) -> Non
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream or _Stderr()),
         cache_logger_on_first_use=False,
     )
 

@@ -16,6 +16,7 @@ from typing import Any
 from custody.config import PolicySettings
 from custody.domain import grants as rules
 from custody.domain.models import (
+    GRANT_ID,
     Account,
     CodeSet,
     Grant,
@@ -434,9 +435,7 @@ _PAST = {"approve": "approved", "deny": "denied", "review": "reviewed"}
 
 
 def rules_grant_id_ok(grant_id: str) -> bool:
-    import re
-
-    return re.fullmatch(r"gr_[a-z2-7]{16}", grant_id) is not None
+    return GRANT_ID.fullmatch(grant_id) is not None
 
 
 def _first_error(exc: Exception) -> str:

@@ -8,6 +8,7 @@ friends, with messages that never hold a token or a secret value.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -246,7 +247,8 @@ def with_cas_retry(fn: Callable[[], T], attempts: int = 20) -> T:
         try:
             return fn()
         except CasConflict:
-            time.sleep(min(0.005 * (2 ** attempt), 0.2) * (0.5 + (hash(time.monotonic_ns()) % 100) / 100))
+            # Full jitter, so replicas that collided do not collide again in lockstep.
+            time.sleep(random.uniform(0, min(0.005 * (2**attempt), 0.2)))  # noqa: S311 - timing, not crypto
     raise CasConflict("too much concurrent activity on this record", hint="retry in a moment")
 
 

@@ -163,6 +163,7 @@ class Decision(Model):
     comment: str = ""
 
 
+GRANT_ID = re.compile(r"gr_[a-z2-7]{16}")
 GrantId = Annotated[str, Field(pattern=r"^gr_[a-z2-7]{16}$")]
 
 

@@ -21,9 +21,12 @@ TOKEN = "s.AbCdEfGhIjKlMnOpQrStUvWx"
 def test_redaction_of_keys_and_values() -> None:
     out = io.StringIO()
     clog.configure("json", "debug", stream=out)
-    log = structlog.get_logger("t")
-    log.info("x", code=CODE, token=TOKEN, note=f"the code is {CODE}", nested={"secret_id": "abc", "ok": 1},
-             words=[f"tok {TOKEN}"])
+    try:
+        log = structlog.get_logger("t")
+        log.info("x", code=CODE, token=TOKEN, note=f"the code is {CODE}", nested={"secret_id": "abc", "ok": 1},
+                 words=[f"tok {TOKEN}"])
+    finally:
+        structlog.reset_defaults()
     line = out.getvalue()
     assert CODE not in line and TOKEN not in line and "abc" not in line
     assert json.loads(line)["nested"]["ok"] == 1
