@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -50,7 +51,7 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
-class _Stderr:
+class _Stderr(io.TextIOBase):
     """Whatever sys.stderr is at the time of writing (it may be swapped, e.g. by a test runner)."""
 
     def write(self, text: str) -> int:
@@ -75,7 +76,7 @@ def configure(fmt: str = "json", level: str = "info", stream: Any = None) -> Non
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(stream or _Stderr()),
+        logger_factory=structlog.PrintLoggerFactory(stream or cast(TextIO, _Stderr())),
         cache_logger_on_first_use=False,
     )
 
