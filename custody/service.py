@@ -366,22 +366,30 @@ class Custody:
         grant can never both proceed; (2) mark one code consumed by this grant, retrying on conflict, so two
         grants never get the same code; (3) wrap it; (4) record its fingerprint on the grant. If no code is left,
         the claim is undone and the caller gets a clean "exhausted" error.
+
+        A reveal that stopped after (1) or (2) (Vault failed, the process died) is resumed by its requester: the
+        same grant gets the same code again in a new wrapping token, never a second code.
         """
         who = self.authorize(token, f"grants/{grant_id}/reveal", "update")
         grant = self._grant(grant_id)
         now = self.clock()
-        rules.check_reveal(grant, who, now)
-        cs, _ = self._codeset(grant.account)
-        if cs is None or cs.remaining == 0:
-            raise self._exhausted(grant.account)
-        try:
-            claimed = self._save(rules.reveal(grant, who, now, code_fp=""), "grant.revealing", who, now,
-                                 cas=grant.version)
-        except CustodyError as exc:
-            if exc.code == "cas_conflict":
-                raise Conflict(f"grant {grant_id} changed while revealing; it may already be revealed",
-                               hint="run `custody access show` and retry if it is still approved") from None
-            raise
+        if rules.reveal_incomplete(grant) and who.id == grant.requester_id:
+            claimed = grant
+            log.warning("grant.reveal_resumed", grant_id=grant_id, actor=who.display_name)
+            self.store.delete_all(reveal_path(grant_id))  # a leftover of the interrupted attempt, if any
+        else:
+            rules.check_reveal(grant, who, now)
+            cs, _ = self._codeset(grant.account)
+            if cs is None or cs.remaining == 0:
+                raise self._exhausted(grant.account)
+            try:
+                claimed = self._save(rules.reveal(grant, who, now, code_fp=""), "grant.revealing", who, now,
+                                     cas=grant.version)
+            except CustodyError as exc:
+                if exc.code == "cas_conflict":
+                    raise Conflict(f"grant {grant_id} changed while revealing; it may already be revealed",
+                                   hint="run `custody access show` and retry if it is still approved") from None
+                raise
         try:
             code, remaining = with_cas_retry(lambda: self._consume(grant.account, grant_id, now))
         except Exhausted:

@@ -93,6 +93,11 @@ def check_reveal(grant: Grant, actor: Principal, now: datetime) -> None:
         raise PreconditionFailed(f"grant {grant.id} lacks approvals")
 
 
+def reveal_incomplete(grant: Grant) -> bool:
+    """Claimed for a reveal whose code never reached the requester (the claim has no code fingerprint yet)."""
+    return grant.status is GrantStatus.revealed and not grant.code_fp
+
+
 def reveal(grant: Grant, actor: Principal, now: datetime, code_fp: str) -> Grant:
     check_reveal(grant, actor, now)
     return grant.model_copy(update={"status": GrantStatus.revealed, "revealed_at": now, "code_fp": code_fp})

@@ -263,3 +263,34 @@ def test_service_errors_are_typed(stack: Stack, service: Custody, account: str) 
     with pytest.raises(Conflict):
         service.reveal(stack.token("engineer"), g.id)
     assert issubclass(Exhausted, CustodyError)
+
+
+def test_interrupted_reveal_resumes_with_the_same_code(stack: Stack, clock: Clock, account: str) -> None:
+    """Vault fails between consuming the code and wrapping it: the retry hands out the same code, not a second."""
+    from custody.config import PolicySettings
+    from custody.errors import StoreError
+    from custody.store import Store, WrapInfo
+
+    class FailingWrap(Store):
+        def wrapped_read(self, path: str, ttl: object) -> WrapInfo:
+            raise StoreError("Vault is unreachable (wrap)")
+
+    real = stack.service_store()
+    failing = FailingWrap(stack.vault_addr)
+    failing.use_token(real._refresh())
+    broken = Custody(store=failing, settings=PolicySettings(), clock=clock)
+    working = Custody(store=real, settings=PolicySettings(), clock=clock)
+    g = working.request_access(stack.token("engineer"), account, REASON)
+    with pytest.raises(StoreError):
+        broken.reveal(stack.token("engineer"), g.id)
+    assert working.show_grant(stack.token("engineer"), g.id).status.value == "revealed"
+    with pytest.raises(PermissionDenied):
+        working.reveal(stack.token("engineer2"), g.id)
+    result = working.reveal(stack.token("engineer"), g.id)
+    code = Client(stack.custody_addr, stack.token("engineer")).unwrap(stack.vault_addr, result.wrap.token)["code"]
+    assert code in DEPOSITED and result.remaining == 7
+    assert working.show_grant(stack.token("engineer"), g.id).code_fp
+    with pytest.raises(Conflict, match="already revealed"):
+        working.reveal(stack.token("engineer"), g.id)
+    status = working.code_status(stack.token("security"), account)[0]
+    assert status["consumed"] == 1
