@@ -1,0 +1,140 @@
+"""deploy/: the systemd unit and the Kubernetes manifests parse, are hardened, and name only real settings."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import AliasChoices
+
+from custody.config import ServerSettings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+HEALTH = "/v1/custody/health"
+
+
+def setting_names() -> set[str]:
+    """Every environment variable ServerSettings reads."""
+    names: set[str] = set()
+    for name, info in ServerSettings.model_fields.items():
+        alias = info.validation_alias
+        names |= set(alias.choices) if isinstance(alias, AliasChoices) else {f"CUSTODY_{name.upper()}"}
+    return names
+
+
+def assert_real_settings(names: set[str], where: str) -> None:
+    unknown = {n for n in names if n.startswith("CUSTODY_")} - setting_names()
+    assert not unknown, f"{where} sets variables custody does not read: {sorted(unknown)}"
+
+
+def unit() -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser(strict=False, delimiters=("=",), comment_prefixes=("#", ";"))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string((DEPLOY / "systemd" / "custody.service").read_text())
+    return parser
+
+
+def unit_values(key: str) -> list[str]:
+    """All values of a repeated key (configparser keeps only the last one)."""
+    text = (DEPLOY / "systemd" / "custody.service").read_text()
+    return re.findall(rf"^{key}=(.*)$", text, flags=re.M)
+
+
+def test_systemd_unit_is_hardened_and_loads_the_secret_as_a_credential() -> None:
+    service = unit()["Service"]
+    assert service["ExecStart"].split()[1:] == ["serve"]
+    for key, value in {"DynamicUser": "yes", "NoNewPrivileges": "yes", "ProtectSystem": "strict",
+                       "ProtectHome": "yes", "PrivateTmp": "yes", "CapabilityBoundingSet": ""}.items():
+        assert service.get(key) == value, key
+    credential = service["LoadCredential"].split(":", 1)
+    env = dict(v.split("=", 1) for v in unit_values("Environment"))
+    assert env["CUSTODY_SECRET_ID_FILE"] == f"%d/{credential[0]}"
+    assert service["EnvironmentFile"].startswith("/etc/custody/")
+    assert_real_settings(set(env), "custody.service")
+
+
+def test_systemd_env_file_names_real_settings_and_no_secret() -> None:
+    lines = [line for line in (DEPLOY / "systemd" / "custody.env").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    names = {line.split("=", 1)[0] for line in lines}
+    assert_real_settings(names, "custody.env")
+    assert {"CUSTODY_VAULT_ADDR", "CUSTODY_ROLE_ID", "CUSTODY_VAULT_CACERT"} <= names
+    assert "CUSTODY_SECRET_ID" not in names
+    # the example file must itself be valid settings
+    values = dict(line.split("=", 1) for line in lines)
+    settings = ServerSettings.model_validate({k.removeprefix("CUSTODY_").lower(): v for k, v in values.items()})
+    assert settings.vault_addr.startswith("https://")
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_analyze_knows_every_directive(tmp_path: Path) -> None:
+    unit_file = tmp_path / "custody.service"
+    unit_file.write_text((DEPLOY / "systemd" / "custody.service").read_text())
+    result = subprocess.run(["systemd-analyze", "verify", str(unit_file)], capture_output=True, text=True,
+                            timeout=60)
+    unknown = [line for line in result.stderr.splitlines() if "Unknown key" in line or "Unknown section" in line]
+    assert not unknown, unknown
+
+
+def manifests() -> list[dict[str, Any]]:
+    yaml = pytest.importorskip("yaml")
+    docs: list[dict[str, Any]] = []
+    for file in sorted((DEPLOY / "kubernetes").glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(file.read_text()) if d]
+    return docs
+
+
+def by_kind(kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [d for d in manifests() if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}"
+    return found[0]
+
+
+def test_kubernetes_deployment_is_hardened_and_probed() -> None:
+    deploy = by_kind("Deployment")
+    spec = deploy["spec"]["template"]["spec"]
+    assert deploy["spec"]["replicas"] == 2
+    assert spec["securityContext"]["runAsNonRoot"] is True and spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert container["readinessProbe"]["httpGet"]["path"] == HEALTH
+    assert "livenessProbe" in container
+    assert "env" not in container or all(e["name"] != "CUSTODY_SECRET_ID" for e in container["env"])
+    # the secret_id is a read-only file from the Secret, at the path the ConfigMap names
+    config = by_kind("ConfigMap", "custody")["data"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    secret_vol = next(name for name, v in volumes.items() if "secret" in v)
+    assert mounts[secret_vol]["readOnly"] is True
+    secret_name = volumes[secret_vol]["secret"]["secretName"]
+    secret = by_kind("Secret", secret_name)
+    (key,) = secret["stringData"]
+    assert config["CUSTODY_SECRET_ID_FILE"] == f"{mounts[secret_vol]['mountPath']}/{key}"
+    ca_vol = next(name for name, v in volumes.items() if "configMap" in v)
+    assert config["CUSTODY_VAULT_CACERT"].startswith(mounts[ca_vol]["mountPath"] + "/")
+    assert container["ports"][0]["containerPort"] == int(config["CUSTODY_LISTEN_PORT"])
+
+
+def test_kubernetes_config_names_real_settings() -> None:
+    config = by_kind("ConfigMap", "custody")["data"]
+    assert_real_settings(set(config), "configmap.yaml")
+    assert all(name.startswith("CUSTODY_") for name in config), "envFrom skips keys that are no variable names"
+    ServerSettings.model_validate({k.removeprefix("CUSTODY_").lower(): v for k, v in config.items()
+                                   if k not in ("CUSTODY_VAULT_CACERT", "CUSTODY_SECRET_ID_FILE")})
+    assert by_kind("Service")["spec"]["ports"][0]["port"] == int(config["CUSTODY_LISTEN_PORT"])
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kustomization_builds() -> None:
+    result = subprocess.run(["kubectl", "kustomize", str(DEPLOY / "kubernetes")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    kinds = re.findall(r"^kind: (\w+)$", result.stdout, flags=re.M)
+    assert {"Deployment", "Service", "ConfigMap", "Secret"} <= set(kinds)
