@@ -23,7 +23,10 @@ def setting_names() -> set[str]:
     names: set[str] = set()
     for name, info in ServerSettings.model_fields.items():
         alias = info.validation_alias
-        names |= set(alias.choices) if isinstance(alias, AliasChoices) else {f"CUSTODY_{name.upper()}"}
+        if isinstance(alias, AliasChoices):
+            names |= {choice for choice in alias.choices if isinstance(choice, str)}
+        else:
+            names.add(f"CUSTODY_{name.upper()}")
     return names
 
 
