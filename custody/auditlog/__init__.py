@@ -16,7 +16,7 @@ from pathlib import Path
 from custody.auditlog.correlate import DEFAULT_LATE_AFTER, correlate
 from custody.auditlog.facts import Partial
 from custody.auditlog.model import SCHEMA_VERSION, AnomalyKind, Summary
-from custody.auditlog.reader import AuditReadError, read_lines, read_paths
+from custody.auditlog.reader import AuditReadError, paused_gc, read_lines, read_paths
 from custody.auditlog.render import FORMATS, render
 from custody.auditlog.timeparse import TimeArgError, parse_time
 
@@ -77,8 +77,11 @@ def summarize(
     cannot be read at all and ``TimeArgError`` for a bad time; bad lines are counted in ``summary.input.lines_invalid``.
     """
     s, u = parse_time(since), parse_time(until)  # fail on a bad argument before reading gigabytes
-    part = read_paths(paths, mount=mount, service_role=service_role, workers=workers)
-    return correlate(part, mount=mount, service_role=service_role, since=s, until=u, late_after=late_after)
+    with paused_gc():
+        part = read_paths(paths, mount=mount, service_role=service_role, workers=workers)
+        return correlate(
+            part, mount=mount, service_role=service_role, since=s, until=u, late_after=late_after, consume=True
+        )
 
 
 def summarize_lines(

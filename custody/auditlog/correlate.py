@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 from custody.auditlog.facts import GrantState, Handout, Partial, Touch, UnwrapAttempt, Who, Write
 from custody.auditlog.model import (
-    Access,
     AccountSummary,
     Anomaly,
     AnomalyKind,
@@ -28,6 +27,7 @@ from custody.auditlog.model import (
     Unwrap,
     UnwrapStatus,
     Window,
+    trusted,
 )
 
 DEFAULT_LATE_AFTER = timedelta(minutes=2)
@@ -87,11 +87,33 @@ WHY: dict[AnomalyKind, tuple[Severity, str]] = {
 
 def to_dt(t: str) -> datetime:
     """Parse a normalised time (see facts.norm_time) to an aware datetime (microsecond precision)."""
-    return datetime.strptime(t[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
+    return datetime.fromisoformat(t[:26]).replace(tzinfo=UTC)
+
+
+_PRINCIPALS: dict[Who, Principal] = {}
 
 
 def _p(who: Who) -> Principal:
-    return Principal(entity_id=who.entity, display_name=who.name)
+    """One frozen Principal per distinct Who (they repeat in every reveal and anomaly)."""
+    p = _PRINCIPALS.get(who)
+    if p is None:
+        if len(_PRINCIPALS) > 100_000:
+            _PRINCIPALS.clear()
+        p = _PRINCIPALS[who] = trusted(Principal, entity_id=who.entity, display_name=who.name)
+    return p
+
+
+_APPROVALS: dict[tuple[str, str, str, str], Approval] = {}
+
+
+def _approval(a: tuple[str, str, str, str]) -> Approval:
+    """One frozen Approval per distinct approval (a grant's approvals repeat in each of its reveals)."""
+    got = _APPROVALS.get(a)
+    if got is None:
+        if len(_APPROVALS) > 100_000:
+            _APPROVALS.clear()
+        got = _APPROVALS[a] = trusted(Approval, approver=a[0], approver_entity=a[1], at=a[2], comment=a[3])
+    return got
 
 
 def _account_of(path: str, prefix: str) -> str:
@@ -207,12 +229,17 @@ def correlate(
     since: str = "",
     until: str = "",
     late_after: timedelta = DEFAULT_LATE_AFTER,
+    consume: bool = False,
 ) -> Summary:
-    """Build the summary. ``since``/``until`` are normalised times (facts.norm_time) or ''."""
+    """Build the summary. ``since``/``until`` are normalised times (facts.norm_time) or ''.
+
+    With ``consume`` the partial's fact index is emptied once the facts are sorted out (less memory).
+    """
     writes: list[Write] = []
     handouts: list[Handout] = []
     unwraps: dict[str, list[UnwrapAttempt]] = defaultdict(list)
     touches: list[Touch] = []
+    duplicates = part.duplicates
     for f in part.facts.values():
         if isinstance(f, Write):
             if f.ok:
@@ -223,6 +250,9 @@ def correlate(
             unwraps[f.wrap].append(f)
         else:
             touches.append(f)
+    if consume:
+        part.facts.clear()
+        part.both.clear()
     writes.sort(key=lambda w: (w.time, w.request_id))
     handouts.sort(key=lambda h: (h.time, h.request_id))
     touches.sort(key=lambda t: (t.time, t.request_id))
@@ -230,7 +260,6 @@ def correlate(
     accounts: dict[str, _AccountAcc] = defaultdict(_AccountAcc)
     principals = _Principals()
     anomalies: list[Anomaly] = []
-    accesses: list[Access] = []
     warnings: list[str] = []
 
     def anomaly(
@@ -240,19 +269,31 @@ def correlate(
         path: str,
         detail: str,
         severity: Severity | None = None,
-        **kw: str,
+        *,
+        operation: str = "",
+        account: str = "",
+        grant_id: str = "",
+        request_id: str = "",
+        remote_address: str = "",
+        error: str = "",
     ) -> None:
         sev, why = WHY[kind]
         anomalies.append(
-            Anomaly(
+            trusted(
+                Anomaly,
                 kind=kind,
                 severity=severity or sev,
                 time=time,
                 principal=_p(who),
                 path=path,
+                operation=operation,
+                account=account,
+                grant_id=grant_id,
+                request_id=request_id,
+                remote_address=remote_address,
+                error=error,
                 detail=detail,
                 why=why,
-                **kw,
             )
         )
         acc = principals.get(who)
@@ -326,23 +367,12 @@ def correlate(
                 request_id=w.request_id,
                 operation=w.denied_capability,
             )
-            accesses.append(
-                Access(
-                    time=w.time,
-                    kind="api_denied",
-                    account=acct_name,
-                    principal=_p(w.actor),
-                    path=w.denied_path,
-                    operation=w.denied_capability,
-                    outcome="denied",
-                    request_id=w.request_id,
-                )
-            )
     if writes and hmaced * 2 > len(writes):
         warnings.append(
             f"most custody writes have HMAC'd fields: tune {mount} with audit_non_hmac_request_keys "
             "(see docs/auditor-guide.md) or the summary cannot join grants and accounts"
         )
+    writes.clear()  # what is still needed is in history and accounts; free the rest before building output
     for h in history.values():
         h.sort()
 
@@ -459,11 +489,9 @@ def correlate(
                     remote_address=u.remote,
                 )
         state = at or last
-        approvers = [
-            Approval(approver=a[0], approver_entity=a[1], at=a[2], comment=a[3])
-            for a in (state.approvals if state else ())
-        ]
-        rv = Reveal(
+        approvers = [_approval(a) for a in (state.approvals if state else ())]
+        rv = trusted(
+            Reveal,
             time=ho.time,
             request_id=ho.request_id,
             account=account,
@@ -477,7 +505,8 @@ def correlate(
             wrap_ttl_seconds=ho.ttl,
             unwrap_status=status,
             unwraps=[
-                Unwrap(
+                trusted(
+                    Unwrap,
                     time=u.time,
                     principal=_p(u.who),
                     ok=u.ok,
@@ -494,36 +523,9 @@ def correlate(
         req_acc = principals.get(requester)
         if req_acc is not None:
             req_acc.revealed.add(ho.grant_id)
-        approver_names = "; ".join(a.approver for a in approvers)
-        accesses.append(
-            Access(
-                time=ho.time,
-                kind="reveal",
-                account=account,
-                grant_id=ho.grant_id,
-                principal=_p(requester),
-                path=path,
-                operation="read",
-                outcome=status.value,
-                reason=rv.reason,
-                approvers=approver_names,
-                request_id=ho.request_id,
-            )
-        )
-        for u in attempts:
-            accesses.append(
-                Access(
-                    time=u.time,
-                    kind="unwrap",
-                    account=account,
-                    grant_id=ho.grant_id,
-                    principal=_p(u.who),
-                    path="sys/wrapping/unwrap",
-                    operation="update",
-                    outcome="ok" if u.ok else "failed",
-                    request_id=u.request_id,
-                )
-            )
+
+    handouts.clear()
+    unwraps.clear()
 
     # --- direct touches of the mount ----------------------------------------------------------------------
     direct = 0
@@ -534,17 +536,17 @@ def correlate(
         acc = principals.get(t.who)
         who_txt = t.who.name or t.who.entity or "a token with no identity"
         if t.admin:
-            kind, outcome = AnomalyKind.MOUNT_ADMIN, ("denied" if t.error else "ok")
+            kind = AnomalyKind.MOUNT_ADMIN
             detail = f"{who_txt} ran {t.operation} on {t.path}"
         elif "permission denied" in t.error:
-            kind, outcome = AnomalyKind.PERMISSION_DENIED, "denied"
+            kind = AnomalyKind.PERMISSION_DENIED
             detail = f"{who_txt} was refused {t.operation} on {t.path} by Vault policy"
             if acc:
                 acc.access_denied += 1
             if acct_name:
                 accounts[acct_name].access_denied += 1
         else:
-            kind, outcome = AnomalyKind.DIRECT_ACCESS, ("error" if t.error else "ok")
+            kind = AnomalyKind.DIRECT_ACCESS
             detail = (
                 f"{who_txt} (policies {', '.join(t.policies) or 'none'}) ran {t.operation} on {t.path} "
                 f"directly, not through the custody service" + (f"; error: {t.error.strip()}" if t.error else "")
@@ -564,19 +566,10 @@ def correlate(
             account=acct_name,
             request_id=t.request_id,
             remote_address=t.remote,
+            error=t.error.strip(),
         )
-        accesses.append(
-            Access(
-                time=t.time,
-                kind=kind.value,
-                account=acct_name,
-                principal=_p(t.who),
-                path=t.path,
-                operation=t.operation,
-                outcome=outcome,
-                request_id=t.request_id,
-            )
-        )
+
+    touches.clear()
 
     # --- emergency grants never reviewed ------------------------------------------------------------------
     for gid, h in history.items():
@@ -600,7 +593,6 @@ def correlate(
         warnings.append(f"{part.lines_invalid} line(s) were not audit entries and were skipped")
 
     anomalies.sort(key=lambda a: (a.time, a.kind.value, a.request_id, a.grant_id))
-    accesses.sort(key=lambda a: (a.time, a.request_id, a.kind))
     account_list = [
         AccountSummary(
             account=name,
@@ -638,7 +630,7 @@ def correlate(
             lines_total=part.lines_total,
             lines_custody=part.lines_custody,
             lines_invalid=part.lines_invalid,
-            entries_duplicate=part.duplicates,
+            entries_duplicate=duplicates,
             first_entry=part.first,
             last_entry=part.last,
         ),
@@ -647,7 +639,6 @@ def correlate(
         principals=principals.result(),
         reveals=reveals,
         anomalies=anomalies,
-        accesses=accesses,
         warnings=warnings,
     )
 

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-REQUEST, RESPONSE = 1, 2  # bit flags: which entry types of a request id were seen
+REQUEST, RESPONSE = 1, 2  # ranks: a response entry knows more than its request entry
 
 
 class Who(NamedTuple):
@@ -33,9 +33,6 @@ class GrantState(NamedTuple):
     status: str
     approvals: tuple[tuple[str, str, str, str], ...]  # (approver, approver_entity, at, comment)
     emergency: bool
-    created_at: str
-    expires_at: str
-    revealed_at: str
     reviewed_by: str
 
 
@@ -138,37 +135,6 @@ def _d(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _grant(data: dict[str, Any], grant_id: str) -> GrantState:
-    approvals: list[tuple[str, str, str, str]] = []
-    raw = data.get("approvals")
-    if isinstance(raw, list):
-        for a in raw:
-            if isinstance(a, dict):
-                approvals.append(
-                    (
-                        _s(a.get("approver")),
-                        _s(a.get("approver_entity")),
-                        _s(a.get("at")),
-                        _s(a.get("comment")),
-                    )
-                )
-    emergency = data.get("emergency")
-    return GrantState(
-        grant_id=_s(data.get("grant_id")) or grant_id,
-        account=_s(data.get("account")),
-        requester=Who(_s(data.get("requester_entity")), _s(data.get("requester"))),
-        reason=_s(data.get("reason")),
-        ticket=_s(data.get("ticket")),
-        status=_s(data.get("status")),
-        approvals=tuple(approvals),
-        emergency=emergency is True or emergency == "true",
-        created_at=_s(data.get("created_at")),
-        expires_at=_s(data.get("expires_at")),
-        revealed_at=_s(data.get("revealed_at")),
-        reviewed_by=_s(data.get("reviewed_by")),
-    )
-
-
 class Extractor:
     """Turns one parsed audit entry into at most one fact, for a given mount and service AppRole role."""
 
@@ -179,6 +145,43 @@ class Extractor:
         self.reveals_prefix = self.data_prefix + "reveals/"
         self.admin_paths = (f"sys/mounts/{self.mount}", f"sys/mounts/{self.mount}/tune", "sys/remount")
         self.service_role = service_role
+        # Values repeat across facts (event names, accounts, principals, a grant's reason in each of its
+        # writes): keeping one copy of each keeps memory proportional to the distinct values, not the entries.
+        self._strs: dict[str, str] = {}
+        self._whos: dict[tuple[str, str], Who] = {}
+        self._apps: dict[tuple[str, str, str, str], tuple[str, str, str, str]] = {}
+
+    def _i(self, value: object) -> str:
+        return self._strs.setdefault(value, value) if type(value) is str else ""
+
+    def _w(self, entity: object, name: object) -> Who:
+        key = (self._i(entity), self._i(name))
+        who = self._whos.get(key)
+        if who is None:
+            who = self._whos[key] = Who(*key)
+        return who
+
+    def _grant(self, data: dict[str, Any], grant_id: str) -> GrantState:
+        i = self._i
+        approvals: list[tuple[str, str, str, str]] = []
+        raw = data.get("approvals")
+        if isinstance(raw, list):
+            for a in raw:
+                if isinstance(a, dict):
+                    t = (i(a.get("approver")), i(a.get("approver_entity")), i(a.get("at")), i(a.get("comment")))
+                    approvals.append(self._apps.setdefault(t, t))
+        emergency = data.get("emergency")
+        return GrantState(
+            grant_id=i(data.get("grant_id")) or i(grant_id),
+            account=i(data.get("account")),
+            requester=self._w(data.get("requester_entity"), data.get("requester")),
+            reason=i(data.get("reason")),
+            ticket=i(data.get("ticket")),
+            status=i(data.get("status")),
+            approvals=tuple(approvals),
+            emergency=emergency is True or emergency == "true",
+            reviewed_by=i(data.get("reviewed_by")),
+        )
 
     def is_service(self, auth: dict[str, Any]) -> bool:
         meta = auth.get("metadata")
@@ -188,7 +191,8 @@ class Extractor:
             and meta.get("role_name") == self.service_role
         )
 
-    def fact(self, e: dict[str, Any]) -> Fact | None:
+    def fact(self, e: dict[str, Any], time: str | None = None) -> Fact | None:
+        """The fact an entry holds, if any; ``time`` is the entry's normalised time when already known."""
         req = e.get("request")
         if not isinstance(req, dict):
             return None
@@ -197,7 +201,8 @@ class Extractor:
         if not isinstance(path, str) or not isinstance(rid, str) or not rid:
             return None
         rank = RESPONSE if e.get("type") == "response" else REQUEST
-        time = norm_time(e.get("time"))
+        if time is None:
+            time = norm_time(e.get("time"))
         auth = _d(e.get("auth"))
         error = _s(e.get("error"))
         if path.startswith(self.prefix):
@@ -216,7 +221,7 @@ class Extractor:
         return None
 
     def _who(self, auth: dict[str, Any]) -> Who:
-        return Who(_s(auth.get("entity_id")), _s(auth.get("display_name")))
+        return self._w(auth.get("entity_id"), auth.get("display_name"))
 
     def _touch(
         self,
@@ -236,11 +241,11 @@ class Extractor:
             time,
             rid,
             path,
-            _s(req.get("operation")),
+            self._i(req.get("operation")),
             self._who(auth),
             policies,
             error,
-            _s(req.get("remote_address")),
+            self._i(req.get("remote_address")),
             admin,
         )
 
@@ -248,15 +253,15 @@ class Extractor:
         self, req: dict[str, Any], rank: int, time: str, rid: str, auth: dict[str, Any], error: str
     ) -> UnwrapAttempt | None:
         token = _s(auth.get("client_token")) or _s(req.get("client_token"))
-        wrap = _s(_d(req.get("data")).get("token"))
+        wrap = self._i(_d(req.get("data")).get("token"))
         self_unwrap = not wrap
         if self_unwrap:
             wrap = token  # the wrapping token was presented as the client token
         if not wrap:
             return None
-        who = Who("", "") if self_unwrap else self._who(auth)
+        who = self._w("", "") if self_unwrap else self._who(auth)
         return UnwrapAttempt(
-            rank, time, rid, wrap, who, self_unwrap, token, not error, error, _s(req.get("remote_address"))
+            rank, time, rid, wrap, who, self_unwrap, token, not error, error, self._i(req.get("remote_address"))
         )
 
     def _service(
@@ -272,29 +277,31 @@ class Extractor:
     ) -> Fact | None:
         op = req.get("operation")
         if op in ("create", "update") and path.startswith(self.data_prefix):
-            rel = path[len(self.data_prefix) :]
+            rel = self._i(path[len(self.data_prefix) :])
+            if rel.startswith("reveals/"):
+                return None  # the service staging the code it is about to hand out: the wrapped read counts
             data = _d(_d(req.get("data")).get("data"))
-            grant = _grant(data, rel[len("grants/") :]) if rel.startswith("grants/") else None
+            grant = self._grant(data, rel[len("grants/") :]) if rel.startswith("grants/") else None
             return Write(
                 rank,
                 time,
                 rid,
                 rel,
                 not error,
-                _s(data.get("event")),
-                Who(_s(data.get("actor_entity")), _s(data.get("actor"))),
-                _s(data.get("account")),
+                self._i(data.get("event")),
+                self._w(data.get("actor_entity"), data.get("actor")),
+                self._i(data.get("account")),
                 grant,
                 _int(data.get("remaining")),
-                _s(data.get("owner")),
-                _s(data.get("tier")),
+                self._i(data.get("owner")),
+                self._i(data.get("tier")),
                 _int(data.get("approvals_required"), 0),
                 _s(data.get("path")),
-                _s(data.get("capability")),
+                self._i(data.get("capability")),
             )
         if op == "read" and path.startswith(self.reveals_prefix) and rank == RESPONSE and not error:
             wrap_info = _d(_d(e.get("response")).get("wrap_info"))
-            wrap = _s(wrap_info.get("token"))
+            wrap = self._i(wrap_info.get("token"))
             if wrap:
                 return Handout(
                     rank,
@@ -320,7 +327,7 @@ class Partial:
     first: str = ""
     last: str = ""
     facts: dict[str, Fact] = field(default_factory=dict)
-    seen: dict[str, int] = field(default_factory=dict)
+    both: set[str] = field(default_factory=set)  # request ids seen both as request and as response entry
 
     def add_entry_time(self, t: str) -> None:
         if t:
@@ -333,10 +340,17 @@ class Partial:
         self.occurrences += 1
         rid = f.request_id
         old = self.facts.get(rid)
-        self.facts[rid] = f if old is None else _winner(old, f)
-        self.seen[rid] = self.seen.get(rid, 0) | f.rank
+        if old is None:
+            self.facts[rid] = f
+        else:
+            self._combine(rid, old, f)
 
-    def add_line(self, line: bytes, ex: Extractor) -> None:
+    def _combine(self, rid: str, old: Fact, new: Fact) -> None:
+        if old.rank != new.rank:
+            self.both.add(rid)
+        self.facts[rid] = _winner(old, new)
+
+    def add_line(self, line: bytes | bytearray, ex: Extractor) -> None:
         """Parse one candidate line; count it invalid if it is not an audit entry. Never raises."""
         try:
             e = orjson.loads(line)
@@ -350,9 +364,10 @@ class Partial:
         ):
             self.lines_invalid += 1
             return
-        self.add_entry_time(norm_time(e.get("time")))
+        time = norm_time(e.get("time"))
+        self.add_entry_time(time)
         try:
-            f = ex.fact(e)
+            f = ex.fact(e, time)
         except (TypeError, ValueError, AttributeError, IndexError):  # hostile shapes: never fatal
             self.lines_invalid += 1
             return
@@ -368,16 +383,20 @@ class Partial:
         self.occurrences += other.occurrences
         self.add_entry_time(other.first)
         self.add_entry_time(other.last)
+        self.both |= other.both
+        mine = self.facts
         for rid, f in other.facts.items():
-            old = self.facts.get(rid)
-            self.facts[rid] = f if old is None else _winner(old, f)
-        for rid, mask in other.seen.items():
-            self.seen[rid] = self.seen.get(rid, 0) | mask
+            old = mine.get(rid)
+            if old is None:
+                mine[rid] = f
+            else:
+                self._combine(rid, old, f)
         return self
 
     @property
     def duplicates(self) -> int:
-        return self.occurrences - sum(m.bit_count() for m in self.seen.values())
+        """Entries seen again with the same request id and type (cluster nodes, overlapping rotated files)."""
+        return self.occurrences - len(self.facts) - len(self.both)
 
 
 def _winner(a: Fact, b: Fact) -> Fact:

@@ -6,6 +6,7 @@ bumps it. docs/auditor-guide.md documents every field.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,12 +100,13 @@ class Anomaly(_Model):
     grant_id: str = ""
     request_id: str = ""
     remote_address: str = ""
+    error: str = ""
     detail: str
     why: str
 
 
 class Access(_Model):
-    """One row of the CSV: an event on a code or on the custody mount."""
+    """One row of the CSV: an event on a code or on the custody mount (derived from reveals and anomalies)."""
 
     time: str
     kind: str
@@ -186,5 +188,39 @@ class Summary(_Model):
     principals: list[PrincipalSummary]
     reveals: list[Reveal]
     anomalies: list[Anomaly]
-    accesses: list[Access]
     warnings: list[str] = Field(default_factory=list)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def trusted(cls: type[M], **values: Any) -> M:
+    """Build a model from values the correlator made itself (already of the right types), without validation.
+
+    Same result as ``cls.model_construct(**values)`` when every field is given, about eight times faster; the
+    summary of a log with tens of thousands of reveals builds a hundred thousand of these.
+    """
+    if not _FAST:
+        return cls.model_construct(**values)
+    m = cls.__new__(cls)
+    _set(m, "__dict__", values)
+    # Every field is given, so every instance of a class has the same fields-set: share one (they are frozen
+    # models; a set per instance was a third of the summary's memory).
+    fields = _FIELDS_SET.get(cls)
+    if fields is None or len(fields) != len(values):
+        fields = _FIELDS_SET.setdefault(cls, set(values)) if len(values) == len(cls.model_fields) else set(values)
+    _set(m, "__pydantic_fields_set__", fields)
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
+
+
+_set = object.__setattr__
+_FIELDS_SET: dict[type[BaseModel], set[str]] = {}
+_FAST = False
+try:  # use the shortcut only if it gives what pydantic itself gives, in this pydantic version
+    _probe = {"approver": "a", "approver_entity": "e", "at": "t", "comment": "c"}
+    _FAST = True
+    _FAST = trusted(Approval, **_probe) == Approval(**_probe) and trusted(Approval, **_probe).model_dump() == _probe
+except Exception:  # pragma: no cover - a pydantic whose internals differ
+    _FAST = False
