@@ -19,6 +19,8 @@ NON_HMAC_KEYS = (
     "grant_id", "requester", "requester_entity", "reason", "ticket", "status", "approvals", "approver",
     "approver_entity", "comment", "emergency", "created_at", "expires_at", "revealed_at", "code_fp",
     "reviewed_by", "reviewed_at", "revoked_reason", "denied_by", "path", "capability", "fp", "consumed_at",
+    "rotation", "count", "previous_versions", "previous_generation", "new_version", "new_set", "started_at",
+    "completed_at", "revoked_grants", "custom_metadata",
 )
 SECRET_KEYS = ("code", "codes")
 

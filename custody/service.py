@@ -184,36 +184,18 @@ class Custody:
         generation = codeset_from_record(current.data).generation + 1 if current else 1
         cs = CodeSet.new(account_id, codes, who.display_name, now, generation)
         event = "codes.replaced" if current else "codes.deposited"
-        self.store.write(codes_path(account_id), codeset_to_record(cs) | stamp(event, who, now),
-                         cas=current.version if current else 0)
+        from custody.rotation import write_codes  # keeps the sweep's per-account summary true
+
+        write_codes(self.store, account_id, codeset_to_record(cs) | stamp(event, who, now), cs,
+                    cas=current.version if current else 0, now=now)
         log.info(event, account=account_id, actor=who.display_name, count=cs.total)
         self.notifier.emit({"event": event, "account": account_id, "actor": who.display_name, "total": cs.total})
         return self._status(account, cs, now)
 
     def _status(self, account: Account, cs: CodeSet | None, now: datetime) -> dict[str, Any]:
-        if cs is None:
-            return {"account": account.id, "total": 0, "remaining": 0, "consumed": 0, "deposited_at": None,
-                    "deposited_by": None, "age_days": None, "generation": 0, "rotation_due": True,
-                    "due_reasons": ["no codes deposited"]}
-        reasons = []
-        if cs.remaining <= self.settings.rotation_min_remaining:
-            reasons.append(f"{cs.remaining} codes remaining (threshold {self.settings.rotation_min_remaining})")
-        if now - cs.deposited_at >= self.settings.rotation_max_age:
-            reasons.append(f"codes older than {self.settings.rotation_max_age.days} days")
-        if cs.consumed:
-            reasons.append(f"{cs.consumed} code(s) revealed since the last rotation")
-        return {
-            "account": account.id,
-            "total": cs.total,
-            "remaining": cs.remaining,
-            "consumed": cs.consumed,
-            "deposited_at": cs.deposited_at.isoformat(),
-            "deposited_by": cs.deposited_by,
-            "age_days": (now - cs.deposited_at).days,
-            "generation": cs.generation,
-            "rotation_due": bool(reasons),
-            "due_reasons": reasons,
-        }
+        from custody.rotation import Rotation  # due rules live in custody.domain.rotation
+
+        return Rotation(self).status_row(account, cs, now)
 
     def _codeset(self, account_id: str) -> tuple[CodeSet | None, int]:
         entry = self.store.read(codes_path(account_id))

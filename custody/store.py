@@ -210,6 +210,11 @@ class Store:
         except NotFound:
             return None
 
+    def write_custom_metadata(self, path: str, custom: dict[str, str], metadata_cas: int) -> None:
+        """Replace a key's custom_metadata, only if its metadata is still at ``metadata_cas`` (OpenBao)."""
+        self._call("POST", f"{self.mount}/metadata/{path}",
+                   json={"custom_metadata": custom, "metadata_cas": metadata_cas}, what=f"metadata {path}")
+
     def destroy_versions(self, path: str, versions: list[int]) -> None:
         if versions:
             self._call("POST", f"{self.mount}/destroy/{path}", json={"versions": versions},

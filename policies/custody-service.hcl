@@ -8,7 +8,8 @@ path "custody-kv/data/*" {
 }
 
 path "custody-kv/metadata/*" {
-  capabilities = ["read", "list", "delete"]
+  # create/update: the non-secret per-account summary a rotation sweep reads (KV custom_metadata)
+  capabilities = ["create", "read", "update", "list", "delete"]
 }
 
 path "custody-kv/destroy/*" {

@@ -322,7 +322,7 @@ def _add_feature_commands() -> None:
         importlib.import_module(module).attach(cli)
 
 
-FEATURE_COMMANDS: list[str] = []
+FEATURE_COMMANDS: list[str] = ["custody.cli.rotation_cmds"]
 _add_feature_commands()
 
 

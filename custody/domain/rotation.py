@@ -1,0 +1,273 @@
+"""When an account's recovery codes are due for rotation, since when, and whether that is overdue. Pure: no I/O.
+
+An account is **due** for any of these reasons, each with the instant it started to apply:
+
+- ``no_codes``: nothing is deposited (since the account was registered);
+- ``max_age``: the set is older than ``max_age`` (since ``deposited_at + max_age``);
+- ``low_remaining``: at most ``min_remaining`` codes are left (since the reveal that crossed the threshold);
+- ``revealed``: a code was handed out since the last rotation (since the first such reveal);
+- ``interrupted``: a rotation was started and not finished (since it started, once it has been open longer than
+  ``INTERRUPTED_AFTER``; a younger one is probably still running).
+
+It is **overdue** once it has been due for longer than the grace period. An interrupted rotation gets no grace:
+old code versions may still be readable in Vault, so it is overdue as soon as it counts as interrupted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from custody.domain.models import CodeSet
+
+INTERRUPTED_AFTER = timedelta(minutes=15)
+
+
+class DueKind(StrEnum):
+    no_codes = "no_codes"
+    max_age = "max_age"
+    low_remaining = "low_remaining"
+    revealed = "revealed"
+    interrupted = "interrupted"
+
+
+@dataclass(frozen=True)
+class RotationPolicy:
+    max_age: timedelta = timedelta(days=365)
+    min_remaining: int = 3
+    grace: timedelta = timedelta(days=30)
+
+    def __post_init__(self) -> None:
+        if self.max_age <= timedelta(0):
+            raise ValueError("max_age must be positive")
+        if self.min_remaining < 0:
+            raise ValueError("min_remaining must be zero or more")
+        if self.grace < timedelta(0):
+            raise ValueError("grace must not be negative")
+
+
+@dataclass(frozen=True)
+class CodesFacts:
+    """What due detection needs to know about a code set, whether read from the set or from its summary."""
+
+    total: int
+    remaining: int
+    deposited_at: datetime
+    generation: int
+    consumed_times: tuple[datetime, ...] = ()  # when each consumed code was handed out, oldest first
+
+
+def codeset_facts(cs: CodeSet) -> CodesFacts:
+    times = sorted(c.consumed_at for c in cs.codes if c.consumed_at is not None)
+    # A code without its secret (never the case today) counts as used but has no time: use the deposit time.
+    times += [cs.deposited_at] * (cs.consumed - len(times))
+    return CodesFacts(total=cs.total, remaining=cs.remaining, deposited_at=cs.deposited_at,
+                      generation=cs.generation, consumed_times=tuple(sorted(times)))
+
+
+@dataclass(frozen=True)
+class OpenRotation:
+    """A rotation that was started and not yet completed (its marker is still in KV)."""
+
+    number: int
+    started_at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class DueReason:
+    kind: DueKind
+    message: str
+    since: datetime
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind.value, "message": self.message, "since": self.since.isoformat()}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    reasons: tuple[DueReason, ...]
+    next_due_at: datetime | None  # earliest instant a reason applies (in the past when due); None: unforeseeable
+    overdue_at: datetime | None
+    overdue: bool
+    interrupted: OpenRotation | None = None
+    facts: CodesFacts | None = field(default=None, repr=False)
+
+    @property
+    def due(self) -> bool:
+        return bool(self.reasons)
+
+
+def assess(
+    facts: CodesFacts | None,
+    policy: RotationPolicy,
+    now: datetime,
+    account_created_at: datetime,
+    open_rotation: OpenRotation | None = None,
+) -> Assessment:
+    """Due reasons, next due date and overdue state of one account at ``now``."""
+    reasons: list[DueReason] = []
+    upcoming: list[datetime] = []
+    interrupted = None
+    if open_rotation is not None:
+        since = open_rotation.started_at + INTERRUPTED_AFTER
+        if now >= since:
+            interrupted = open_rotation
+            reasons.append(DueReason(
+                DueKind.interrupted,
+                f"rotation #{open_rotation.number} started by {open_rotation.actor} was not completed",
+                since))
+        else:
+            upcoming.append(since)
+    if facts is None:
+        reasons.append(DueReason(DueKind.no_codes, "no codes deposited", account_created_at))
+    else:
+        aged_at = facts.deposited_at + policy.max_age
+        if now >= aged_at:
+            reasons.append(DueReason(DueKind.max_age, f"codes older than {_days(policy.max_age)}", aged_at))
+        else:
+            upcoming.append(aged_at)
+        low = low_since(facts, policy.min_remaining)
+        if low is not None:
+            reasons.append(DueReason(
+                DueKind.low_remaining,
+                f"{facts.remaining} codes remaining (threshold {policy.min_remaining})", low))
+        consumed = facts.total - facts.remaining
+        if consumed > 0:
+            first = facts.consumed_times[0] if facts.consumed_times else facts.deposited_at
+            reasons.append(DueReason(DueKind.revealed, f"{consumed} code(s) revealed since the last rotation",
+                                     first))
+    if reasons:
+        due_since = min(r.since for r in reasons)
+        # An interrupted rotation may have left old codes readable: no grace for it.
+        overdue_at = min(
+            (r.since if r.kind is DueKind.interrupted else r.since + policy.grace) for r in reasons)
+        return Assessment(tuple(reasons), due_since, overdue_at, now >= overdue_at, interrupted, facts)
+    nxt = min(upcoming) if upcoming else None
+    return Assessment((), nxt, nxt + policy.grace if nxt else None, False, interrupted, facts)
+
+
+def low_since(facts: CodesFacts, min_remaining: int) -> datetime | None:
+    """When the remaining count first fell to ``min_remaining`` or below, or None if it has not."""
+    if facts.remaining > min_remaining:
+        return None
+    needed = facts.total - min_remaining  # consumptions it took to reach the threshold
+    if needed <= 0 or not facts.consumed_times:
+        return facts.deposited_at  # a small set is low from the moment it was deposited
+    return facts.consumed_times[min(needed, len(facts.consumed_times)) - 1]
+
+
+def _days(delta: timedelta) -> str:
+    return f"{delta.days} days" if delta.days and delta == timedelta(days=delta.days) else str(delta)
+
+
+# ---- the per-account summary kept in KV custom_metadata of codes/<account> ------------------------------------
+#
+# A sweep over thousands of accounts should read neither secrets nor whole code sets. The writer of a code set
+# leaves a summary of it in the key's custom_metadata: the data version it describes (V), total and remaining at V,
+# when each code consumed by then was handed out, deposit time and generation. Reveals do not touch the summary:
+# each one writes exactly one new version, so the projection below derives remaining = remaining(V) - (current - V)
+# and each later reveal's time from Vault's own version timestamps. A write that is not a reveal can only make the
+# projection *understate* what is left (never overstate it). Writers mark the summary ``stale`` before a new
+# generation and ``fresh`` after; a stale, missing or inconsistent summary sends the reader to the code set itself.
+
+SUMMARY_FORMAT = "1"
+MAX_SUMMARY_TIMES = 40  # custom_metadata values are limited to 512 characters
+
+
+@dataclass(frozen=True)
+class Summary:
+    state: str  # "fresh" or "stale"
+    version: int = 0
+    total: int = 0
+    remaining: int = 0
+    deposited_at: datetime | None = None
+    generation: int = 0
+    consumed_times: tuple[datetime, ...] = ()
+    stale_since: datetime | None = None
+
+
+def summary_of(facts: CodesFacts, version: int) -> Summary:
+    return Summary("fresh", version, facts.total, facts.remaining, facts.deposited_at, facts.generation,
+                   facts.consumed_times)
+
+
+def summary_to_metadata(summary: Summary) -> dict[str, str] | None:
+    """Flat string map for KV custom_metadata; None when the summary does not fit (read the set instead)."""
+    if summary.state == "stale":
+        return {"custody_summary": SUMMARY_FORMAT, "state": "stale",
+                "stale_since": _iso(summary.stale_since) or "-"}
+    if len(summary.consumed_times) > MAX_SUMMARY_TIMES or summary.deposited_at is None:
+        return None
+    return {
+        "custody_summary": SUMMARY_FORMAT,
+        "state": "fresh",
+        "version": str(summary.version),
+        "total": str(summary.total),
+        "remaining": str(summary.remaining),
+        "deposited_at": _iso(summary.deposited_at),
+        "generation": str(summary.generation),
+        # Vault refuses empty values: "-" is "none".
+        "consumed": ",".join(str(int(t.timestamp())) for t in summary.consumed_times) or "-",
+    }
+
+
+def summary_from_metadata(custom: Mapping[str, Any] | None) -> Summary | None:
+    """The summary in ``custom``, or None if there is none or it is unreadable."""
+    if not custom or custom.get("custody_summary") != SUMMARY_FORMAT:
+        return None
+    try:
+        if custom.get("state") == "stale":
+            return Summary("stale", stale_since=_parse(custom.get("stale_since")))
+        if custom.get("state") != "fresh":
+            return None
+        consumed = str(custom.get("consumed") or "-")
+        times = tuple(datetime.fromtimestamp(int(t), UTC) for t in consumed.split(",") if t and t != "-")
+        return Summary("fresh", int(custom["version"]), int(custom["total"]), int(custom["remaining"]),
+                       _parse(custom["deposited_at"]), int(custom["generation"]), times)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def project(summary: Summary, current_version: int, versions: Mapping[str, Any]) -> CodesFacts | None:
+    """The code set's facts now, from a fresh summary and the key's metadata; None if that cannot be trusted."""
+    if summary.state != "fresh" or summary.deposited_at is None or current_version < summary.version:
+        return None
+    later = current_version - summary.version  # each later version is one reveal
+    remaining = summary.remaining - later
+    if remaining < 0 or summary.remaining > summary.total:
+        return None
+    times = list(summary.consumed_times)
+    for v in range(summary.version + 1, current_version + 1):
+        created = _parse((versions.get(str(v)) or {}).get("created_time"))
+        if created is None:
+            return None  # pruned or unreadable: read the set
+        times.append(created)
+    return CodesFacts(summary.total, remaining, summary.deposited_at, summary.generation, tuple(sorted(times)))
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _parse(value: object) -> datetime | None:
+    if not value or not isinstance(value, str) or value == "-":
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def destroyable_versions(versions: Mapping[str, Any], below: int) -> list[int]:
+    """Version numbers under ``below`` whose data still exists (not yet destroyed)."""
+    return sorted(int(v) for v, meta in versions.items()
+                  if v.isdigit() and int(v) < below and not (meta or {}).get("destroyed"))
+
+
+def set_digest(fingerprints: Iterable[str]) -> str:
+    """A name for a whole code set, built from the codes' fingerprints (never from the codes)."""
+    import hashlib
+
+    return "set-" + hashlib.sha256("\n".join(sorted(fingerprints)).encode()).hexdigest()[:16]
