@@ -1,5 +1,6 @@
 # custody-approver: people who approve or deny break-glass requests and review emergency grants. The service
 # adds what policy cannot say: never one's own request, each person counts once.
+# What this grants, path by path, is specified and tested in docs/threat-model.md ("Access matrix").
 
 path "custody/accounts" {
   capabilities = ["list"]

@@ -1,4 +1,5 @@
 # custody-auditor: read-only view of accounts, code counts (never codes), grants and audit summaries.
+# What this grants, path by path, is specified and tested in docs/threat-model.md ("Access matrix").
 
 path "custody/accounts" {
   capabilities = ["list"]

@@ -1,5 +1,6 @@
 # custody-requester: engineers. They may ask for break-glass access to an account with a reason, see their own
 # grants (the service shows a requester only their own), and reveal a code of a grant that was approved for them.
+# What this grants, path by path, is specified and tested in docs/threat-model.md ("Access matrix").
 
 path "custody/accounts" {
   capabilities = ["list"]

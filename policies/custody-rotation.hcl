@@ -1,5 +1,6 @@
 # custody-rotation: the rotation cron (AppRole "custody-rotation"). It may run the sweep and read code
 # counts, nothing else: it never sees a code and cannot change one.
+# What this grants, path by path, is specified and tested in docs/threat-model.md ("Access matrix").
 
 path "custody/rotation/sweep" {
   capabilities = ["read", "update"]

@@ -1,5 +1,6 @@
 # custody-security: the security team. Registers accounts, deposits and rotates their recovery codes, and sees
 # every grant. It cannot reveal a code: break-glass goes through a grant like everyone else's.
+# What this grants, path by path, is specified and tested in docs/threat-model.md ("Access matrix").
 
 path "custody/accounts" {
   capabilities = ["list"]
