@@ -25,6 +25,7 @@ from typing import BinaryIO, NamedTuple
 
 from custody.auditlog._fastsearch import Searcher
 from custody.auditlog.facts import Extractor, Partial
+from custody.errors import CustodyError
 
 CHUNK = 8 << 20
 NEAR = 8192  # bytes searched with bytes.find after a hit before falling back to memmem
@@ -32,19 +33,19 @@ SPLIT_MIN = 32 << 20  # plain files smaller than this are read by one worker
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-class AuditReadError(Exception):
+class AuditReadError(CustodyError):
     """A log file cannot be read at all (missing, unreadable, corrupt gzip). Bad lines are not errors."""
 
+    code = "audit_log_unreadable"
+
     def __init__(self, path: Path, why: str) -> None:
-        super().__init__(f"cannot read audit log {path}: {why}")
+        super().__init__(
+            f"cannot read audit log {path}: {why}",
+            "check the path given with --log; the file audit device writes where its `file_path` option says "
+            "(see `bao audit list -detailed`)",
+        )
         self.path = path
         self.why = why
-
-    def diagnostics(self) -> str:
-        return (
-            f"{self}\n  check the path given with --log; the file audit device writes where its "
-            f"`file_path` option says (see `bao audit list -detailed`)."
-        )
 
 
 @contextmanager

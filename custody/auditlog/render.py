@@ -9,6 +9,7 @@ import csv
 import html
 import io
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Literal, assert_never
 
 import orjson
@@ -304,7 +305,9 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em aut
 color:#1b1f24;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
 table{border-collapse:collapse;width:100%;margin:.6em 0}th,td{border:1px solid #d0d7de;padding:4px 6px;
-text-align:left;vertical-align:top}th{background:#f6f8fa}tr:nth-child(even) td{background:#fbfcfd}
+text-align:left;vertical-align:top;overflow-wrap:break-word}td:first-child{white-space:nowrap}
+.long{overflow-wrap:anywhere}.nw{white-space:nowrap}
+.why{color:#57606a;font-size:.9em}th{background:#f6f8fa}tr:nth-child(even) td{background:#fbfcfd}
 .meta{color:#57606a}.cards{display:flex;flex-wrap:wrap;gap:.6em;margin:1em 0}.card{border:1px solid #d0d7de;
 border-radius:6px;padding:.5em .9em;min-width:7em}.card b{display:block;font-size:1.5em}
 .sev-critical{color:#fff;background:#a40e26}.sev-high{color:#fff;background:#cf222e}.sev-medium{background:#fff8c5}
@@ -343,7 +346,7 @@ def timeline_svg(reveals: Sequence[Reveal], anomalies: Sequence[Anomaly], width:
     """Inline SVG: a row per account, a dot per reveal coloured by what became of its wrapping token."""
     accounts = sorted({r.account or "(unknown)" for r in reveals})
     row_h, left, right, top = 26, 170, 20, 30
-    height = top + row_h * max(len(accounts), 1) + 40
+    height = top + row_h * max(len(accounts), 1) + 48
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" id="timeline" role="img" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}"><title>Timeline of reveals</title>'
@@ -364,14 +367,18 @@ def timeline_svg(reveals: Sequence[Reveal], anomalies: Sequence[Anomaly], width:
         )
     axis_y = top + row_h * len(accounts) + 8
     parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}" stroke="#57606a"/>')
+    fmt = "%H:%M:%S.%f" if span < 60 else ("%m-%d %H:%M:%S" if span < 86400 else "%Y-%m-%d %H:%M")
     for k in range(5):
         x = left + plot_w * k / 4
-        label = to_dt(reveals[0].time).fromtimestamp(t0 + span * k / 4, tz=to_dt(reveals[0].time).tzinfo)
+        label = datetime.fromtimestamp(t0 + span * k / 4, tz=UTC).strftime(fmt)
+        if fmt.endswith("%f"):
+            label = label[:-3]  # milliseconds
+        anchor = "start" if k == 0 else ("end" if k == 4 else "middle")
         parts.append(
             f'<line x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 5}" stroke="#57606a"/>'
-            f'<text x="{x:.1f}" y="{axis_y + 18}" text-anchor="middle">'
-            f"{_e(label.strftime('%Y-%m-%d %H:%M:%S'))}</text>"
+            f'<text x="{x:.1f}" y="{axis_y + 18}" text-anchor="{anchor}">{_e(label)}</text>'
         )
+    parts.append(f'<text x="{left}" y="{axis_y + 32}" fill="#57606a">UTC</text>')
     for r, ts in zip(reveals, times, strict=True):
         x = left + plot_w * (ts - t0) / span
         y = top + accounts.index(r.account or "(unknown)") * row_h + row_h / 2
@@ -421,11 +428,11 @@ def render_html(s: Summary) -> str:
                 (
                     _e(_short(a.time)),
                     _sev(a.severity),
-                    _e(a.kind.value),
+                    f'<span class="nw">{_e(a.kind.value)}</span>',
                     _e(_who(a.principal)),
-                    _e(a.path),
-                    _e(a.detail),
-                    _e(a.why),
+                    f'<span class="long">{_e(a.path)}</span>',
+                    f'<span class="long">{_e(a.detail)}</span>',
+                    f'<span class="why">{_e(a.why)}</span>',
                 )
                 for a in s.anomalies
             ),

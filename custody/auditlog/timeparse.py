@@ -6,21 +6,28 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from custody.auditlog.facts import norm_time
+from custody.errors import ValidationError
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-class TimeArgError(ValueError):
-    def __init__(self, value: str) -> None:
-        super().__init__(f"cannot read {value!r} as a time")
-        self.value = value
+def parse_duration(value: str) -> timedelta:
+    """``90s``, ``2m``, ``1h``, ``7d``, ``2w``."""
+    m = _DURATION.match(value.strip())
+    if not m:
+        raise ValidationError(f"cannot read {value!r} as a duration", "use a number and a unit: 90s, 2m, 1h, 7d")
+    return timedelta(**{_UNIT[m.group(2)]: int(m.group(1))})
 
-    def diagnostics(self) -> str:
-        return (
-            f"{self}: give an ISO 8601 date or time (2025-03-01, 2025-03-01T12:00:00Z; no zone means UTC) "
-            "or a duration back from now (90m, 24h, 7d, 2w)"
+
+class TimeArgError(ValidationError):
+    def __init__(self, value: str) -> None:
+        super().__init__(
+            f"cannot read {value!r} as a time",
+            "give an ISO 8601 date or time (2025-03-01, 2025-03-01T12:00:00Z; no zone means UTC) "
+            "or a duration back from now (90m, 24h, 7d, 2w)",
         )
+        self.value = value
 
 
 def parse_time(value: str | datetime | None, now: datetime | None = None) -> str:

@@ -1,0 +1,157 @@
+"""``custody audit summary``: summarise Vault/OpenBao audit-device files, locally, without a server.
+
+Output goes to stdout (or ``--output F``); with ``--format json`` stdout holds JSON only. Errors go to stderr with
+a hint and a non-zero exit: 1 when the logs or the arguments are unusable, and, with ``--fail-on SEVERITY``, 4 when
+an anomaly at or above that severity was found (the summary is still printed first), for cron and CI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from custody.auditlog import DEFAULT_LATE_AFTER, render, summarize
+from custody.auditlog.model import Severity, Summary
+from custody.auditlog.render import Format
+from custody.auditlog.timeparse import parse_duration
+from custody.errors import CustodyError
+
+EXIT_ERROR, EXIT_ANOMALY = 1, 4
+_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+class AnomaliesFound(click.ClickException):
+    """Raised after the summary is written, so that ``--fail-on`` can fail a cron job or a CI step."""
+
+    exit_code = EXIT_ANOMALY
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.message, err=True)
+
+
+@click.group("audit")
+def audit() -> None:
+    """Evidence from Vault/OpenBao audit devices: who obtained which code, when, why, and what bypassed custody."""
+
+
+@audit.command("summary")
+@click.option(
+    "--log",
+    "logs",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="an audit-device file (plain or .gz); repeat for rotated files and for each cluster node",
+)
+@click.option("--since", default=None, help="ISO 8601 date/time (UTC if no zone) or a duration back: 24h, 7d")
+@click.option("--until", default=None, help="end of the window (exclusive), same forms as --since")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json", "csv", "html", "text"]),
+    default="markdown",
+    show_default=True,
+    help="json is the stable schema (docs/auditor-guide.md); csv has one row per access; text = markdown",
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write here")
+@click.option(
+    "--mount", default="custody-kv", show_default=True, envvar="CUSTODY_KV_MOUNT", help="the custody KV v2 mount"
+)
+@click.option(
+    "--service-role",
+    default="custody-service",
+    show_default=True,
+    help="the custody service's AppRole role name (its token is the only one allowed on the mount)",
+)
+@click.option(
+    "--late-after",
+    default=f"{int(DEFAULT_LATE_AFTER.total_seconds())}s",
+    show_default=True,
+    help="an unwrap later than this after the hand-out is reported late",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice([s.value for s in Severity]),
+    default=None,
+    help="exit 4 if an anomaly of this severity or worse is found",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="processes to read with (default: cores)")
+def summary_cmd(
+    logs: tuple[Path, ...],
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    output: Path | None,
+    mount: str,
+    service_role: str,
+    late_after: str,
+    fail_on: str | None,
+    workers: int | None,
+) -> None:
+    """Summarise custody access from audit-device logs: reveals with reasons and approvers, per account and
+    per principal, and the anomalies an auditor must look at."""
+    s = summarize(list(logs), since, until, mount, service_role, late_after=parse_duration(late_after), workers=workers)
+    chosen: Format = "markdown" if fmt == "text" else fmt  # type: ignore[assignment]
+    text = render(s, chosen)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        _write(output, text)
+        click.echo(f"wrote {output} ({s.totals.reveals} reveals, {s.totals.anomalies} anomalies)", err=True)
+    if fail_on is not None:
+        _check(s, Severity(fail_on))
+
+
+def _write(path: Path, text: str) -> None:
+    """Write whole or not at all: a half-written report must not pass for evidence."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # like any file the user writes, not mkstemp's 0600
+        os.replace(tmp, path)
+    except OSError as e:
+        raise CustodyError(
+            f"cannot write {path}: {e.strerror or e}", "check the --output directory exists and is writable"
+        ) from e
+
+
+def _check(s: Summary, threshold: Severity) -> None:
+    worst = [a for a in s.anomalies if _RANK[a.severity] >= _RANK[threshold]]
+    if worst:
+        kinds = sorted({a.kind.value for a in worst})
+        raise AnomaliesFound(
+            f"{len(worst)} anomal{'y' if len(worst) == 1 else 'ies'} at or above {threshold.value}: {', '.join(kinds)}"
+        )
+
+
+def attach(cli: click.Group) -> None:
+    """Add ``audit`` to the main ``custody`` command group."""
+    cli.add_command(audit)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``audit`` on its own (tests, ``python -m custody.auditlog``): errors become stderr and exit codes."""
+    try:
+        audit.main(args=list(argv) if argv is not None else None, prog_name="custody audit", standalone_mode=False)
+    except CustodyError as exc:
+        click.echo(f"error: {exc.diagnostics()}", err=True)
+        return EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
