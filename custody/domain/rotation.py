@@ -145,7 +145,8 @@ def assess(
         # An interrupted rotation may have left old codes readable: no grace for it.
         overdue_at = min(
             (r.since if r.kind is DueKind.interrupted else r.since + policy.grace) for r in reasons)
-        return Assessment(tuple(reasons), due_since, overdue_at, now >= overdue_at, interrupted, facts)
+        overdue = interrupted is not None or now > overdue_at  # due for *longer* than the grace period
+        return Assessment(tuple(reasons), due_since, overdue_at, overdue, interrupted, facts)
     nxt = min(upcoming) if upcoming else None
     return Assessment((), nxt, nxt + policy.grace if nxt else None, False, interrupted, facts)
 
