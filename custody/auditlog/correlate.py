@@ -135,13 +135,17 @@ def _mount_account(path: str, mount: str, grant: Callable[[str], GrantState | No
     return ""
 
 
-def _api_account(api_path: str) -> str:
-    """``custody/accounts/pypi/acme/grants/...`` -> ``pypi/acme``."""
+def _api_account(api_path: str, grant: Callable[[str], GrantState | None]) -> str:
+    """``custody/accounts/pypi/acme/...`` -> ``pypi/acme``; ``custody/grants/<id>/...`` -> that grant's account."""
     parts = api_path.strip("/").split("/")
-    if "accounts" in parts:
-        i = parts.index("accounts")
-        if len(parts) >= i + 3:
-            return f"{parts[i + 1]}/{parts[i + 2]}"
+    for key, width in (("accounts", 2), ("codes", 2), ("grants", 1)):
+        if key in parts:
+            i = parts.index(key)
+            if len(parts) > i + width:
+                if key == "grants":
+                    g = grant(parts[i + 1])
+                    return g.account if g else ""
+                return "/".join(parts[i + 1 : i + 1 + width])
     return ""
 
 
@@ -213,12 +217,14 @@ def _in(t: str, since: str, until: str) -> bool:
     return bool(t) and (not since or t >= since) and (not until or t < until)
 
 
-def _handout_ok(state: GrantState | None) -> bool:
-    if state is None:
+def _handout_ok(before: list[GrantState]) -> bool:
+    """Whether the grant's writes up to a hand-out allow it: approved at some point, and at the hand-out either
+    still approved or claimed for this reveal (the service marks the grant revealed before it wraps the code;
+    a reveal that stopped half-way is resumed with a new wrapping token, so a second hand-out can be legitimate).
+    """
+    if not before or before[-1].status not in ("approved", "revealed"):
         return False
-    if state.status == "approved":
-        return True
-    return state.emergency and state.status in ("pending", "approved")
+    return any(st.status == "approved" for st in before)
 
 
 def correlate(
@@ -302,6 +308,7 @@ def correlate(
 
     # --- state from every write, figures from writes in the window ----------------------------------------
     history: dict[str, list[tuple[str, str, GrantState]]] = defaultdict(list)
+    denials: list[Write] = []
     hmaced = 0
     for w in writes:
         if w.event.startswith("hmac-sha256:"):
@@ -322,7 +329,7 @@ def correlate(
             continue
         if p.startswith("codes/"):
             codes_acct = accounts[w.account or _account_of(p, "codes/")]
-            if w.event == "codes.deposited":
+            if w.event in ("codes.deposited", "codes.replaced"):
                 codes_acct.deposits += 1
             elif w.event == "codes.rotated":
                 codes_acct.rotations += 1
@@ -350,23 +357,7 @@ def correlate(
                 if actor:
                     actor.denied.add(g.grant_id)
         elif w.event == "access.denied":
-            acct_name = w.account or _api_account(w.denied_path)
-            if acct_name:
-                accounts[acct_name].access_denied += 1
-            actor = principals.get(w.actor)
-            if actor:
-                actor.access_denied += 1
-            anomaly(
-                AnomalyKind.PERMISSION_DENIED,
-                w.time,
-                w.actor,
-                w.denied_path,
-                f"custody API refused {w.denied_capability or 'a call'} on {w.denied_path} "
-                f"(recorded by the service at {mount}/data/{p})",
-                account=acct_name,
-                request_id=w.request_id,
-                operation=w.denied_capability,
-            )
+            denials.append(w)  # joined with grants once every grant write is known
     if writes and hmaced * 2 > len(writes):
         warnings.append(
             f"most custody writes have HMAC'd fields: tune {mount} with audit_non_hmac_request_keys "
@@ -376,33 +367,55 @@ def correlate(
     for h in history.values():
         h.sort()
 
-    def state_at(grant_id: str, t: str) -> GrantState | None:
-        found = None
+    def states_until(grant_id: str, t: str) -> list[GrantState]:
+        out = []
         for time, _rid, st in history.get(grant_id, ()):
             if time > t:
                 break
-            found = st
-        return found
+            out.append(st)
+        return out
 
     def latest(grant_id: str) -> GrantState | None:
         h = history.get(grant_id)
         return h[-1][2] if h else None
+
+    for w in denials:
+        acct_name = w.account or _api_account(w.denied_path, latest)
+        if acct_name:
+            accounts[acct_name].access_denied += 1
+        actor = principals.get(w.actor)
+        if actor:
+            actor.access_denied += 1
+        anomaly(
+            AnomalyKind.PERMISSION_DENIED,
+            w.time,
+            w.actor,
+            w.denied_path,
+            f"custody API refused {w.denied_capability or 'a call'} on {w.denied_path} "
+            f"(recorded by the service at {mount}/data/{w.path})",
+            account=acct_name,
+            request_id=w.request_id,
+            operation=w.denied_capability,
+        )
+    denials.clear()
 
     # --- reveals ------------------------------------------------------------------------------------------
     reveals: list[Reveal] = []
     for ho in handouts:
         if not _in(ho.time, since, until):
             continue
-        at = state_at(ho.grant_id, ho.time)
+        before = states_until(ho.grant_id, ho.time)
+        at = before[-1] if before else None
         last = latest(ho.grant_id)
         known = last or at
         requester = known.requester if known else Who("", "")
         account = known.account if known else ""
         attempts = sorted(unwraps.get(ho.wrap, ()), key=lambda u: (u.time, u.request_id))
         path = f"{mount}/data/reveals/{ho.grant_id}"
-        if not _handout_ok(at):
+        if not _handout_ok(before):
             detail = (
                 f"grant {ho.grant_id} was {at.status!r} when its code was handed out"
+                + ("" if any(st.status == "approved" for st in before) else " and had never been approved")
                 if at
                 else f"no write of grant {ho.grant_id} precedes the hand-out in the logs read"
             )

@@ -60,8 +60,8 @@ def summary() -> Summary:
 
 def test_input_counts(summary: Summary) -> None:
     assert summary.schema_version == SCHEMA_VERSION
-    assert summary.input.lines_total == 428
-    assert summary.input.lines_custody == 207
+    assert summary.input.lines_total == 442
+    assert summary.input.lines_custody == 221
     assert summary.input.lines_invalid == 0
     assert summary.input.entries_duplicate == 0
     assert summary.warnings == []
@@ -111,7 +111,7 @@ def test_reveal_outcomes(summary: Summary) -> None:
     assert g1.reason == "lost phone, release 2.1 blocked"
     assert g1.ticket == "SEC-101"
     assert [a.approver for a in g1.approvers] == ["userpass-bob", "userpass-carol"]
-    assert g1.grant_status_at_handout == "approved"
+    assert g1.grant_status_at_handout == "revealed"  # claimed by this reveal just before
     assert g1.wrap_ttl_seconds == 300
     assert [u.principal.entity_id for u in g1.unwraps] == [ENT["alice"]]
     g3 = next(r for r in summary.reveals if r.grant_id == "g-0003")
@@ -226,7 +226,7 @@ def test_cluster_nodes_are_deduplicated(tmp_path: Path, summary: Summary) -> Non
     assert s.totals == summary.totals
     assert s.reveals == summary.reveals
     assert s.input.entries_duplicate > 0
-    assert s.input.lines_total == 428 + 200
+    assert s.input.lines_total == 442 + 200
 
 
 def test_parallel_ranges_equal_sequential(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -257,7 +257,7 @@ def test_garbage_lines_are_counted_not_fatal(tmp_path: Path, summary: Summary) -
     log = tmp_path / "audit.log"
     log.write_bytes(b"".join(mixed) + b'{"truncated": "custody-kv/')  # last line without newline
     s = summarize([log], late_after=LATE, workers=1)
-    assert s.input.lines_total == 428 + len(garbage) + 1
+    assert s.input.lines_total == 442 + len(garbage) + 1
     assert s.input.lines_invalid == len(garbage) + 1
     assert s.totals == summary.totals
     assert any("not audit entries" in w for w in s.warnings)

@@ -58,7 +58,7 @@ def test_window_and_several_logs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 0
     data = json.loads(out)
     assert data["totals"]["reveals"] == 0
-    assert data["input"]["lines_total"] == 428
+    assert data["input"]["lines_total"] == 442
     assert data["window"]["until"] == "2000-01-01T00:00:00.000000000Z"
 
 
