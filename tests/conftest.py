@@ -124,6 +124,14 @@ class Stack:
         return {p.name: p.read_text(errors="replace") for p in self.dir.glob("*.log")}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _logs_to_stderr() -> None:
+    """In-process service code logs to stderr, as the CLI does, so captured stdout holds only answers."""
+    from custody import logging as clog
+
+    clog.configure("console", "info")
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     directory = tmp_path_factory.mktemp("custody-stack")

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from custody import logging as clog
 from custody.cli.client import Client
 from custody.cli.output import emit, table
 from custody.config import client_token
@@ -328,8 +329,10 @@ _add_feature_commands()
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code. Only here do errors turn into messages and exit codes."""
+    # Logs go to stderr, so that stdout carries nothing but the command's answer (JSON with --format json).
+    clog.configure("console", os.environ.get("CUSTODY_CLI_LOG_LEVEL", "warning"))
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="custody", standalone_mode=False)
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="custody", standalone_mode=False)
     except CustodyError as exc:
         click.echo(f"error: {exc.diagnostics()}", err=True)
         return EXIT_ERROR
@@ -341,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return EXIT_ERROR
-    return 0
+    return rv if isinstance(rv, int) else 0  # ctx.exit(N) comes back as a return value without standalone mode
 
 
 if __name__ == "__main__":
