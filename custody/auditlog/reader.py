@@ -17,11 +17,13 @@ import gc
 import gzip
 import itertools
 import multiprocessing
+import multiprocessing.connection
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, cast
 
 from custody.auditlog._fastsearch import Searcher
 from custody.auditlog.facts import Extractor, Partial
@@ -211,13 +213,15 @@ class Prefilter:
         return not (op == b"read" and line.find(self.reveals, i) >= 0)
 
 
-def read_unit(unit: Unit, mount: str, service_role: str) -> Partial:
-    """Read one unit of work into a fresh Partial."""
+def read_unit(
+    unit: Unit, mount: str, service_role: str, after_chunk: Callable[[Partial], None] | None = None
+) -> Partial:
+    """Read one unit of work into a fresh Partial; ``after_chunk`` sees the Partial after every chunk."""
     with paused_gc():
-        return _read_unit(unit, mount, service_role)
+        return _read_unit(unit, mount, service_role, after_chunk)
 
 
-def _read_unit(unit: Unit, mount: str, service_role: str) -> Partial:
+def _read_unit(unit: Unit, mount: str, service_role: str, after_chunk: Callable[[Partial], None] | None) -> Partial:
     ex = Extractor(mount, service_role)
     rules = Prefilter(mount, service_role)
     part = Partial(files={unit.path})
@@ -227,18 +231,54 @@ def _read_unit(unit: Unit, mount: str, service_role: str) -> Partial:
             with gzip.open(path, "rb") as gzf:
                 for buf, n in _chunks(gzf, -1):  # type: ignore[arg-type]
                     scan_chunk(buf, n, rules, ex, part)
+                    if after_chunk is not None:
+                        after_chunk(part)
         else:
             with path.open("rb", buffering=0) as f:
                 f.seek(unit.start)
                 for buf, n in _chunks(f, -1 if unit.end < 0 else unit.end - unit.start):
                     scan_chunk(buf, n, rules, ex, part)
+                    if after_chunk is not None:
+                        after_chunk(part)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise AuditReadError(path, str(e)) from e
     return part
 
 
-def _read_unit_star(args: tuple[Unit, str, str]) -> Partial:
-    return read_unit(*args)
+def _worker(units: list[Unit], mount: str, service_role: str, conn: Connection) -> None:
+    """A child process: read its units and stream the facts to the parent chunk by chunk.
+
+    Sending as it goes keeps the child small (one chunk's facts at a time, and the pipe's back-pressure) instead of
+    holding all its facts plus their pickled copy at the end, while the parent holds the same facts unpickled.
+    """
+
+    def flush(part: Partial) -> None:
+        if part.facts or part.both:
+            conn.send(("facts", part.facts, part.both))
+            part.facts, part.both = {}, set()
+
+    try:
+        for unit in units:
+            part = read_unit(unit, mount, service_role, flush)
+            flush(part)
+            conn.send(("done", part))
+    except AuditReadError as e:
+        conn.send(("error", str(e.path), e.why))
+    finally:
+        conn.send(("exit", None))
+        conn.close()
+
+
+def _absorb(total: Partial, msg: tuple[Any, ...]) -> bool:
+    """Fold one message from a worker into ``total``; True when that worker has finished."""
+    kind = msg[0]
+    if kind == "facts":
+        total.merge(Partial(facts=msg[1], both=msg[2]))
+    elif kind == "done":
+        total.merge(msg[1])
+    elif kind == "error":
+        raise AuditReadError(Path(msg[1]), msg[2])
+    return bool(kind == "exit")
 
 
 def read_lines(
@@ -277,11 +317,41 @@ def read_paths(
             total.merge(read_unit(u, mount, service_role))
         return total
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    # The parent reads the first unit itself while the pool reads the rest: one fewer process to start and one
-    # fewer Partial to pickle across, which matters on a two-core machine.
-    with ctx.Pool(min(n, len(units)) - 1 or 1) as pool:
-        pending = pool.imap_unordered(_read_unit_star, [(u, mount, service_role) for u in units[1:]])
-        total.merge(read_unit(units[0], mount, service_role))
-        for part in pending:
-            total.merge(part)
+    # The parent reads units too (one fewer process on a two-core machine) and, between its own chunks, folds in
+    # what the workers have sent so far.
+    procs = min(n, len(units))
+    shares: list[list[Unit]] = [units[i::procs] for i in range(procs)]
+    conns: list[Connection] = []
+    children = []
+    for share in shares[1:]:
+        receiver, sender = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_worker, args=(share, mount, service_role, sender), daemon=True)
+        child.start()
+        sender.close()
+        conns.append(receiver)
+        children.append(child)
+
+    def drain(block: bool) -> None:
+        while conns:
+            ready = multiprocessing.connection.wait(conns, timeout=None if block else 0)
+            if not ready:
+                return
+            for ready_conn in ready:
+                conn = cast(Connection, ready_conn)
+                try:
+                    finished = _absorb(total, conn.recv())
+                except EOFError:
+                    finished = True
+                if finished:
+                    conns.remove(conn)
+
+    try:
+        for unit in shares[0]:
+            total.merge(read_unit(unit, mount, service_role, lambda _part: drain(False)))
+        drain(True)
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+            child.join()
     return total
