@@ -101,8 +101,10 @@ Fact = Write | Handout | UnwrapAttempt | Touch
 
 def norm_time(value: object) -> str:
     """RFC 3339 time as fixed-width UTC nanoseconds, so string order is time order ('' if unusable)."""
-    if not isinstance(value, str) or len(value) < 20:
+    if type(value) is not str or len(value) < 20:
         return ""
+    if len(value) == 30 and value[19] == "." and value[-1] == "Z" and value[10] == "T":
+        return value  # already nanoseconds in UTC: what Vault writes, unless trailing zeros were trimmed
     if value[-1] == "Z" and value[10] == "T" and (value[19] == "." or len(value) == 20):
         frac = value[20:-1]
         if frac.isdigit() or not frac:
@@ -281,7 +283,11 @@ class Extractor:
             if rel.startswith("reveals/"):
                 return None  # the service staging the code it is about to hand out: the wrapped read counts
             data = _d(_d(req.get("data")).get("data"))
-            grant = self._grant(data, rel[len("grants/") :]) if rel.startswith("grants/") else None
+            kind = rel.split("/", 1)[0]
+            # Only the fields each kind of record carries: fewer lookups on the hottest path.
+            grant = self._grant(data, rel[len("grants/") :]) if kind == "grants" else None
+            acct = kind == "accounts"
+            denied = kind == "denied"
             return Write(
                 rank,
                 time,
@@ -290,14 +296,14 @@ class Extractor:
                 not error,
                 self._i(data.get("event")),
                 self._w(data.get("actor_entity"), data.get("actor")),
-                self._i(data.get("account")),
+                grant.account if grant is not None else self._i(data.get("account")),
                 grant,
-                _int(data.get("remaining")),
-                self._i(data.get("owner")),
-                self._i(data.get("tier")),
-                _int(data.get("approvals_required"), 0),
-                _s(data.get("path")),
-                self._i(data.get("capability")),
+                _int(data.get("remaining")) if kind == "codes" else -1,
+                self._i(data.get("owner")) if acct else "",
+                self._i(data.get("tier")) if acct else "",
+                _int(data.get("approvals_required"), 0) if acct else 0,
+                _s(data.get("path")) if denied else "",
+                self._i(data.get("capability")) if denied else "",
             )
         if op == "read" and path.startswith(self.reveals_prefix) and rank == RESPONSE and not error:
             wrap_info = _d(_d(e.get("response")).get("wrap_info"))
