@@ -63,6 +63,8 @@ class ServerSettings(PolicySettings):
         None, validation_alias=AliasChoices("CUSTODY_VAULT_CACERT", "VAULT_CACERT", "BAO_CACERT")
     )
     vault_timeout: float = 10.0
+    # Retries of one Vault call on transient errors (backoff 0.1s doubling to 2s): 6 rides out a Raft election.
+    vault_retries: int = Field(6, ge=0, le=20)
     role_id: str = ""
     secret_id: SecretStr = SecretStr("")
     secret_id_file: Path | None = None

@@ -16,7 +16,8 @@ from custody.store import Store
 
 def build(settings: ServerSettings) -> FastAPI:
     verify: bool | str = str(settings.vault_cacert) if settings.vault_cacert else True
-    store = Store(settings.vault_addr, mount=settings.kv_mount, verify=verify, timeout=settings.vault_timeout)
+    store = Store(settings.vault_addr, mount=settings.kv_mount, verify=verify, timeout=settings.vault_timeout,
+                  retries=settings.vault_retries)
     secret = settings.read_secret_id().get_secret_value()
     if not settings.role_id or not secret:
         raise CustodyError("the server needs AppRole credentials",

@@ -29,7 +29,7 @@ from custody.domain.models import (
 from custody.domain.platforms import parse_account_id, parse_codes
 from custody.domain.reasons import validate_reason, validate_ticket
 from custody.durations import parse_duration
-from custody.errors import Conflict, CustodyError, Exhausted, NotFound, PermissionDenied, ValidationError
+from custody.errors import CasConflict, Conflict, CustodyError, Exhausted, NotFound, PermissionDenied, ValidationError
 from custody.logging import get_logger
 from custody.notify import Notifier
 from custody.records import (
@@ -368,23 +368,41 @@ class Custody:
                 claimed = self._save(rules.reveal(grant, who, now, code_fp=""), "grant.revealing", who, now,
                                      cas=grant.version)
             except CustodyError as exc:
-                if exc.code == "cas_conflict":
+                if exc.code != "cas_conflict":
+                    raise
+                # Lost the race, or our own claim landed and only Vault's answer was lost (failover): resume ours.
+                claimed = self._grant(grant_id)
+                if not (rules.reveal_incomplete(claimed) and who.id == claimed.requester_id):
                     raise Conflict(f"grant {grant_id} changed while revealing; it may already be revealed",
                                    hint="run `custody access show` and retry if it is still approved") from None
-                raise
         try:
             code, remaining = with_cas_retry(lambda: self._consume(grant.account, grant_id, now))
         except Exhausted:
             with_cas_retry(lambda: self._unclaim(grant_id, who, now))
             raise
-        self.store.write(reveal_path(grant_id), {"code": code.code, "account": grant.account,
-                                                 "grant_id": grant_id, "event": "code.wrapped"}, cas=0)
+        entry = {"code": code.code, "account": grant.account, "grant_id": grant_id, "event": "code.wrapped"}
+        try:
+            self.store.write(reveal_path(grant_id), entry, cas=0)
+        except CasConflict:  # a leftover of an attempt whose answer was lost: same grant, same code
+            self.store.delete_all(reveal_path(grant_id))
+            self.store.write(reveal_path(grant_id), entry, cas=0)
         try:
             wrap = self.store.wrapped_read(reveal_path(grant_id), self.settings.wrap_ttl)
         finally:
             self.store.delete_all(reveal_path(grant_id))
-        done = self._save(claimed.model_copy(update={"code_fp": code.fp}), "grant.revealed", who, now,
-                          cas=claimed.version)
+
+        def record_fp() -> Grant:
+            current = self._grant(grant_id)
+            if current.code_fp == code.fp:
+                return current  # the write landed before Vault's answer was lost
+            return self._save(current.model_copy(update={"code_fp": code.fp}), "grant.revealed", who, now,
+                              cas=current.version)
+
+        try:
+            done = self._save(claimed.model_copy(update={"code_fp": code.fp}), "grant.revealed", who, now,
+                              cas=claimed.version)
+        except CasConflict:
+            done = with_cas_retry(record_fp)
         log.info("grant.revealed", grant_id=grant_id, account=grant.account, actor=who.display_name,
                  remaining=remaining, code_fp=code.fp)
         self._notify("grant.revealed", done, who)

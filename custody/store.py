@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 # Errors worth retrying: the active node changed, the node is sealed or standby, or the network blipped.
 _RETRY_STATUS = {429, 500, 502, 503}
+_RETRY_ERRORS = (hvac.exceptions.InternalServerError, hvac.exceptions.BadGateway,
+                 hvac.exceptions.RateLimitExceeded)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,11 @@ def _translate(exc: Exception, what: str) -> CustodyError:
         if "check-and-set" in errors:
             return CasConflict(f"concurrent update ({what})", hint="retry")
         err = StoreError(f"Vault refused {what}: {errors or type(exc).__name__}")
-        err.retryable = bool(getattr(exc, "status_code", 0) in _RETRY_STATUS)
+        # hvac's exceptions carry no status code: the class is the status (500, 502, 429 here).
+        err.retryable = isinstance(exc, _RETRY_ERRORS) or getattr(exc, "status_code", 0) in _RETRY_STATUS
+        if err.retryable:
+            err.hint = ("retry in a moment; if it persists, read Vault's server log (a Vault whose audit device "
+                        "cannot write refuses every request)")
         return err
     return StoreError(f"unexpected error talking to Vault ({what}): {type(exc).__name__}")
 
@@ -82,10 +88,13 @@ class Store:
         mount: str = "custody-kv",
         verify: bool | str = True,
         timeout: float = 10.0,
-        retries: int = 4,
+        retries: int = 6,
         retry_base: float = 0.1,
     ) -> None:
-        self.addr = addr.rstrip("/")
+        # ``addr`` may list several nodes of one cluster ("http://a:8200,http://b:8200"): a call that finds its node
+        # gone or not active moves on to the next one. One address behaves exactly as before.
+        self.addrs = [a.strip().rstrip("/") for a in addr.split(",") if a.strip()] or [addr.rstrip("/")]
+        self.addr = self.addrs[0]
         self.mount = mount
         self.retries = retries
         self.retry_base = retry_base
@@ -95,7 +104,8 @@ class Store:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         self._session = session
-        self._http = JSONAdapter(base_uri=self.addr, session=session, timeout=timeout)
+        self._adapters = [JSONAdapter(base_uri=a, session=session, timeout=timeout) for a in self.addrs]
+        self._http = self._adapters[0]
         self._token: str | None = None
         self._token_expires = 0.0
         self._login: Callable[[], tuple[str, int]] | None = None
@@ -154,10 +164,18 @@ class Store:
                 err = _translate(exc, what)
                 if not err.retryable or attempt == self.retries:
                     raise err from None
-                log.warning("vault.retry", what=what, attempt=attempt + 1, error=err.message)
+                self._failover(attempt)
+                log.warning("vault.retry", what=what, attempt=attempt + 1, error=err.message, addr=self.addr)
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
         raise StoreError(f"Vault did not answer ({what})")  # pragma: no cover - loop always returns or raises
+
+    def _failover(self, attempt: int) -> None:
+        """After a transient error, try the next node (if several are configured) before backing off."""
+        if len(self._adapters) > 1:
+            with self._lock:
+                i = (self._adapters.index(self._http) + 1) % len(self._adapters)
+                self._http, self.addr = self._adapters[i], self.addrs[i]
 
     # ---- callers ----------------------------------------------------------------------------------------------
     def lookup_caller(self, token: str) -> Principal:
@@ -166,7 +184,7 @@ class Store:
         try:
             data = self._call("GET", "auth/token/lookup-self", token=token, what="token lookup")["data"]
         except StoreError as exc:
-            if "refused" in exc.message:
+            if "token was refused" in exc.message:  # a 403 on lookup-self, not a 5xx during failover
                 raise AuthError("your Vault token is invalid or expired", hint="run `bao login` again") from None
             raise
         except NotFound:
@@ -236,14 +254,41 @@ class Store:
 
     # ---- health -----------------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
+        """Each node's ``sys/health``, and whether Vault serves an audited request with the service's token.
+
+        The second matters because a node can be up and unsealed yet refuse every request: OpenBao fails a request
+        that no audit device could log (disk full, log unwritable). ``serving`` is false then.
+        """
+        nodes = [self._node_health(a) for a in self.addrs]
+        best = next((n for n in nodes if n["reachable"] and not n["sealed"]), nodes[0])
+        out = {k: best[k] for k in ("reachable", "sealed", "initialized", "standby")}
+        out["serving"] = bool(best["reachable"] and not best["sealed"] and self._serving(best["addr"]))
+        if best["reachable"] and not best["sealed"] and not out["serving"]:
+            out["problem"] = "Vault refuses requests: is its audit device able to write?"
+        if len(nodes) > 1:
+            out["nodes"] = nodes
+        return out
+
+    def _node_health(self, addr: str) -> dict[str, Any]:
         try:
-            resp = self._session.get(f"{self.addr}/v1/sys/health", timeout=3,
+            resp = self._session.get(f"{addr}/v1/sys/health", timeout=3,
                                      params={"standbyok": "true", "perfstandbyok": "true"})
             body = resp.json()
-            return {"reachable": True, "sealed": bool(body.get("sealed")),
+            return {"addr": addr, "reachable": True, "sealed": bool(body.get("sealed")),
                     "initialized": bool(body.get("initialized")), "standby": bool(body.get("standby"))}
         except Exception:
-            return {"reachable": False, "sealed": None, "initialized": None, "standby": None}
+            return {"addr": addr, "reachable": False, "sealed": None, "initialized": None, "standby": None}
+
+    def _serving(self, addr: str) -> bool:
+        if self._token is None and self._login is None:
+            return True  # no identity to test with (tools); sys/health is all we can say
+        try:
+            token = self._refresh()
+            resp = self._session.get(f"{addr}/v1/auth/token/lookup-self", timeout=3,
+                                     headers={"X-Vault-Token": token})
+            return resp.status_code == 200
+        except Exception:
+            return False
 
 
 def with_cas_retry(fn: Callable[[], T], attempts: int = 20) -> T:

@@ -162,7 +162,7 @@ def create_app(custody: Custody, max_body_bytes: int = 64 * 1024, vault_addr: st
     def health(request: Request) -> JSONResponse:
         vault = custody.store.health()
         notifier = custody.notifier
-        healthy = bool(vault["reachable"]) and not vault["sealed"]
+        healthy = bool(vault["reachable"]) and not vault["sealed"] and vault.get("serving", True) is not False
         body = ok(request, {"status": "ok" if healthy else "degraded", "vault": vault,
                             "webhooks": {"pending": notifier.pending(), "failed": notifier.failed,
                                          "dropped": notifier.dropped}})

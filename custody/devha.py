@@ -1,0 +1,276 @@
+"""A highly available stack on loopback, for failover tests and demos: three OpenBao nodes with integrated storage
+(Raft) and two custody replicas.
+
+Each node runs in its own working directory with the *same* declarative audit device, whose ``file_path`` is
+relative (``audit.log``): Raft requires every node to declare identical audit options, and the relative path still
+gives each node its own log. The cluster is initialised with one key share (a test cluster), unsealed, joined,
+bootstrapped with :func:`custody.bootstrap.bootstrap` exactly like production, and given the demo identities of
+``custody dev up``. Each custody replica gets every node's address, starting with a different one, so losing any
+single node (the leader included) leaves each replica a node to talk to.
+
+Everything lives in one directory; ``state.json`` (0600) holds the root token, the unseal key and demo tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from custody.bootstrap import Admin, bootstrap
+from custody.devstack import DevStack, _alive, _stop, _wait, bao_binary, free_port
+from custody.errors import StoreError
+
+# sys/health answers: 200 active, 429 standby, 472/473 DR/perf standby, 501 not initialised, 503 sealed.
+_ANY_HEALTH = (200, 429, 472, 473, 501, 503)
+
+NODE_CONFIG = """\
+storage "raft" {{
+  path    = "{data}"
+  node_id = "{node_id}"
+  # Raft's tightest timings (production default is 5): a new leader within about a second on loopback.
+  performance_multiplier = 1
+}}
+listener "tcp" {{
+  address         = "127.0.0.1:{port}"
+  cluster_address = "127.0.0.1:{cluster_port}"
+  tls_disable     = true
+}}
+api_addr      = "http://127.0.0.1:{port}"
+cluster_addr  = "https://127.0.0.1:{cluster_port}"
+disable_mlock = true
+# OpenBao 2.x standbys serve reads from their own, possibly lagging, copy of Raft by default. custody reads a
+# record and then writes it with check-and-set, and reads back what it just wrote (the wrapped reveal): it needs
+# read-after-write consistency, so every request goes to the active node.
+disable_standby_reads = true
+ui            = false
+log_level     = "warn"
+
+# Identical on every node (Raft requires it); relative, so each node writes into its own working directory.
+audit "file" "file" {{
+  options {{ file_path = "audit.log" }}
+}}
+"""
+
+
+def _health(addr: str) -> int | None:
+    """The node's sys/health status code, or None when it does not answer."""
+    try:
+        return requests.get(f"{addr}/v1/sys/health", timeout=1).status_code
+    except requests.RequestException:
+        return None
+
+
+def _until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise StoreError(f"{what} did not happen within {timeout:.0f}s")
+
+
+class HAStack:
+    """``up`` / ``down`` a 3-node OpenBao Raft cluster plus custody replicas; ``kill_leader`` for failover tests."""
+
+    def __init__(self, directory: Path, nodes: int = 3, replicas: int = 2) -> None:
+        self.dir = directory.resolve()
+        self.nodes = nodes
+        self.replicas = replicas
+        self.state_file = self.dir / "state.json"
+        self.state: dict[str, Any] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------------------------------
+    def up(self, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+        self.down()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        for old in self.dir.glob("node*"):  # a fresh cluster every time: old Raft data would be initialised
+            shutil.rmtree(old)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        self.state = {"dir": str(self.dir), "nodes": [], "replicas": []}
+        try:
+            for i in range(1, self.nodes + 1):
+                self.state["nodes"].append(self._start_node(i, free_port(), free_port(), env))
+            self._save()
+            for node in self.state["nodes"]:
+                _wait(f"{node['addr']}/v1/sys/health", 20, ok=_ANY_HEALTH)
+            first = self.state["nodes"][0]
+            init = requests.put(f"{first['addr']}/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1},
+                                timeout=30).json()
+            self.state |= {"unseal_key": init["keys_base64"][0], "root": init["root_token"]}
+            self._save()
+            self.unseal(0)
+            _until(lambda: _health(first["addr"]) == 200, 30, "the first node becoming active")
+            # Autopilot makes a joined node a voter only after it has been stable this long (default 10s).
+            resp = requests.post(f"{first['addr']}/v1/sys/storage/raft/autopilot/configuration", timeout=10,
+                                 headers={"X-Vault-Token": self.state["root"]},
+                                 json={"server_stabilization_time": "1s", "cleanup_dead_servers": False})
+            for i, node in enumerate(self.state["nodes"][1:], start=1):
+                resp = requests.post(f"{node['addr']}/v1/sys/storage/raft/join",
+                                     json={"leader_api_addr": first["addr"]}, timeout=30)
+                if resp.status_code >= 400 or not resp.json().get("joined"):
+                    raise StoreError(f"node {node['id']} could not join the cluster: HTTP {resp.status_code}")
+                self.unseal(i)
+            for node in self.state["nodes"][1:]:
+                _until(lambda n=node: _health(n["addr"]) == 429, 30, f"{node['id']} becoming a standby")
+            admin = Admin(first["addr"], self.state["root"])
+            boot = self._bootstrap(admin)
+            self.state["tokens"] = {"root": self.state["root"]} | DevStack(self.dir)._demo_identities(admin, boot)
+            service = boot["approles"]["custody-service"]
+            secret_file = self.dir / "service-secret-id"
+            secret_file.write_text(service["secret_id"])
+            os.chmod(secret_file, 0o600)
+            self.state["role_id"] = service["role_id"]
+            addrs = [n["addr"] for n in self.state["nodes"]]
+            for r in range(self.replicas):
+                rotated = addrs[r % len(addrs):] + addrs[:r % len(addrs)]
+                self.state["replicas"].append(self._start_replica(r, rotated, secret_file, env | (extra_env or {})))
+            self._save()
+            for replica in self.state["replicas"]:
+                _wait(f"{replica['addr']}/v1/custody/health", 30)
+            self._wait_for_voters(self.nodes)  # losing the leader is survivable only once all are voters
+        except BaseException:
+            self.down()
+            raise
+        return self.state
+
+    @staticmethod
+    def _bootstrap(admin: Admin, timeout: float = 20) -> dict[str, Any]:
+        """bootstrap(), again while a fresh KV v2 mount is still upgrading (it refuses config for a moment)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return bootstrap(admin)
+            except StoreError as exc:
+                if "Upgrading" not in exc.message or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def _start_node(self, i: int, port: int, cluster_port: int, env: dict[str, str]) -> dict[str, Any]:
+        node_dir = self.dir / f"node{i}"
+        (node_dir / "data").mkdir(parents=True, exist_ok=True)
+        config = node_dir / "bao.hcl"
+        config.write_text(NODE_CONFIG.format(data=node_dir / "data", node_id=f"node{i}", port=port,
+                                             cluster_port=cluster_port))
+        with (node_dir / "bao.log").open("ab") as out:
+            proc = subprocess.Popen(
+                [bao_binary(), "server", f"-config={config}"], cwd=node_dir, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            )
+        return {"id": f"node{i}", "addr": f"http://127.0.0.1:{port}", "cluster_port": cluster_port, "pid": proc.pid,
+                "dir": str(node_dir), "port": port}
+
+    def _start_replica(self, r: int, addrs: list[str], secret_file: Path, env: dict[str, str]) -> dict[str, Any]:
+        port = free_port()
+        server_env = env | {
+            "CUSTODY_VAULT_ADDR": ",".join(addrs),
+            "CUSTODY_ROLE_ID": self.state["role_id"],
+            "CUSTODY_SECRET_ID_FILE": str(secret_file),
+            "CUSTODY_LISTEN_PORT": str(port),
+            "CUSTODY_PUBLIC_VAULT_ADDR": addrs[0],
+        }
+        with (self.dir / f"custody-{r + 1}.log").open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "custody", "serve"], stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=server_env, start_new_session=True,
+            )
+        return {"addr": f"http://127.0.0.1:{port}", "pid": proc.pid, "vault_addrs": addrs}
+
+    def unseal(self, i: int) -> None:
+        node = self.state["nodes"][i]
+        resp = requests.put(f"{node['addr']}/v1/sys/unseal", json={"key": self.state["unseal_key"]}, timeout=30)
+        if resp.status_code >= 400:
+            raise StoreError(f"unsealing {node['id']} failed: HTTP {resp.status_code}")
+
+    def _wait_for_voters(self, count: int, timeout: float = 30) -> None:
+        def voters() -> bool:
+            for node in self.state["nodes"]:
+                with contextlib.suppress(requests.RequestException, ValueError, KeyError):
+                    resp = requests.get(f"{node['addr']}/v1/sys/storage/raft/configuration", timeout=2,
+                                        headers={"X-Vault-Token": self.state["root"]})
+                    servers = resp.json()["data"]["config"]["servers"]
+                    return sum(1 for s in servers if s.get("voter")) >= count
+            return False
+
+        _until(voters, timeout, f"{count} Raft voters")
+
+    def down(self) -> bool:
+        """Stop every process this stack started (from memory, or from state.json of an earlier run)."""
+        state = self.state or self._load()
+        if not state:
+            return False
+        pids = [r.get("pid") for r in state.get("replicas", [])] + [n.get("pid") for n in state.get("nodes", [])]
+        was = any(_alive(p) for p in pids)
+        for pid in pids:
+            _stop(pid)
+        self.state_file.unlink(missing_ok=True)
+        (self.dir / "service-secret-id").unlink(missing_ok=True)
+        self.state = {}
+        return was
+
+    # ---- the cluster at run time ------------------------------------------------------------------------------
+    def leader(self, timeout: float = 15) -> int:
+        """Index of the active node (waits for one)."""
+        found: list[int] = []
+
+        def active() -> bool:
+            for i, node in enumerate(self.state["nodes"]):
+                if _alive(node["pid"]) and _health(node["addr"]) == 200:
+                    found.append(i)
+                    return True
+            return False
+
+        _until(active, timeout, "an active OpenBao node")
+        return found[0]
+
+    def kill(self, i: int) -> None:
+        """SIGKILL one node: no graceful step-down, as in a crash."""
+        pid = self.state["nodes"][i]["pid"]
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, 0)
+
+    def restart(self, i: int) -> None:
+        """Start a killed node again with its data, and unseal it; it rejoins as a standby."""
+        node = self.state["nodes"][i]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        self.state["nodes"][i] = self._start_node(i + 1, node["port"], node["cluster_port"], env)
+        self._save()
+        _wait(f"{node['addr']}/v1/sys/health", 20, ok=_ANY_HEALTH)
+        self.unseal(i)
+
+    def logs(self) -> dict[str, str]:
+        """Every log the stack wrote, by relative path (node logs, audit logs, replica logs)."""
+        return {str(p.relative_to(self.dir)): p.read_text(errors="replace") for p in self.dir.rglob("*.log")}
+
+    # ---- persistence ------------------------------------------------------------------------------------------
+    def _load(self) -> dict[str, Any]:
+        if not self.state_file.is_file():
+            return {}
+        loaded: dict[str, Any] = json.loads(self.state_file.read_text())
+        return loaded
+
+    def _save(self) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=2))
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.state_file)
+
+
+def public_view(state: dict[str, Any]) -> dict[str, Any]:
+    """What ``custody dev ha`` prints: the dev-up shape, plus every node and replica."""
+    return {"vault_addr": state["nodes"][0]["addr"], "custody_addr": state["replicas"][0]["addr"],
+            "audit_log": str(Path(state["nodes"][0]["dir"]) / "audit.log"), "tokens": state["tokens"],
+            "vault_addrs": [n["addr"] for n in state["nodes"]],
+            "custody_addrs": [r["addr"] for r in state["replicas"]]}
