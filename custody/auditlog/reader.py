@@ -19,6 +19,7 @@ import itertools
 import multiprocessing
 import multiprocessing.connection
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -248,8 +249,8 @@ def _read_unit(unit: Unit, mount: str, service_role: str, after_chunk: Callable[
 def _worker(units: list[Unit], mount: str, service_role: str, conn: Connection) -> None:
     """A child process: read its units and stream the facts to the parent chunk by chunk.
 
-    Sending as it goes keeps the child small (one chunk's facts at a time, and the pipe's back-pressure) instead of
-    holding all its facts plus their pickled copy at the end, while the parent holds the same facts unpickled.
+    Sending as it goes keeps the child small (one chunk's facts at a time) instead of holding all its facts plus
+    their pickled copy at the end, while the parent holds the same facts unpickled.
     """
 
     def flush(part: Partial) -> None:
@@ -317,8 +318,7 @@ def read_paths(
             total.merge(read_unit(u, mount, service_role))
         return total
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    # The parent reads units too (one fewer process on a two-core machine) and, between its own chunks, folds in
-    # what the workers have sent so far.
+    # The parent reads units too: one fewer process on a two-core machine.
     procs = min(n, len(units))
     shares: list[list[Unit]] = [units[i::procs] for i in range(procs)]
     conns: list[Connection] = []
@@ -331,27 +331,38 @@ def read_paths(
         conns.append(receiver)
         children.append(child)
 
-    def drain(block: bool) -> None:
-        while conns:
-            ready = multiprocessing.connection.wait(conns, timeout=None if block else 0)
-            if not ready:
-                return
-            for ready_conn in ready:
-                conn = cast(Connection, ready_conn)
-                try:
-                    finished = _absorb(total, conn.recv())
-                except EOFError:
-                    finished = True
-                if finished:
-                    conns.remove(conn)
+    # A thread of the parent receives what the workers stream, as they send it, so that they never wait on the
+    # pipe; it folds their facts into a Partial of its own, merged into the parent's once everyone is done.
+    from_workers = Partial()
+    failure: list[BaseException] = []
 
+    def pump() -> None:
+        pending = list(conns)
+        try:
+            while pending:
+                for ready in multiprocessing.connection.wait(pending):
+                    conn = cast(Connection, ready)
+                    try:
+                        finished = _absorb(from_workers, conn.recv())
+                    except EOFError:
+                        finished = True
+                    if finished:
+                        pending.remove(conn)
+        except BaseException as e:  # handed to the main thread, raised there
+            failure.append(e)
+
+    receiver_thread = threading.Thread(target=pump, name="auditlog-receiver", daemon=True)
+    receiver_thread.start()
     try:
         for unit in shares[0]:
-            total.merge(read_unit(unit, mount, service_role, lambda _part: drain(False)))
-        drain(True)
+            total.merge(read_unit(unit, mount, service_role))
+        receiver_thread.join()
     finally:
         for child in children:
             if child.is_alive():
                 child.terminate()
             child.join()
+    if failure:
+        raise failure[0]
+    total.merge(from_workers)
     return total

@@ -276,6 +276,14 @@ def test_corrupt_gzip_is_an_error(tmp_path: Path) -> None:
         summarize([bad], workers=1)
 
 
+def test_unreadable_file_in_a_worker_is_an_error(tmp_path: Path) -> None:
+    bad = tmp_path / "node-b.log.gz"
+    bad.write_bytes(b"\x1f\x8b" + b"not really gzip")
+    with pytest.raises(AuditReadError) as e:
+        summarize([SCENARIO, bad], workers=2)  # the gzip file is read by the worker process
+    assert str(bad) in str(e.value)
+
+
 def test_lines_api_equals_file_api(summary: Summary) -> None:
     s = summarize_lines(scenario_lines(), late_after=LATE)
     assert comparable(s) == comparable(summary)
