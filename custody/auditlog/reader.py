@@ -33,6 +33,7 @@ from custody.errors import CustodyError
 CHUNK = 8 << 20
 NEAR = 8192  # bytes searched with bytes.find after a hit before falling back to memmem
 SPLIT_MIN = 32 << 20  # plain files smaller than this are read by one worker
+FIRST_SHARE = 0.8  # the parent's share of a split file, relative to a worker's
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -96,9 +97,13 @@ def plan(paths: Iterable[Path], workers: int) -> list[Unit]:
             units.append(Unit(str(p), 0, -1, False))
             continue
         bounds = [0]
+        # The first range goes to the parent process, which also unpickles what the workers send: a smaller
+        # share lets everyone finish together (measured: about 0.8 of a worker's share on two cores).
+        weights = [FIRST_SHARE] + [1.0] * (workers - 1)
         with p.open("rb") as f:
             for i in range(1, workers):
-                f.seek(max(size * i // workers, bounds[-1]))
+                cut = int(size * sum(weights[:i]) / sum(weights))
+                f.seek(max(cut, bounds[-1]))
                 f.readline()  # move to the start of the next whole line
                 bounds.append(min(f.tell(), size))
         bounds.append(size)
