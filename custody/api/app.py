@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from custody.domain.models import Account, Grant
 from custody.errors import AuthError, CustodyError
-from custody.logging import get_logger
+from custody.logging import get_logger, scrub
 from custody.records import grant_to_record
 from custody.service import Custody
 
@@ -111,6 +111,9 @@ def create_app(custody: Custody, max_body_bytes: int = 64 * 1024, vault_addr: st
         length = request.headers.get("content-length")
         if length and (not length.isdigit() or int(length) > max_body_bytes):
             return error_response(413, [f"request body larger than {max_body_bytes} bytes"], request_id)
+        if not length and "transfer-encoding" in request.headers:
+            # A chunked body would be read whole before any size check: ask for its length up front.
+            return error_response(411, ["send the request body with a Content-Length"], request_id)
         if request.method in ("POST", "PUT") and "content-type" not in request.headers:
             # The bao/vault CLI sends JSON bodies without a content type.
             request.scope["headers"] = [*request.scope["headers"], (b"content-type", b"application/json")]
@@ -127,7 +130,8 @@ def create_app(custody: Custody, max_body_bytes: int = 64 * 1024, vault_addr: st
         rid = getattr(request.state, "request_id", "")
         if exc.status >= 500:
             log.error("request.failed", error=exc.message, code=exc.code)
-        messages = [exc.message] + ([f"hint: {exc.hint}"] if exc.hint else [])
+        # Messages may quote what the caller sent (a bad grant id, an account name): never echo a token or code.
+        messages = [scrub(exc.message)] + ([f"hint: {exc.hint}"] if exc.hint else [])
         return error_response(exc.status, messages, rid)
 
     @app.exception_handler(RequestValidationError)
