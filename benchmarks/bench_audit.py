@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -46,7 +47,9 @@ s = summarize([Path(sys.argv[1])])
 dt = time.perf_counter() - t0
 me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"seconds": dt, "self_kb": me, "worker_kb": kids, "reveals": s.totals.reveals,
+cpu = sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+          for f in ("ru_utime", "ru_stime"))
+print(json.dumps({"seconds": dt, "self_kb": me, "worker_kb": kids, "cpu": cpu, "reveals": s.totals.reveals,
                   "anomalies": s.totals.anomalies, "lines": s.input.lines_total,
                   "custody_lines": s.input.lines_custody, "invalid": s.input.lines_invalid}))
 """
@@ -171,29 +174,35 @@ def run_summary(log: Path) -> dict[str, float]:
     return result
 
 
-def run_jq(log: Path) -> tuple[float, float]:
-    """Seconds for jq alone (output discarded) and for the whole ``jq | sort | uniq -c`` pipeline."""
-    t0 = time.perf_counter()
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_jq(log: Path) -> tuple[float, float, float]:
+    """Seconds for jq alone (output discarded), its CPU seconds, and the whole ``jq | sort | uniq -c`` pipeline."""
+    cpu0, t0 = _children_cpu(), time.perf_counter()
     subprocess.run(["jq", "-c", JQ_FILTER, str(log)], stdout=subprocess.DEVNULL, check=True)
-    jq_only = time.perf_counter() - t0
+    jq_only, jq_cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     t0 = time.perf_counter()
     subprocess.run(f"jq -c '{JQ_FILTER}' '{log}' | sort | uniq -c > /dev/null", shell=True, check=True)
-    return jq_only, time.perf_counter() - t0
+    return jq_only, jq_cpu, time.perf_counter() - t0
 
 
 def report(name: str, log: Path, target_ratio: float, workers: int) -> bool:
     size_mb = log.stat().st_size / 1e6
     s = run_summary(log)
-    jq_only, pipeline = run_jq(log)
+    jq_only, jq_cpu, pipeline = run_jq(log)
     peak_mb = s["pss_kb"] / 1024
     ratio = jq_only / s["wall"]
     ok = ratio >= target_ratio and peak_mb < 200
     print(f"\n== {name}: {log} ({size_mb:.0f} MB, {s['lines']:.0f} lines, {s['custody_lines']:.0f} custody)")
     print(
-        f"  summary     {s['wall']:7.2f} s  {size_mb / s['wall']:8.1f} MB/s  (in-process {s['seconds']:.2f} s; "
+        f"  summary     {s['wall']:7.2f} s  {size_mb / s['wall']:8.1f} MB/s  (in-process {s['seconds']:.2f} s, "
+        f"CPU {s['cpu']:.2f} s on {workers} cores; "
         f"{s['reveals']:.0f} reveals, {s['anomalies']:.0f} anomalies)"
     )
-    print(f"  jq          {jq_only:7.2f} s  {size_mb / jq_only:8.1f} MB/s")
+    print(f"  jq          {jq_only:7.2f} s  {size_mb / jq_only:8.1f} MB/s  (CPU {jq_cpu:.2f} s)")
     print(f"  jq|sort|uniq{pipeline:7.2f} s  {size_mb / pipeline:8.1f} MB/s")
     print(f"  ratio to jq {ratio:7.1f}x  (target >= {target_ratio:.0f}x)")
     print(
@@ -201,7 +210,8 @@ def report(name: str, log: Path, target_ratio: float, workers: int) -> bool:
         f"(max RSS: main {s['self_kb'] / 1024:.1f} MB, worker {s['worker_kb'] / 1024:.1f} MB, shared pages "
         f"counted in both; target < 200 MB)"
     )
-    print(f"  {'PASS' if ok else 'MISS'}")
+    note = "" if size_mb >= 900 else "  (targets are for logs of 1 GB or more: start-up dominates small ones)"
+    print(f"  {'PASS' if ok else 'MISS'}{note}")
     return ok
 
 
