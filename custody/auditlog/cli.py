@@ -139,7 +139,7 @@ def attach(cli: click.Group) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``audit`` on its own (tests, ``python -m custody.auditlog``): errors become stderr and exit codes."""
+    """Run ``audit`` on its own (tests, ``python -m custody.auditlog.cli``): errors become stderr and exit codes."""
     try:
         audit.main(args=list(argv) if argv is not None else None, prog_name="custody audit", standalone_mode=False)
     except CustodyError as exc:
