@@ -162,7 +162,8 @@ class Store:
                 raise _translate(exc, what) from None
             except Exception as exc:
                 err = _translate(exc, what)
-                if not err.retryable or attempt == self.retries:
+                # A lost check-and-set race stays lost on a retry: the caller re-reads (with_cas_retry).
+                if not err.retryable or isinstance(err, CasConflict) or attempt == self.retries:
                     raise err from None
                 self._failover(attempt)
                 log.warning("vault.retry", what=what, attempt=attempt + 1, error=err.message, addr=self.addr)
