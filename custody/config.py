@@ -15,6 +15,7 @@ from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from custody.durations import parse_duration
+from custody.errors import StoreError
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
@@ -83,7 +84,11 @@ class ServerSettings(PolicySettings):
     def read_secret_id(self) -> SecretStr:
         """The AppRole secret_id, from a file (preferred: it can be rotated on disk) or the environment."""
         if self.secret_id_file:
-            return SecretStr(self.secret_id_file.read_text().strip())
+            try:
+                return SecretStr(self.secret_id_file.read_text().strip())
+            except OSError as exc:
+                raise StoreError(f"cannot read CUSTODY_SECRET_ID_FILE {self.secret_id_file}: {exc.strerror}",
+                                 hint="check the file exists and the server may read it") from None
         return self.secret_id
 
 

@@ -18,11 +18,11 @@ def build(settings: ServerSettings) -> FastAPI:
     verify: bool | str = str(settings.vault_cacert) if settings.vault_cacert else True
     store = Store(settings.vault_addr, mount=settings.kv_mount, verify=verify, timeout=settings.vault_timeout,
                   retries=settings.vault_retries)
-    secret = settings.read_secret_id().get_secret_value()
-    if not settings.role_id or not secret:
+    if not settings.role_id or not settings.read_secret_id().get_secret_value():
         raise CustodyError("the server needs AppRole credentials",
                            hint="set CUSTODY_ROLE_ID and CUSTODY_SECRET_ID_FILE (or CUSTODY_SECRET_ID)")
-    store.use_approle(settings.role_id, secret, settings.approle_mount)
+    # Read at every login, so a secret_id rotated in CUSTODY_SECRET_ID_FILE is used without a restart.
+    store.use_approle(settings.role_id, lambda: settings.read_secret_id().get_secret_value(), settings.approle_mount)
     custody = Custody(store=store, settings=settings,
                       notifier=Notifier(settings.webhooks, settings.webhook_format), api_path=settings.api_path)
     return create_app(custody, settings.max_body_bytes, settings.public_vault_addr or settings.vault_addr)

@@ -115,12 +115,17 @@ class Store:
         return f"Store(addr={self.addr!r}, mount={self.mount!r})"
 
     # ---- the service's own identity -------------------------------------------------------------------------
-    def use_approle(self, role_id: str, secret_id: str, mount: str = "approle") -> None:
-        """Log in with AppRole now, and again whenever the token nears its end."""
+    def use_approle(self, role_id: str, secret_id: str | Callable[[], str], mount: str = "approle") -> None:
+        """Log in with AppRole now, and again whenever the token nears its end.
+
+        ``secret_id`` may be a function (e.g. one that reads a file): it is called at every login, so a secret_id
+        rotated on disk is picked up at the next login without a restart.
+        """
 
         def login() -> tuple[str, int]:
+            current = secret_id() if callable(secret_id) else secret_id
             resp = self._http.request(
-                "POST", f"/v1/auth/{mount}/login", json={"role_id": role_id, "secret_id": secret_id},
+                "POST", f"/v1/auth/{mount}/login", json={"role_id": role_id, "secret_id": current},
                 headers={"X-Vault-Token": ""},
             )
             auth = resp["auth"]
@@ -138,6 +143,8 @@ class Store:
             if self._login and (force or time.monotonic() > self._token_expires):
                 try:
                     token, ttl = self._login()
+                except CustodyError:
+                    raise
                 except Exception as exc:
                     raise _translate(exc, "AppRole login") from None
                 self._token, self._token_expires = token, time.monotonic() + max(ttl * 0.8, 5)

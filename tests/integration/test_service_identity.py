@@ -1,0 +1,47 @@
+"""The service's own Vault identity: AppRole login, and a secret_id rotated on disk without a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from custody.config import ServerSettings
+from custody.errors import StoreError
+from custody.store import Store
+from tests.conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+
+def test_secret_id_rotated_on_disk_is_used_at_next_login(stack: Stack, tmp_path: Path) -> None:
+    admin = stack.admin()
+    role_id = admin.call("GET", "auth/approle/role/custody-service/role-id")["data"]["role_id"]
+    old = admin.call("POST", "auth/approle/role/custody-service/secret-id")["data"]["secret_id"]
+    secret_file = tmp_path / "secret-id"
+    secret_file.write_text(old + "\n")
+    settings = ServerSettings(role_id=role_id, secret_id_file=secret_file, vault_addr=stack.vault_addr)
+    store = Store(stack.vault_addr)
+    store.use_approle(role_id, lambda: settings.read_secret_id().get_secret_value())
+    assert store.list_keys("accounts/") is not None
+
+    new = admin.call("POST", "auth/approle/role/custody-service/secret-id")["data"]["secret_id"]
+    secret_file.write_text(new + "\n")
+    admin.call("POST", "auth/approle/role/custody-service/secret-id/destroy", {"secret_id": old})
+    store._refresh(force=True)  # what happens when the token nears its end
+    assert store.list_keys("accounts/") is not None
+    admin.call("POST", "auth/approle/role/custody-service/secret-id/destroy", {"secret_id": new})
+
+
+def test_unreadable_secret_id_file_is_a_clear_error(stack: Stack, tmp_path: Path) -> None:
+    settings = ServerSettings(role_id="x", secret_id_file=tmp_path / "missing", vault_addr=stack.vault_addr)
+    store = Store(stack.vault_addr)
+    with pytest.raises(StoreError, match="cannot read CUSTODY_SECRET_ID_FILE"):
+        store.use_approle("x", lambda: settings.read_secret_id().get_secret_value())
+
+
+def test_wrong_secret_id_is_refused_without_echo(stack: Stack) -> None:
+    store = Store(stack.vault_addr, retries=0)
+    with pytest.raises(StoreError) as info:
+        store.use_approle("not-a-role", "not-the-secret-id-value")
+    assert "not-the-secret-id-value" not in info.value.diagnostics()
