@@ -217,6 +217,9 @@ def _in(t: str, since: str, until: str) -> bool:
     return bool(t) and (not since or t >= since) and (not until or t < until)
 
 
+_COUNTED_GRANT_EVENTS = frozenset({"grant.requested", "grant.approved", "grant.reviewed", "grant.denied"})
+
+
 def _handout_ok(before: list[GrantState]) -> bool:
     """Whether the grant's writes up to a hand-out allow it: approved at some point, and at the hand-out either
     still approved or claimed for this reveal (the service marks the grant revealed before it wraps the code;
@@ -325,7 +328,8 @@ def correlate(
             )
         elif p.startswith("codes/") and w.remaining >= 0:
             accounts[w.account or _account_of(p, "codes/")].remaining = w.remaining
-        if not _in(w.time, since, until):
+        wt = w.time
+        if (since and wt < since) or (until and wt >= until) or not wt:
             continue
         if p.startswith("codes/"):
             codes_acct = accounts[w.account or _account_of(p, "codes/")]
@@ -335,23 +339,26 @@ def correlate(
                 codes_acct.rotations += 1
         elif w.grant is not None:
             g = w.grant
+            event = w.event
+            if event not in _COUNTED_GRANT_EVENTS:
+                continue  # revealing/revealed/expired/revoked: state only, already in history
             actor = principals.get(w.actor)
             acct = accounts[g.account] if g.account else None
-            if w.event == "grant.requested":
+            if event == "grant.requested":
                 if acct:
                     acct.requests += 1
                 req = principals.get(g.requester)
                 if req:
                     req.requested.add(g.grant_id)
-            elif w.event == "grant.approved":
+            elif event == "grant.approved":
                 if acct:
                     acct.approvals += 1
                 if actor:
                     actor.approved.add(g.grant_id)
-            elif w.event == "grant.reviewed":
+            elif event == "grant.reviewed":
                 if actor:
                     actor.reviewed.add(g.grant_id)
-            elif w.event == "grant.denied":
+            elif event == "grant.denied":
                 if acct:
                     acct.grants_denied += 1
                 if actor:
