@@ -90,6 +90,14 @@ class HAStack:
         self.state: dict[str, Any] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
+    def running(self) -> dict[str, Any] | None:
+        """The state of a stack from an earlier ``up`` whose every process is still alive."""
+        state = self._load()
+        procs = [*state.get("replicas", []), *state.get("nodes", [])] if state else []
+        if state and state.get("tokens") and procs and all(_alive(p.get("pid")) for p in procs):
+            return state
+        return None
+
     def up(self, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
         self.down()
         self.dir.mkdir(parents=True, exist_ok=True)

@@ -59,3 +59,8 @@ def test_token_file_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert client_token() == "s.frombao"
     monkeypatch.setenv("VAULT_TOKEN", "s.fromvault")
     assert client_token() == "s.fromvault"
+
+
+def test_dev_down_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dev", "down", "--dir", str(tmp_path), "--format", "json"]) == 0
+    assert capsys.readouterr().out.strip().replace(" ", "").replace("\n", "") == '{"stopped":false}'
