@@ -12,6 +12,7 @@ lacks a right therefore changes nothing, and ``dry_run`` stops after the reads.
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -138,8 +139,21 @@ class Admin:
         return f"Admin(addr={self.addr!r})"
 
     def call(self, method: str, path: str, json: Any = None, ok404: bool = False) -> dict[str, Any]:
+        # A KV v2 mount just created (notably on Raft) refuses requests for a moment while it upgrades its
+        # storage layout: wait that out here, once, for every caller.
+        deadline = time.monotonic() + 30
+        while True:
+            resp = self._request(method, path, json)
+            if resp.status_code < 400 or b"Upgrading from non-versioned" not in resp.content:
+                break
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        return self._answer(resp, method, path, ok404)
+
+    def _request(self, method: str, path: str, json: Any) -> requests.Response:
         try:
-            resp = self.session.request(method, f"{self.addr.rstrip('/')}/v1/{path}", json=json, timeout=15,
+            return self.session.request(method, f"{self.addr.rstrip('/')}/v1/{path}", json=json, timeout=15,
                                         headers={"X-Vault-Token": self.token}, verify=self.verify)
         except requests.exceptions.SSLError:
             raise StoreError(f"TLS to Vault at {self.addr} failed (certificate not trusted)",
@@ -147,6 +161,8 @@ class Admin:
         except requests.RequestException:
             raise StoreError(f"Vault at {self.addr} is unreachable",
                              hint="check --vault-addr (scheme, host and port) and that Vault is running") from None
+
+    def _answer(self, resp: requests.Response, method: str, path: str, ok404: bool) -> dict[str, Any]:
         if resp.status_code == 404 and ok404:
             return {}
         if resp.status_code >= 400:

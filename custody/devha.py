@@ -132,7 +132,7 @@ class HAStack:
             for node in self.state["nodes"][1:]:
                 _until(lambda n=node: _health(n["addr"]) == 429, 30, f"{node['id']} becoming a standby")
             admin = Admin(first["addr"], self.state["root"])
-            boot = self._bootstrap(admin)
+            boot = bootstrap(admin)
             self.state["tokens"] = {"root": self.state["root"]} | DevStack(self.dir)._demo_identities(admin, boot)
             service = boot["approles"]["custody-service"]
             secret_file = self.dir / "service-secret-id"
@@ -151,18 +151,6 @@ class HAStack:
             self.down()
             raise
         return self.state
-
-    @staticmethod
-    def _bootstrap(admin: Admin, timeout: float = 20) -> dict[str, Any]:
-        """bootstrap(), again while a fresh KV v2 mount is still upgrading (it refuses config for a moment)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return bootstrap(admin)
-            except StoreError as exc:
-                if "Upgrading" not in exc.message or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
 
     def _start_node(self, i: int, port: int, cluster_port: int, env: dict[str, str]) -> dict[str, Any]:
         node_dir = self.dir / f"node{i}"
