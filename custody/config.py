@@ -79,6 +79,7 @@ class ServerSettings(PolicySettings):
     log_level: str = "info"
     webhooks: Annotated[list[str], NoDecode, BeforeValidator(_split_list)] = []
     webhook_format: Literal["json", "slack"] = "json"
+    audit_logs: Annotated[list[str], NoDecode, BeforeValidator(_split_list)] = []
     max_body_bytes: int = 64 * 1024
 
     def read_secret_id(self) -> SecretStr:

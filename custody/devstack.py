@@ -146,6 +146,7 @@ class DevStack:
                 "CUSTODY_SECRET_ID_FILE": str(secret_file),
                 "CUSTODY_LISTEN_PORT": str(custody_port),
                 "CUSTODY_PUBLIC_VAULT_ADDR": vault_addr,
+                "CUSTODY_AUDIT_LOGS": str(audit_log),
             } | (extra_env or {})
             server_log = (self.dir / "custody.log").open("ab")
             server = subprocess.Popen(

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from custody.service import Custody
 
-MODULES: list[str] = ["custody.api.rotation_routes"]
+MODULES: list[str] = ["custody.api.rotation_routes", "custody.api.audit_routes"]
 
 
 def register(app: FastAPI, custody: Custody, ok: Any, token_header: Any, auth_header: Any) -> None:

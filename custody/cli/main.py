@@ -332,7 +332,7 @@ def _add_feature_commands() -> None:
         importlib.import_module(module).attach(cli)
 
 
-FEATURE_COMMANDS: list[str] = ["custody.cli.rotation_cmds"]
+FEATURE_COMMANDS: list[str] = ["custody.cli.rotation_cmds", "custody.auditlog.cli"]
 _add_feature_commands()
 
 
