@@ -49,3 +49,21 @@ def test_cli_summary_over_the_same_log(stack: Stack, account: str) -> None:
     assert [x["grant_id"] for x in row["reveals"]] == [gid]
     r = stack.cli(None, "audit", "summary", "--log", "/nonexistent/audit.log")
     assert r.exit_code == 1 and "nonexistent" in r.err
+
+
+def test_bao_kv_get_refused_at_preflight_is_reported(stack: Stack, account: str) -> None:
+    """`bao kv get` is refused at sys/internal/ui/mounts/... before it reaches the mount: still an anomaly."""
+    import os
+    import subprocess
+
+    from custody.devstack import bao_binary
+
+    env = {**os.environ, "BAO_ADDR": stack.vault_addr, "BAO_TOKEN": stack.token("engineer2")}
+    env.pop("VAULT_TOKEN", None)
+    out = subprocess.run([bao_binary(), "kv", "get", f"custody-kv/codes/{account}"], env=env, capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode != 0
+    r = stack.cli(None, "audit", "summary", "--log", stack.state["audit_log"], "--format", "json")
+    refused = [a for a in r.json()["anomalies"] if a["kind"] == "permission_denied"
+               and a["principal"]["display_name"] == "userpass-engineer2" and account in a["path"]]
+    assert refused, "the refused preflight is reported"
