@@ -124,9 +124,10 @@ class Stack:
         return {p.name: p.read_text(errors="replace") for p in self.dir.glob("*.log")}
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def _logs_to_stderr() -> None:
-    """In-process service code logs to stderr, as the CLI does, so captured stdout holds only answers."""
+    """In-process service code logs to stderr at info, as the server does, so captured stdout holds only answers
+    (and a CLI call in an earlier test, which turns logs down to warnings, cannot hide events from the next)."""
     from custody import logging as clog
 
     clog.configure("console", "info")
