@@ -4,26 +4,22 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from custody import logging as clog
 from custody.cli.client import Client
+from custody.cli.common import fmt_option, read_codes
 from custody.cli.output import emit, table
 from custody.config import client_token
 from custody.errors import CustodyError, ValidationError
 
-F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR, EXIT_OVERDUE = 1, 3
 
 
-def fmt_option(fn: F) -> F:
-    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                        show_default=True, help="json prints JSON only, on stdout")(fn)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -188,17 +184,6 @@ def codes() -> None:
     """Deposit, rotate and count an account's recovery codes (custody never prints them here)."""
 
 
-def _read_codes(file: Path | None) -> str:
-    if file is not None:
-        try:
-            return file.read_text()
-        except OSError as exc:
-            raise ValidationError(f"cannot read {file}: {exc.strerror}") from None
-    if sys.stdin.isatty():
-        click.echo("Paste the codes, one per line, then Ctrl-D:", err=True)
-    return sys.stdin.read()
-
-
 @codes.command("deposit")
 @click.argument("account")
 @click.option("--file", "file", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -207,7 +192,7 @@ def _read_codes(file: Path | None) -> str:
 @fmt_option
 def codes_deposit(account: str, file: Path | None, replace: bool, fmt: str) -> None:
     """Deposit ACCOUNT's recovery codes (1-8 for PyPI), read from --file or stdin."""
-    data = Client().call("POST", f"accounts/{account}/codes", {"codes": _read_codes(file), "replace": replace})
+    data = Client().call("POST", f"accounts/{account}/codes", {"codes": read_codes(file), "replace": replace})
     emit(fmt, data["data"], f"deposited {data['data']['total']} codes for {account}")
 
 

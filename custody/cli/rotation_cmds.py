@@ -7,18 +7,17 @@ The sweep's exit code is for cron and CI: 0 when nothing is overdue (due account
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import click
 
 from custody.cli.client import Client
+from custody.cli.common import fmt_option, read_codes
 from custody.cli.output import emit, table
-from custody.errors import ValidationError
 
-F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OVERDUE = 3
+NEW_CODES_PROMPT = "Paste the new codes, one per line, then Ctrl-D:"
 
 
 class Overdue(click.ClickException):
@@ -30,20 +29,6 @@ class Overdue(click.ClickException):
         click.echo(self.message, err=True)
 
 
-def _fmt(fn: F) -> F:
-    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                        show_default=True, help="json prints JSON only, on stdout")(fn)
-
-
-def _read_codes(file: Path | None) -> str:
-    if file is not None:
-        try:
-            return file.read_text()
-        except OSError as exc:
-            raise ValidationError(f"cannot read {file}: {exc.strerror}") from None
-    if sys.stdin.isatty():
-        click.echo("Paste the new codes, one per line, then Ctrl-D:", err=True)
-    return sys.stdin.read()
 
 
 def _piped_stdin() -> str | None:
@@ -56,7 +41,7 @@ def _piped_stdin() -> str | None:
               help="file with the new codes, one per line (default: stdin)")
 @click.option("--reason", default=None, help="why (default: scheduled rotation); kept in the evidence")
 @click.option("--resume", is_flag=True, help="finish an interrupted rotation whose new codes are already stored")
-@_fmt
+@fmt_option
 def rotate(account: str, file: Path | None, reason: str | None, resume: bool, fmt: str) -> None:
     """Replace ACCOUNT's codes with the set just regenerated on the platform, and destroy the old set.
 
@@ -64,7 +49,7 @@ def rotate(account: str, file: Path | None, reason: str | None, resume: bool, fm
     evidence is kept. If a rotation was interrupted, running this again (or --resume) finishes it.
     """
     # With --resume the codes are optional: only needed if the interrupted run never stored them.
-    text: str | None = _read_codes(file) if not resume or file is not None else _piped_stdin()
+    text: str | None = read_codes(file, NEW_CODES_PROMPT) if not resume or file is not None else _piped_stdin()
     body = {"codes": text, "reason": reason, "resume": resume}
     r = Client().call("POST", f"accounts/{account}/rotate", body)["data"]
     lines = [f"rotated {r['account']} (rotation #{r['rotation']}{', resumed' if r['resumed'] else ''}): "
@@ -84,7 +69,7 @@ def rotation() -> None:
 @click.option("--min-remaining", type=click.IntRange(0, 64), default=None,
               help="rotate when this many codes or fewer are left (default: server setting, 3)")
 @click.option("--grace", default=None, help="how long an account may stay due before it is overdue (default 30d)")
-@_fmt
+@fmt_option
 def sweep(max_age: str | None, min_remaining: int | None, grace: str | None, fmt: str) -> None:
     """List accounts due for rotation and why. Exit 3 if any is overdue (for cron/CI), 0 otherwise."""
     body = {"max_age": max_age, "min_remaining": min_remaining, "grace": grace}
