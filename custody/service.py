@@ -169,10 +169,9 @@ class Custody:
     # ---- codes ----------------------------------------------------------------------------------------------
     def deposit(self, token: str, account_id: str, text: str, replace: bool = False) -> dict[str, Any]:
         """Store an account's codes. A second deposit needs ``replace`` (rotation is the usual way)."""
-        parse_account_id(account_id)
+        platform, _ = parse_account_id(account_id)  # a malformed id never reaches the policy check
         who = self.authorize(token, f"accounts/{account_id}/codes", "update" if replace else "create")
         account = self._account(account_id)
-        platform, _ = parse_account_id(account.id)
         codes = parse_codes(platform, text)
         now = self.clock()
         current = self.store.read(codes_path(account_id))
@@ -238,8 +237,7 @@ class Custody:
         account = self._account(account_id)
         cs, _ = self._codeset(account_id)
         if cs is None or cs.remaining == 0:
-            raise Exhausted(f"{account_id} has no codes left to hand out",
-                            hint="the security team must rotate its recovery codes (`custody codes rotate`)")
+            raise self._exhausted(account_id)
         now = self.clock()
         grant = rules.request(account, who, reason_v, ticket_v, now, duration, emergency=emergency)
         self._save(grant, "grant.requested", who, now, cas=0)
