@@ -64,3 +64,25 @@ def test_token_file_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 def test_dev_down_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dev", "down", "--dir", str(tmp_path), "--format", "json"]) == 0
     assert capsys.readouterr().out.strip().replace(" ", "").replace("\n", "") == '{"stopped":false}'
+
+
+def test_every_command_takes_format_json() -> None:
+    """The contract: every command takes --format json (serve runs a server and prints logs, not answers)."""
+    import click
+
+    from custody.cli.main import cli
+
+    def walk(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+        found = []
+        for name, cmd in group.commands.items():
+            if isinstance(cmd, click.Group):
+                found += walk(cmd, f"{prefix}{name} ")
+            else:
+                found.append((f"{prefix}{name}", cmd))
+        return found
+
+    commands = walk(cli, "")
+    assert len(commands) >= 20
+    missing = [name for name, cmd in commands if name != "serve"
+               and not any("--format" in p.opts and "json" in getattr(p.type, "choices", ()) for p in cmd.params)]
+    assert missing == []
