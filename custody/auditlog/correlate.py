@@ -6,12 +6,22 @@ happened in ``[since, until)``.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from custody.auditlog.facts import GrantState, Handout, Partial, Touch, UnwrapAttempt, Who, Write
+from custody.auditlog.facts import (
+    DEPOSIT,
+    ROTATION,
+    GrantEntry,
+    Handout,
+    Partial,
+    Touch,
+    UnwrapAttempt,
+    Who,
+    Write,
+)
 from custody.auditlog.model import (
     AccountSummary,
     Anomaly,
@@ -116,13 +126,7 @@ def _approval(a: tuple[str, str, str, str]) -> Approval:
     return got
 
 
-def _account_of(path: str, prefix: str) -> str:
-    """``accounts/pypi/acme`` -> ``pypi/acme`` (the first two segments after ``prefix``)."""
-    rest = path[len(prefix) :].split("/")
-    return "/".join(rest[:2]) if len(rest) >= 2 else ""
-
-
-def _mount_account(path: str, mount: str, grant: Callable[[str], GrantState | None]) -> str:
+def _mount_account(path: str, mount: str, grant_account: Callable[[str], str]) -> str:
     """The account a custody-mount path is about, when the path says (or names a known grant)."""
     parts = path[len(mount) + 1 :].strip("/").split("/")
     if len(parts) < 3 or parts[0] not in ("data", "metadata"):
@@ -130,12 +134,11 @@ def _mount_account(path: str, mount: str, grant: Callable[[str], GrantState | No
     if parts[1] in ("accounts", "codes", "rotations") and len(parts) >= 4:
         return f"{parts[2]}/{parts[3]}"
     if parts[1] in ("grants", "reveals"):
-        g = grant(parts[2])
-        return g.account if g else ""
+        return grant_account(parts[2])
     return ""
 
 
-def _api_account(api_path: str, grant: Callable[[str], GrantState | None]) -> str:
+def _api_account(api_path: str, grant_account: Callable[[str], str]) -> str:
     """``custody/accounts/pypi/acme/...`` -> ``pypi/acme``; ``custody/grants/<id>/...`` -> that grant's account."""
     parts = api_path.strip("/").split("/")
     for key, width in (("accounts", 2), ("codes", 2), ("grants", 1)):
@@ -143,8 +146,7 @@ def _api_account(api_path: str, grant: Callable[[str], GrantState | None]) -> st
             i = parts.index(key)
             if len(parts) > i + width:
                 if key == "grants":
-                    g = grant(parts[i + 1])
-                    return g.account if g else ""
+                    return grant_account(parts[i + 1])
                 return "/".join(parts[i + 1 : i + 1 + width])
     return ""
 
@@ -220,16 +222,6 @@ def _in(t: str, since: str, until: str) -> bool:
 _COUNTED_GRANT_EVENTS = frozenset({"grant.requested", "grant.approved", "grant.reviewed", "grant.denied"})
 
 
-def _handout_ok(before: list[GrantState]) -> bool:
-    """Whether the grant's writes up to a hand-out allow it: approved at some point, and at the hand-out either
-    still approved or claimed for this reveal (the service marks the grant revealed before it wraps the code;
-    a reveal that stopped half-way is resumed with a new wrapping token, so a second hand-out can be legitimate).
-    """
-    if not before or before[-1].status not in ("approved", "revealed"):
-        return False
-    return any(st.status == "approved" for st in before)
-
-
 def correlate(
     part: Partial,
     *,
@@ -244,15 +236,15 @@ def correlate(
 
     With ``consume`` the partial's fact index is emptied once the facts are sorted out (less memory).
     """
-    writes: list[Write] = []
     handouts: list[Handout] = []
     unwraps: dict[str, list[UnwrapAttempt]] = defaultdict(list)
     touches: list[Touch] = []
+    denials: list[Write] = []
     duplicates = part.duplicates
     for f in part.facts.values():
         if isinstance(f, Write):
             if f.ok:
-                writes.append(f)
+                denials.append(f)  # the only writes kept whole: refusals the service recorded
         elif isinstance(f, Handout):
             handouts.append(f)
         elif isinstance(f, UnwrapAttempt):
@@ -262,9 +254,9 @@ def correlate(
     if consume:
         part.facts.clear()
         part.both.clear()
-    writes.sort(key=lambda w: (w.time, w.request_id))
     handouts.sort(key=lambda h: (h.time, h.request_id))
     touches.sort(key=lambda t: (t.time, t.request_id))
+    denials.sort(key=lambda w: (w.time, w.request_id))
 
     accounts: dict[str, _AccountAcc] = defaultdict(_AccountAcc)
     principals = _Principals()
@@ -309,85 +301,71 @@ def correlate(
         if acc is not None:
             acc.anomalies += 1
 
-    # --- state from every write, figures from writes in the window ----------------------------------------
-    history: dict[str, list[tuple[str, str, GrantState]]] = defaultdict(list)
-    denials: list[Write] = []
-    hmaced = 0
-    for w in writes:
-        if w.event.startswith("hmac-sha256:"):
-            hmaced += 1
-        p = w.path
-        if w.grant is not None:
-            history[w.grant.grant_id].append((w.time, w.request_id, w.grant))
-        if p.startswith("accounts/"):
-            a = accounts[w.account or _account_of(p, "accounts/")]
-            a.owner, a.tier, a.approvals_required = (
-                w.owner or a.owner,
-                w.tier or a.tier,
-                w.approvals_required or a.approvals_required,
-            )
-        elif p.startswith("codes/") and w.remaining >= 0:
-            accounts[w.account or _account_of(p, "codes/")].remaining = w.remaining
-        wt = w.time
-        if (since and wt < since) or (until and wt >= until) or not wt:
-            continue
-        if p.startswith("codes/"):
-            codes_acct = accounts[w.account or _account_of(p, "codes/")]
-            if w.event in ("codes.deposited", "codes.replaced"):
-                codes_acct.deposits += 1
-            elif w.event == "codes.rotated":
-                codes_acct.rotations += 1
-        elif w.grant is not None:
-            g = w.grant
-            event = w.event
-            if event not in _COUNTED_GRANT_EVENTS:
-                continue  # revealing/revealed/expired/revoked: state only, already in history
-            actor = principals.get(w.actor)
-            acct = accounts[g.account] if g.account else None
-            if event == "grant.requested":
-                if acct:
-                    acct.requests += 1
-                req = principals.get(g.requester)
-                if req:
-                    req.requested.add(g.grant_id)
-            elif event == "grant.approved":
-                if acct:
-                    acct.approvals += 1
-                if actor:
-                    actor.approved.add(g.grant_id)
-            elif event == "grant.reviewed":
-                if actor:
-                    actor.reviewed.add(g.grant_id)
-            elif event == "grant.denied":
-                if acct:
-                    acct.grants_denied += 1
-                if actor:
-                    actor.denied.add(g.grant_id)
-        elif w.event == "access.denied":
-            denials.append(w)  # joined with grants once every grant write is known
-    if writes and hmaced * 2 > len(writes):
+    writes = len(part.keys) + len(denials)
+    if writes and len(part.hmaced) * 2 > writes:
         warnings.append(
             f"most custody writes have HMAC'd fields: tune {mount} with audit_non_hmac_request_keys "
             "(see docs/auditor-guide.md) or the summary cannot join grants and accounts"
         )
-    writes.clear()  # what is still needed is in history and accounts; free the rest before building output
-    for h in history.values():
-        h.sort()
 
-    def states_until(grant_id: str, t: str) -> list[GrantState]:
-        out = []
-        for time, _rid, st in history.get(grant_id, ()):
-            if time > t:
-                break
-            out.append(st)
-        return out
+    # --- accounts: latest state from every write, deposits and rotations in the window --------------------
+    for name, st in part.accounts.items():
+        counted = [kind for t, kind in st.events.values() if _in(t, since, until)]
+        if not st.present and not counted:
+            continue
+        a = accounts[name]
+        a.owner = st.owner[2] if st.owner else ""
+        a.tier = st.tier[2] if st.tier else ""
+        a.approvals_required = st.approvals_required[2] if st.approvals_required else 0
+        a.remaining = st.remaining[2] if st.remaining else None
+        a.deposits = counted.count(DEPOSIT)
+        a.rotations = counted.count(ROTATION)
 
-    def latest(grant_id: str) -> GrantState | None:
-        h = history.get(grant_id)
-        return h[-1][2] if h else None
+    # --- grants: state from every write, figures from writes in the window --------------------------------
+    grants = part.grants
+    unreviewed: list[tuple[str, list[GrantEntry]]] = []
+    for gid, entries in grants.items():
+        entries.sort()  # by (time, request key): keys are unique within a grant
+        for e in entries:
+            event = e.event
+            if event not in _COUNTED_GRANT_EVENTS or not _in(e.time, since, until):
+                continue  # revealing/revealed/expired/revoked: state only
+            actor = principals.get(e.actor)
+            acct = accounts[e.info.account] if e.info.account else None
+            if event == "grant.requested":
+                if acct:
+                    acct.requests += 1
+                req = principals.get(e.info.requester)
+                if req:
+                    req.requested.add(gid)
+            elif event == "grant.approved":
+                if acct:
+                    acct.approvals += 1
+                if actor:
+                    actor.approved.add(gid)
+            elif event == "grant.reviewed":
+                if actor:
+                    actor.reviewed.add(gid)
+            elif event == "grant.denied":
+                if acct:
+                    acct.grants_denied += 1
+                if actor:
+                    actor.denied.add(gid)
+        if (
+            _in(entries[0].time, since, until)
+            and any(e.info.emergency for e in entries)
+            and not any(e.info.reviewed_by for e in entries)
+        ):
+            unreviewed.append((gid, entries))
+
+    def grant_account(grant_id: str) -> str:
+        h = grants.get(grant_id)
+        return h[-1].info.account if h else ""
 
     for w in denials:
-        acct_name = w.account or _api_account(w.denied_path, latest)
+        if not _in(w.time, since, until):
+            continue
+        acct_name = w.account or _api_account(w.denied_path, grant_account)
         if acct_name:
             accounts[acct_name].access_denied += 1
         actor = principals.get(w.actor)
@@ -406,30 +384,113 @@ def correlate(
         )
     denials.clear()
 
-    # --- reveals ------------------------------------------------------------------------------------------
-    reveals: list[Reveal] = []
-    for ho in handouts:
-        if not _in(ho.time, since, until):
+    # --- direct touches of the mount ----------------------------------------------------------------------
+    direct = 0
+    for t in touches:
+        if not _in(t.time, since, until):
             continue
-        before = states_until(ho.grant_id, ho.time)
-        at = before[-1] if before else None
-        last = latest(ho.grant_id)
-        known = last or at
-        requester = known.requester if known else Who("", "")
-        account = known.account if known else ""
-        attempts = sorted(unwraps.get(ho.wrap, ()), key=lambda u: (u.time, u.request_id))
+        acct_name = _mount_account(t.path, mount, grant_account)
+        acc = principals.get(t.who)
+        who_txt = t.who.name or t.who.entity or "a token with no identity"
+        if t.admin:
+            kind = AnomalyKind.MOUNT_ADMIN
+            detail = f"{who_txt} ran {t.operation} on {t.path}"
+        elif "permission denied" in t.error:
+            kind = AnomalyKind.PERMISSION_DENIED
+            detail = f"{who_txt} was refused {t.operation} on {t.path} by Vault policy"
+            if acc:
+                acc.access_denied += 1
+            if acct_name:
+                accounts[acct_name].access_denied += 1
+        else:
+            kind = AnomalyKind.DIRECT_ACCESS
+            detail = (
+                f"{who_txt} (policies {', '.join(t.policies) or 'none'}) ran {t.operation} on {t.path} "
+                f"directly, not through the custody service" + (f"; error: {t.error.strip()}" if t.error else "")
+            )
+            direct += 1
+            if acc:
+                acc.direct += 1
+        severity = Severity.CRITICAL if kind is AnomalyKind.DIRECT_ACCESS and "root" in t.policies else None
+        anomaly(
+            kind,
+            t.time,
+            t.who,
+            t.path,
+            detail,
+            severity,
+            operation=t.operation,
+            account=acct_name,
+            request_id=t.request_id,
+            remote_address=t.remote,
+            error=t.error.strip(),
+        )
+
+    touches.clear()
+
+    # --- emergency grants never reviewed ------------------------------------------------------------------
+    for gid, h in unreviewed:
+        first, last_entry = h[0], h[-1]
+        anomaly(
+            AnomalyKind.EMERGENCY_UNREVIEWED,
+            first.time,
+            first.info.requester,
+            f"{mount}/data/grants/{gid}",
+            f"emergency grant {gid} on {last_entry.info.account} (status {last_entry.status}) has no "
+            f"review in the logs read",
+            account=last_entry.info.account,
+            grant_id=gid,
+        )
+    unreviewed.clear()
+
+    # --- reveals ------------------------------------------------------------------------------------------
+    # Last, so that with ``consume`` each grant's entries and each wrapping token's unwraps are freed as soon as
+    # their last reveal is built: the reveals take their place in memory instead of adding to it.
+    reveals: list[Reveal] = []
+    grant_uses: Counter[str] = Counter(ho.grant_id for ho in handouts) if consume else Counter()
+    wrap_uses: Counter[str] = Counter(ho.wrap for ho in handouts) if consume else Counter()
+    no_entries: list[GrantEntry] = []
+    for ho in handouts:
+        in_window = _in(ho.time, since, until)
+        entries = grants.get(ho.grant_id, no_entries)
+        raw_attempts = unwraps.get(ho.wrap, ())
+        if consume:
+            grant_uses[ho.grant_id] -= 1
+            if not grant_uses[ho.grant_id]:
+                grants.pop(ho.grant_id, None)
+            wrap_uses[ho.wrap] -= 1
+            if not wrap_uses[ho.wrap]:
+                unwraps.pop(ho.wrap, None)
+        if not in_window:
+            continue
+        at: GrantEntry | None = None  # the grant's last write at or before the hand-out
+        ever_approved = False
+        for e in entries:
+            if e.time > ho.time:
+                break
+            at = e
+            if e.status == "approved":
+                ever_approved = True
+        last = entries[-1] if entries else None
+        info = last.info if last is not None else None
+        requester = info.requester if info is not None else Who("", "")
+        account = info.account if info is not None else ""
+        attempts = sorted(raw_attempts, key=lambda u: (u.time, u.request_id))
         path = f"{mount}/data/reveals/{ho.grant_id}"
-        if not _handout_ok(before):
+        # Allowed: approved at some point, and at the hand-out either still approved or claimed for this reveal
+        # (the service marks the grant revealed before it wraps the code; a reveal that stopped half-way is
+        # resumed with a new wrapping token, so a second hand-out can be legitimate).
+        if at is None or at.status not in ("approved", "revealed") or not ever_approved:
             detail = (
                 f"grant {ho.grant_id} was {at.status!r} when its code was handed out"
-                + ("" if any(st.status == "approved" for st in before) else " and had never been approved")
-                if at
+                + ("" if ever_approved else " and had never been approved")
+                if at is not None
                 else f"no write of grant {ho.grant_id} precedes the hand-out in the logs read"
             )
             anomaly(
                 AnomalyKind.HANDOUT_WITHOUT_APPROVED_GRANT,
                 ho.time,
-                requester if known else ho.who,
+                requester if info is not None else ho.who,
                 path,
                 detail,
                 account=account,
@@ -509,7 +570,7 @@ def correlate(
                     remote_address=u.remote,
                 )
         state = at or last
-        approvers = [_approval(a) for a in (state.approvals if state else ())]
+        approvers = [_approval(a) for a in (state.approvals if state is not None else ())]
         rv = trusted(
             Reveal,
             time=ho.time,
@@ -517,11 +578,11 @@ def correlate(
             account=account,
             grant_id=ho.grant_id,
             requester=_p(requester),
-            reason=known.reason if known else "",
-            ticket=known.ticket if known else "",
-            emergency=bool(known and known.emergency),
+            reason=info.reason if info is not None else "",
+            ticket=info.ticket if info is not None else "",
+            emergency=bool(info is not None and info.emergency),
             approvers=approvers,
-            grant_status_at_handout=at.status if at else "",
+            grant_status_at_handout=at.status if at is not None else "",
             wrap_ttl_seconds=ho.ttl,
             unwrap_status=status,
             unwraps=[
@@ -543,71 +604,14 @@ def correlate(
         req_acc = principals.get(requester)
         if req_acc is not None:
             req_acc.revealed.add(ho.grant_id)
-
     handouts.clear()
     unwraps.clear()
-
-    # --- direct touches of the mount ----------------------------------------------------------------------
-    direct = 0
-    for t in touches:
-        if not _in(t.time, since, until):
-            continue
-        acct_name = _mount_account(t.path, mount, latest)
-        acc = principals.get(t.who)
-        who_txt = t.who.name or t.who.entity or "a token with no identity"
-        if t.admin:
-            kind = AnomalyKind.MOUNT_ADMIN
-            detail = f"{who_txt} ran {t.operation} on {t.path}"
-        elif "permission denied" in t.error:
-            kind = AnomalyKind.PERMISSION_DENIED
-            detail = f"{who_txt} was refused {t.operation} on {t.path} by Vault policy"
-            if acc:
-                acc.access_denied += 1
-            if acct_name:
-                accounts[acct_name].access_denied += 1
-        else:
-            kind = AnomalyKind.DIRECT_ACCESS
-            detail = (
-                f"{who_txt} (policies {', '.join(t.policies) or 'none'}) ran {t.operation} on {t.path} "
-                f"directly, not through the custody service" + (f"; error: {t.error.strip()}" if t.error else "")
-            )
-            direct += 1
-            if acc:
-                acc.direct += 1
-        severity = Severity.CRITICAL if kind is AnomalyKind.DIRECT_ACCESS and "root" in t.policies else None
-        anomaly(
-            kind,
-            t.time,
-            t.who,
-            t.path,
-            detail,
-            severity,
-            operation=t.operation,
-            account=acct_name,
-            request_id=t.request_id,
-            remote_address=t.remote,
-            error=t.error.strip(),
-        )
-
-    touches.clear()
-
-    # --- emergency grants never reviewed ------------------------------------------------------------------
-    for gid, h in history.items():
-        first_time, _rid, first_state = h[0]
-        if not _in(first_time, since, until):
-            continue
-        if any(st.emergency for _, _, st in h) and not any(st.reviewed_by for _, _, st in h):
-            last_state = h[-1][2]
-            anomaly(
-                AnomalyKind.EMERGENCY_UNREVIEWED,
-                first_time,
-                first_state.requester,
-                f"{mount}/data/grants/{gid}",
-                f"emergency grant {gid} on {last_state.account} (status {last_state.status}) has no "
-                f"review in the logs read",
-                account=last_state.account,
-                grant_id=gid,
-            )
+    if consume:
+        grants.clear()
+        part.accounts.clear()
+        part.keys.clear()
+        part.other_keys.clear()
+        part.hmaced.clear()
 
     if part.lines_invalid:
         warnings.append(f"{part.lines_invalid} line(s) were not audit entries and were skipped")

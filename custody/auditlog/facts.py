@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from hashlib import blake2b
 from typing import Any, NamedTuple
 
 import orjson
 
+CACHE_MAX = 50_000  # distinct strings an Extractor shares before it starts afresh
 REQUEST, RESPONSE = 1, 2  # ranks: a response entry knows more than its request entry
 
 
@@ -150,9 +152,16 @@ class Extractor:
         self.service_role = service_role
         # Values repeat across facts (event names, accounts, principals, a grant's reason in each of its
         # writes): keeping one copy of each keeps memory proportional to the distinct values, not the entries.
+        # The caches start afresh past CACHE_MAX entries, so they stay small whatever the log.
         self._strs: dict[str, str] = {}
         self._whos: dict[tuple[str, str], Who] = {}
         self._apps: dict[tuple[str, str, str, str], tuple[str, str, str, str]] = {}
+
+    def forget(self) -> None:
+        """Drop the shared copies (a long log has ever more distinct grant ids, tokens and times)."""
+        self._strs.clear()
+        self._whos.clear()
+        self._apps.clear()
 
     def _i(self, value: object) -> str:
         return self._strs.setdefault(value, value) if type(value) is str else ""
@@ -208,6 +217,8 @@ class Extractor:
             time = norm_time(e.get("time"))
         auth = _d(e.get("auth"))
         error = _s(e.get("error"))
+        if len(self._strs) > CACHE_MAX:
+            self.forget()
         if path.startswith(self.prefix):
             if self.is_service(auth):
                 return self._service(e, req, path, rank, time, rid, auth, error)
@@ -285,7 +296,7 @@ class Extractor:
     ) -> Fact | None:
         op = req.get("operation")
         if op in ("create", "update") and path.startswith(self.data_prefix):
-            rel = self._i(path[len(self.data_prefix) :])
+            rel = path[len(self.data_prefix) :]
             if rel.startswith("reveals/"):
                 return None  # the service staging the code it is about to hand out: the wrapped read counts
             data = _d(_d(req.get("data")).get("data"))
@@ -327,9 +338,95 @@ class Extractor:
         return None
 
 
+class GrantInfo(NamedTuple):
+    """The fields of a grant record that rarely change between its writes (one shared tuple while they do not)."""
+
+    account: str
+    requester: Who
+    reason: str
+    ticket: str
+    emergency: bool
+    reviewed_by: str
+
+
+class GrantEntry(NamedTuple):
+    """One successful write of a grant record, reduced to what correlation asks of it."""
+
+    time: str
+    key: int  # request key (see ``request_key``): orders ties, and recognises the same write read twice
+    event: str
+    actor: Who
+    status: str
+    approvals: tuple[tuple[str, str, str, str], ...]
+    info: GrantInfo
+
+
+DEPOSIT, ROTATION, OTHER = 1, 2, 3  # kinds of code-set writes kept with their time (counted in a window)
+Stamped = tuple[str, int, Any]  # (time, request key, value): the latest value wins, ties broken by key
+
+
+def _later(a: Stamped | None, b: Stamped | None) -> Stamped | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a[:2] >= b[:2] else b
+
+
+class AccountState:
+    """What the writes of one account's records say, reduced as they stream in (merge: latest value wins)."""
+
+    __slots__ = ("approvals_required", "events", "owner", "present", "remaining", "tier")
+
+    def __init__(self) -> None:
+        self.owner: Stamped | None = None
+        self.tier: Stamped | None = None
+        self.approvals_required: Stamped | None = None
+        self.remaining: Stamped | None = None
+        # code-set writes that count in a window (deposits, rotations) or create the account's row only in one
+        self.events: dict[int, tuple[str, int]] = {}
+        self.present = False  # has a row whatever the window (an account record, or a stated code count)
+
+    def merge(self, other: AccountState) -> None:
+        self.owner = _later(self.owner, other.owner)
+        self.tier = _later(self.tier, other.tier)
+        self.approvals_required = _later(self.approvals_required, other.approvals_required)
+        self.remaining = _later(self.remaining, other.remaining)
+        self.events.update(other.events)
+        self.present = self.present or other.present
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.owner, self.tier, self.approvals_required, self.remaining, self.events, self.present)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.owner, self.tier, self.approvals_required, self.remaining, self.events, self.present = state
+
+
+_KEY_BITS = 59
+
+
+def request_key(request_id: str, rank: int) -> int:
+    """A 60-bit key for (request id, entry type): a 59-bit BLAKE2b hash of the id, the low bit for the type.
+
+    Kept instead of the id itself for the writes the summary reduces as it reads: 32 bytes instead of about 120
+    (string and set slot). Two different ids share a hash with probability about n^2 / 2^60 (n ids in one
+    summary: 10^-6 for a million custody writes); the write whose key collides would be taken for a repeat.
+    """
+    h = int.from_bytes(blake2b(request_id.encode(errors="surrogatepass"), digest_size=8).digest(), "big")
+    return (h >> (64 - _KEY_BITS)) << 1 | (rank == RESPONSE)
+
+
 @dataclass
 class Partial:
-    """Everything read so far, as facts keyed by request id plus line counters. Merge is commutative."""
+    """Everything read so far, reduced as it is read, plus line counters. Merge is commutative and idempotent.
+
+    The service's writes (the bulk of custody traffic) are not kept: each is folded at once into the state of
+    its grant (``grants``: one small ``GrantEntry`` per write, the timeline correlation needs) or its account
+    (``accounts``: latest values, and the few code-set writes a window counts), and only its request key is
+    kept (``keys``) so that a copy read again (another node's log, an overlapping rotated file, the other
+    worker's range) is recognised. ``facts`` keeps, keyed by request id, the entries the summary lists one by
+    one anyway: hand-outs, unwraps, other tokens' touches of the mount and the API refusals the service records.
+    """
 
     files: set[str] = field(default_factory=set)
     lines_total: int = 0
@@ -339,7 +436,12 @@ class Partial:
     first: str = ""
     last: str = ""
     facts: dict[str, Fact] = field(default_factory=dict)
-    both: set[str] = field(default_factory=set)  # request ids seen both as request and as response entry
+    both: set[str] = field(default_factory=set)  # request ids in ``facts`` seen both as request and as response
+    grants: dict[str, list[GrantEntry]] = field(default_factory=dict)
+    accounts: dict[str, AccountState] = field(default_factory=dict)
+    keys: set[int] = field(default_factory=set)  # successful writes (response entries) folded into the state
+    other_keys: set[int] = field(default_factory=set)  # writes that failed, or seen as request entries only
+    hmaced: set[int] = field(default_factory=set)  # keys of writes whose event field is HMAC'd
 
     def add_entry_time(self, t: str) -> None:
         if t:
@@ -350,6 +452,9 @@ class Partial:
 
     def add_fact(self, f: Fact) -> None:
         self.occurrences += 1
+        if type(f) is Write and (f.grant is not None or f.event != "access.denied" or f.path.startswith("codes/")):
+            self._add_write(f)
+            return
         rid = f.request_id
         old = self.facts.get(rid)
         if old is None:
@@ -361,6 +466,66 @@ class Partial:
         if old.rank != new.rank:
             self.both.add(rid)
         self.facts[rid] = _winner(old, new)
+
+    def _add_write(self, w: Write) -> None:
+        key = request_key(w.request_id, w.rank)
+        if w.rank != RESPONSE or not w.ok:
+            # A request entry is the call before it ran (parsed only when it carries an error); a failed write
+            # changed nothing. Neither counts, but a repeat of either is still a repeat.
+            self.other_keys.add(key)
+            return
+        if key in self.keys:
+            return
+        self.keys.add(key)
+        if w.event.startswith("hmac-sha256:"):
+            self.hmaced.add(key)
+        if w.grant is not None:
+            self._add_grant_entry(w.grant.grant_id, _entry(w, w.grant, key))
+            return
+        p = w.path
+        if p.startswith("accounts/"):
+            name = w.account or _account_of(p, "accounts/")
+            a = self._account(name)
+            a.present = True
+            if w.owner:
+                a.owner = _later(a.owner, (w.time, key, w.owner))
+            if w.tier:
+                a.tier = _later(a.tier, (w.time, key, w.tier))
+            if w.approvals_required:
+                a.approvals_required = _later(a.approvals_required, (w.time, key, w.approvals_required))
+        elif p.startswith("codes/"):
+            a = self._account(w.account or _account_of(p, "codes/"))
+            if w.remaining >= 0:
+                a.present = True
+                a.remaining = _later(a.remaining, (w.time, key, w.remaining))
+            kind = (
+                DEPOSIT
+                if w.event in ("codes.deposited", "codes.replaced")
+                else ROTATION
+                if w.event == "codes.rotated"
+                else OTHER
+            )
+            if kind != OTHER or w.remaining < 0:
+                a.events[key] = (w.time, kind)
+
+    def _account(self, name: str) -> AccountState:
+        a = self.accounts.get(name)
+        if a is None:
+            a = self.accounts[name] = AccountState()
+        return a
+
+    def _add_grant_entry(self, grant_id: str, e: GrantEntry) -> None:
+        entries = self.grants.get(grant_id)
+        if entries is None:
+            self.grants[grant_id] = [e]
+            return
+        prev = entries[-1]
+        # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
+        if e.info == prev.info and e.info is not prev.info:
+            e = e._replace(info=prev.info)
+        if e.approvals == prev.approvals and e.approvals is not prev.approvals:
+            e = e._replace(approvals=prev.approvals)
+        entries.append(e)
 
     def add_line(self, line: bytes | bytearray, ex: Extractor) -> None:
         """Parse one candidate line; count it invalid if it is not an audit entry. Never raises."""
@@ -386,8 +551,30 @@ class Partial:
         if f is not None:
             self.add_fact(f)
 
+    def take_state(self) -> Partial:
+        """Move the reduced state and facts (not the line counters) to a new Partial, leaving self empty of them.
+
+        A worker sends these pieces as it reads; merging them gives the same as merging the whole at the end.
+        """
+        out = Partial(
+            facts=self.facts,
+            both=self.both,
+            grants=self.grants,
+            accounts=self.accounts,
+            keys=self.keys,
+            other_keys=self.other_keys,
+            hmaced=self.hmaced,
+        )
+        self.facts, self.both, self.grants, self.accounts = {}, set(), {}, {}
+        self.keys, self.other_keys, self.hmaced = set(), set(), set()
+        return out
+
+    def has_state(self) -> bool:
+        return bool(self.facts or self.grants or self.accounts or self.keys or self.other_keys)
+
     def merge(self, other: Partial) -> Partial:
-        """Fold ``other`` into self (and return self): the result does not depend on the order of merges."""
+        """Fold ``other`` into self (and return self): the result does not depend on the order of merges, and
+        a write present in both is counted once."""
         self.files |= other.files
         self.lines_total += other.lines_total
         self.lines_custody += other.lines_custody
@@ -403,12 +590,52 @@ class Partial:
                 mine[rid] = f
             else:
                 self._combine(rid, old, f)
+        keys = self.keys
+        grants = self.grants
+        for gid, entries in other.grants.items():
+            fresh = [e for e in entries if e.key not in keys]  # a new list: other's stay its own
+            if not fresh:
+                continue
+            have = grants.get(gid)
+            if have is None:
+                grants[gid] = fresh
+            else:
+                have.extend(fresh)
+        accounts = self.accounts
+        for name, st in other.accounts.items():
+            a = accounts.get(name)
+            if a is None:
+                a = accounts[name] = AccountState()
+            a.merge(st)  # latest values and keyed events: folding one in twice changes nothing
+        keys |= other.keys
+        self.other_keys |= other.other_keys
+        self.hmaced |= other.hmaced
         return self
 
     @property
     def duplicates(self) -> int:
         """Entries seen again with the same request id and type (cluster nodes, overlapping rotated files)."""
-        return self.occurrences - len(self.facts) - len(self.both)
+        keys = self.keys
+        others = sum(1 for k in self.other_keys if k not in keys)
+        return self.occurrences - len(self.facts) - len(self.both) - len(keys) - others
+
+
+def _account_of(path: str, prefix: str) -> str:
+    """``accounts/pypi/acme`` -> ``pypi/acme`` (the first two segments after ``prefix``)."""
+    rest = path[len(prefix) :].split("/")
+    return "/".join(rest[:2]) if len(rest) >= 2 else ""
+
+
+def _entry(w: Write, g: GrantState, key: int) -> GrantEntry:
+    return GrantEntry(
+        w.time,
+        key,
+        w.event,
+        w.actor,
+        g.status,
+        g.approvals,
+        GrantInfo(g.account, g.requester, g.reason, g.ticket, g.emergency, g.reviewed_by),
+    )
 
 
 def _winner(a: Fact, b: Fact) -> Fact:

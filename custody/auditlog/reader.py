@@ -252,16 +252,16 @@ def _read_unit(unit: Unit, mount: str, service_role: str, after_chunk: Callable[
 
 
 def _worker(units: list[Unit], mount: str, service_role: str, conn: Connection) -> None:
-    """A child process: read its units and stream the facts to the parent chunk by chunk.
+    """A child process: read its units and stream what it reduced to the parent chunk by chunk.
 
-    Sending as it goes keeps the child small (one chunk's facts at a time) instead of holding all its facts plus
-    their pickled copy at the end, while the parent holds the same facts unpickled.
+    Sending as it goes keeps the child small (one chunk's state at a time) instead of holding all its state plus
+    its pickled copy at the end, while the parent holds the same state unpickled. Merging the pieces is exact
+    (``Partial.merge``): a grant whose writes straddle two chunks is joined again in the parent.
     """
 
     def flush(part: Partial) -> None:
-        if part.facts or part.both:
-            conn.send(("facts", part.facts, part.both))
-            part.facts, part.both = {}, set()
+        if part.has_state():
+            conn.send(("state", part.take_state()))
 
     try:
         for unit in units:
@@ -278,9 +278,7 @@ def _worker(units: list[Unit], mount: str, service_role: str, conn: Connection) 
 def _absorb(total: Partial, msg: tuple[Any, ...]) -> bool:
     """Fold one message from a worker into ``total``; True when that worker has finished."""
     kind = msg[0]
-    if kind == "facts":
-        total.merge(Partial(facts=msg[1], both=msg[2]))
-    elif kind == "done":
+    if kind == "state" or kind == "done":
         total.merge(msg[1])
     elif kind == "error":
         raise AuditReadError(Path(msg[1]), msg[2])
