@@ -301,7 +301,7 @@ def correlate(
         if acc is not None:
             acc.anomalies += 1
 
-    writes = len(part.keys) + len(denials)
+    writes = len(part.keys) + sum(len(h) for h in part.grants.values()) + len(denials)
     if writes and len(part.hmaced) * 2 > writes:
         warnings.append(
             f"most custody writes have HMAC'd fields: tune {mount} with audit_non_hmac_request_keys "

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-CACHE_MAX = 50_000  # distinct strings an Extractor shares before it starts afresh
+CACHE_MAX = 20_000  # distinct strings an Extractor shares before it starts afresh
+HMAC = "hmac-sha256:"  # how Vault writes a value it HMAC'd
 REQUEST, RESPONSE = 1, 2  # ranks: a response entry knows more than its request entry
 
 
@@ -156,12 +157,14 @@ class Extractor:
         self._strs: dict[str, str] = {}
         self._whos: dict[tuple[str, str], Who] = {}
         self._apps: dict[tuple[str, str, str, str], tuple[str, str, str, str]] = {}
+        self._pols: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def forget(self) -> None:
         """Drop the shared copies (a long log has ever more distinct grant ids, tokens and times)."""
         self._strs.clear()
         self._whos.clear()
         self._apps.clear()
+        self._pols.clear()
 
     def _i(self, value: object) -> str:
         return self._strs.setdefault(value, value) if type(value) is str else ""
@@ -259,11 +262,11 @@ class Extractor:
             rank,
             time,
             rid,
-            path,
+            self._i(path),
             self._i(req.get("operation")),
             self._who(auth),
-            policies,
-            error,
+            self._pols.setdefault(policies, policies),
+            self._i(error),
             self._i(req.get("remote_address")),
             admin,
         )
@@ -279,8 +282,18 @@ class Extractor:
         if not wrap:
             return None
         who = self._w("", "") if self_unwrap else self._who(auth)
+        # the caller's token HMAC only traces a failed attempt (it names nobody): not kept for the others
         return UnwrapAttempt(
-            rank, time, rid, wrap, who, self_unwrap, token, not error, error, self._i(req.get("remote_address"))
+            rank,
+            time,
+            rid,
+            wrap,
+            who,
+            self_unwrap,
+            token if error else "",
+            not error,
+            self._i(error),
+            self._i(req.get("remote_address")),
         )
 
     def _service(
@@ -330,7 +343,7 @@ class Extractor:
                     rank,
                     time,
                     rid,
-                    path[len(self.reveals_prefix) :],
+                    self._i(path[len(self.reveals_prefix) :]),
                     wrap,
                     _int(wrap_info.get("ttl"), 0),
                     self._who(auth),
@@ -439,7 +452,7 @@ class Partial:
     both: set[str] = field(default_factory=set)  # request ids in ``facts`` seen both as request and as response
     grants: dict[str, list[GrantEntry]] = field(default_factory=dict)
     accounts: dict[str, AccountState] = field(default_factory=dict)
-    keys: set[int] = field(default_factory=set)  # successful writes (response entries) folded into the state
+    keys: set[int] = field(default_factory=set)  # successful writes folded into ``accounts`` or dropped
     other_keys: set[int] = field(default_factory=set)  # writes that failed, or seen as request entries only
     hmaced: set[int] = field(default_factory=set)  # keys of writes whose event field is HMAC'd
 
@@ -474,14 +487,16 @@ class Partial:
             # changed nothing. Neither counts, but a repeat of either is still a repeat.
             self.other_keys.add(key)
             return
+        if w.grant is not None:
+            # recognised as a repeat within its grant's few entries: no key in the big set
+            if self._add_grant_entry(w.grant.grant_id, _entry(w, w.grant, key)) and w.event.startswith(HMAC):
+                self.hmaced.add(key)
+            return
         if key in self.keys:
             return
         self.keys.add(key)
-        if w.event.startswith("hmac-sha256:"):
+        if w.event.startswith(HMAC):
             self.hmaced.add(key)
-        if w.grant is not None:
-            self._add_grant_entry(w.grant.grant_id, _entry(w, w.grant, key))
-            return
         p = w.path
         if p.startswith("accounts/"):
             name = w.account or _account_of(p, "accounts/")
@@ -514,11 +529,16 @@ class Partial:
             a = self.accounts[name] = AccountState()
         return a
 
-    def _add_grant_entry(self, grant_id: str, e: GrantEntry) -> None:
+    def _add_grant_entry(self, grant_id: str, e: GrantEntry) -> bool:
+        """Add one write to its grant's timeline; False if that write is already there."""
         entries = self.grants.get(grant_id)
         if entries is None:
             self.grants[grant_id] = [e]
-            return
+            return True
+        key = e.key
+        for have in entries:
+            if have.key == key:
+                return False
         prev = entries[-1]
         # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
         if e.info == prev.info and e.info is not prev.info:
@@ -526,6 +546,7 @@ class Partial:
         if e.approvals == prev.approvals and e.approvals is not prev.approvals:
             e = e._replace(approvals=prev.approvals)
         entries.append(e)
+        return True
 
     def add_line(self, line: bytes | bytearray, ex: Extractor) -> None:
         """Parse one candidate line; count it invalid if it is not an audit entry. Never raises."""
@@ -590,17 +611,15 @@ class Partial:
                 mine[rid] = f
             else:
                 self._combine(rid, old, f)
-        keys = self.keys
         grants = self.grants
         for gid, entries in other.grants.items():
-            fresh = [e for e in entries if e.key not in keys]  # a new list: other's stay its own
-            if not fresh:
-                continue
             have = grants.get(gid)
             if have is None:
-                grants[gid] = fresh
+                grants[gid] = list(entries)  # a list of its own: other's stays other's
             else:
-                have.extend(fresh)
+                known = {e.key for e in have}
+                have.extend(e for e in entries if e.key not in known)
+        keys = self.keys
         accounts = self.accounts
         for name, st in other.accounts.items():
             a = accounts.get(name)
@@ -617,7 +636,8 @@ class Partial:
         """Entries seen again with the same request id and type (cluster nodes, overlapping rotated files)."""
         keys = self.keys
         others = sum(1 for k in self.other_keys if k not in keys)
-        return self.occurrences - len(self.facts) - len(self.both) - len(keys) - others
+        writes = len(keys) + sum(len(h) for h in self.grants.values())
+        return self.occurrences - len(self.facts) - len(self.both) - writes - others
 
 
 def _account_of(path: str, prefix: str) -> str:

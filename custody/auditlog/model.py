@@ -203,7 +203,16 @@ def trusted(cls: type[M], **values: Any) -> M:
     if not _FAST:
         return cls.model_construct(**values)
     m = cls.__new__(cls)
-    _set(m, "__dict__", values)
+    # The values go through an instance of a plain class, whose __dict__ is a split dictionary sharing its keys
+    # with every other instance of that class: half the memory of a dict of its own (the summary holds one
+    # per reveal, unwrap, approval and anomaly, and is most of the memory on a log of custody traffic only).
+    holder_cls = _HOLDERS.get(cls)
+    if holder_cls is None:
+        holder_cls = _HOLDERS[cls] = type(f"_{cls.__name__}Values", (), {})
+    holder = holder_cls()
+    for name, value in values.items():
+        _set(holder, name, value)
+    _set(m, "__dict__", holder.__dict__)
     # Every field is given, so every instance of a class has the same fields-set: share one (they are frozen
     # models; a set per instance was a third of the summary's memory).
     fields = _FIELDS_SET.get(cls)
@@ -217,6 +226,7 @@ def trusted(cls: type[M], **values: Any) -> M:
 
 _set = object.__setattr__
 _FIELDS_SET: dict[type[BaseModel], set[str]] = {}
+_HOLDERS: dict[type[BaseModel], type] = {}
 _FAST = False
 try:  # use the shortcut only if it gives what pydantic itself gives, in this pydantic version
     _probe = {"approver": "a", "approver_entity": "e", "at": "t", "comment": "c"}
