@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from custody.auditlog.facts import (
     DEPOSIT,
+    KEY_BITS,
     ROTATION,
     GrantEntry,
     Handout,
@@ -21,6 +22,7 @@ from custody.auditlog.facts import (
     UnwrapAttempt,
     Who,
     Write,
+    time_int,
 )
 from custody.auditlog.model import (
     AccountSummary,
@@ -322,13 +324,18 @@ def correlate(
         a.rotations = counted.count(ROTATION)
 
     # --- grants: state from every write, figures from writes in the window --------------------------------
+    since_t, until_t = time_int(since), time_int(until)
+
+    def in_window(t: int) -> bool:
+        return bool(t) and (not since or t >= since_t) and (not until or t < until_t)
+
     grants = part.grants
     unreviewed: list[tuple[str, list[GrantEntry]]] = []
     for gid, entries in grants.items():
         entries.sort()  # by (time, request key): keys are unique within a grant
         for e in entries:
             event = e.event
-            if event not in _COUNTED_GRANT_EVENTS or not _in(e.time, since, until):
+            if event not in _COUNTED_GRANT_EVENTS or not in_window(e.stamp >> KEY_BITS):
                 continue  # revealing/revealed/expired/revoked: state only
             actor = principals.get(e.actor)
             acct = accounts[e.info.account] if e.info.account else None
@@ -352,7 +359,7 @@ def correlate(
                 if actor:
                     actor.denied.add(gid)
         if (
-            _in(entries[0].time, since, until)
+            in_window(entries[0].stamp >> KEY_BITS)
             and any(e.info.emergency for e in entries)
             and not any(e.info.reviewed_by for e in entries)
         ):
@@ -451,7 +458,7 @@ def correlate(
     wrap_uses: Counter[str] = Counter(ho.wrap for ho in handouts) if consume else Counter()
     no_entries: list[GrantEntry] = []
     for ho in handouts:
-        in_window = _in(ho.time, since, until)
+        shown = _in(ho.time, since, until)
         entries = grants.get(ho.grant_id, no_entries)
         raw_attempts = unwraps.get(ho.wrap, ())
         if consume:
@@ -461,12 +468,13 @@ def correlate(
             wrap_uses[ho.wrap] -= 1
             if not wrap_uses[ho.wrap]:
                 unwraps.pop(ho.wrap, None)
-        if not in_window:
+        if not shown:
             continue
         at: GrantEntry | None = None  # the grant's last write at or before the hand-out
         ever_approved = False
+        ho_t = time_int(ho.time)
         for e in entries:
-            if e.time > ho.time:
+            if e.stamp >> KEY_BITS > ho_t:
                 break
             at = e
             if e.status == "approved":

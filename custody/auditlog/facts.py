@@ -365,13 +365,42 @@ class GrantInfo(NamedTuple):
 class GrantEntry(NamedTuple):
     """One successful write of a grant record, reduced to what correlation asks of it."""
 
-    time: str
-    key: int  # request key (see ``request_key``): orders ties, and recognises the same write read twice
+    # time_int(time) << 60 | request key (see ``request_key``): one int orders entries by time, ties by key, and
+    # the key recognises the same write read twice (44 bytes instead of 110 for the time string and the key)
+    stamp: int
     event: str
     actor: Who
     status: str
     approvals: tuple[tuple[str, str, str, str], ...]
     info: GrantInfo
+
+    @property
+    def t(self) -> int:
+        return self.stamp >> KEY_BITS
+
+    @property
+    def key(self) -> int:
+        return self.stamp & KEY_MASK
+
+    @property
+    def time(self) -> str:
+        return time_str(self.stamp >> KEY_BITS)
+
+
+def time_int(t: str) -> int:
+    """A normalised time (``norm_time``) as an integer in the same order, YYYYMMDDhhmmssnnnnnnnnn; 0 for ''."""
+    if len(t) != 30:
+        return 0
+    d = t[0:4] + t[5:7] + t[8:10] + t[11:13] + t[14:16] + t[17:19] + t[20:29]
+    return int(d) if d.isdigit() else 0
+
+
+def time_str(n: int) -> str:
+    """The inverse of ``time_int``."""
+    if not n:
+        return ""
+    s = f"{n:023d}"
+    return f"{s[0:4]}-{s[4:6]}-{s[6:8]}T{s[8:10]}:{s[10:12]}:{s[12:14]}.{s[14:]}Z"
 
 
 DEPOSIT, ROTATION, OTHER = 1, 2, 3  # kinds of code-set writes kept with their time (counted in a window)
@@ -415,7 +444,8 @@ class AccountState:
         self.owner, self.tier, self.approvals_required, self.remaining, self.events, self.present = state
 
 
-_KEY_BITS = 59
+KEY_BITS = 60
+KEY_MASK = (1 << KEY_BITS) - 1
 
 
 def request_key(request_id: str, rank: int) -> int:
@@ -426,7 +456,7 @@ def request_key(request_id: str, rank: int) -> int:
     summary: 10^-6 for a million custody writes); the write whose key collides would be taken for a repeat.
     """
     h = int.from_bytes(blake2b(request_id.encode(errors="surrogatepass"), digest_size=8).digest(), "big")
-    return (h >> (64 - _KEY_BITS)) << 1 | (rank == RESPONSE)
+    return (h >> (65 - KEY_BITS)) << 1 | (rank == RESPONSE)
 
 
 @dataclass
@@ -535,9 +565,9 @@ class Partial:
         if entries is None:
             self.grants[grant_id] = [e]
             return True
-        key = e.key
+        key = e.stamp & KEY_MASK
         for have in entries:
-            if have.key == key:
+            if have.stamp & KEY_MASK == key:
                 return False
         prev = entries[-1]
         # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
@@ -617,8 +647,8 @@ class Partial:
             if have is None:
                 grants[gid] = list(entries)  # a list of its own: other's stays other's
             else:
-                known = {e.key for e in have}
-                have.extend(e for e in entries if e.key not in known)
+                known = {e.stamp & KEY_MASK for e in have}
+                have.extend(e for e in entries if e.stamp & KEY_MASK not in known)
         keys = self.keys
         accounts = self.accounts
         for name, st in other.accounts.items():
@@ -648,8 +678,7 @@ def _account_of(path: str, prefix: str) -> str:
 
 def _entry(w: Write, g: GrantState, key: int) -> GrantEntry:
     return GrantEntry(
-        w.time,
-        key,
+        time_int(w.time) << KEY_BITS | key,
         w.event,
         w.actor,
         g.status,
