@@ -369,95 +369,21 @@ def correlate(
         h = grants.get(grant_id)
         return h[-1].info.account if h else ""
 
-    for w in denials:
-        if not _in(w.time, since, until):
-            continue
-        acct_name = w.account or _api_account(w.denied_path, grant_account)
-        if acct_name:
-            accounts[acct_name].access_denied += 1
-        actor = principals.get(w.actor)
-        if actor:
-            actor.access_denied += 1
-        anomaly(
-            AnomalyKind.PERMISSION_DENIED,
-            w.time,
-            w.actor,
-            w.denied_path,
-            f"custody API refused {w.denied_capability or 'a call'} on {w.denied_path} "
-            f"(recorded by the service at {mount}/data/{w.path})",
-            account=acct_name,
-            request_id=w.request_id,
-            operation=w.denied_capability,
-        )
-    denials.clear()
-
-    # --- direct touches of the mount ----------------------------------------------------------------------
-    direct = 0
-    for t in touches:
-        if not _in(t.time, since, until):
-            continue
-        acct_name = _mount_account(t.path, mount, grant_account)
-        acc = principals.get(t.who)
-        who_txt = t.who.name or t.who.entity or "a token with no identity"
-        if t.admin:
-            kind = AnomalyKind.MOUNT_ADMIN
-            detail = f"{who_txt} ran {t.operation} on {t.path}"
-        elif "permission denied" in t.error:
-            kind = AnomalyKind.PERMISSION_DENIED
-            detail = f"{who_txt} was refused {t.operation} on {t.path} by Vault policy"
-            if acc:
-                acc.access_denied += 1
-            if acct_name:
-                accounts[acct_name].access_denied += 1
-        else:
-            kind = AnomalyKind.DIRECT_ACCESS
-            detail = (
-                f"{who_txt} (policies {', '.join(t.policies) or 'none'}) ran {t.operation} on {t.path} "
-                f"directly, not through the custody service" + (f"; error: {t.error.strip()}" if t.error else "")
-            )
-            direct += 1
-            if acc:
-                acc.direct += 1
-        severity = Severity.CRITICAL if kind is AnomalyKind.DIRECT_ACCESS and "root" in t.policies else None
-        anomaly(
-            kind,
-            t.time,
-            t.who,
-            t.path,
-            detail,
-            severity,
-            operation=t.operation,
-            account=acct_name,
-            request_id=t.request_id,
-            remote_address=t.remote,
-            error=t.error.strip(),
-        )
-
-    touches.clear()
-
-    # --- emergency grants never reviewed ------------------------------------------------------------------
-    for gid, h in unreviewed:
-        first, last_entry = h[0], h[-1]
-        anomaly(
-            AnomalyKind.EMERGENCY_UNREVIEWED,
-            first.time,
-            first.info.requester,
-            f"{mount}/data/grants/{gid}",
-            f"emergency grant {gid} on {last_entry.info.account} (status {last_entry.status}) has no "
-            f"review in the logs read",
-            account=last_entry.info.account,
-            grant_id=gid,
-        )
-    unreviewed.clear()
+    # The accounts that refusals and touches name through a grant id, looked up now: the reveals below free
+    # each grant's entries once its last reveal is built.
+    denial_accounts = [w.account or _api_account(w.denied_path, grant_account) for w in denials]
+    touch_accounts = [_mount_account(t.path, mount, grant_account) for t in touches]
 
     # --- reveals ------------------------------------------------------------------------------------------
-    # Last, so that with ``consume`` each grant's entries and each wrapping token's unwraps are freed as soon as
-    # their last reveal is built: the reveals take their place in memory instead of adding to it.
+    # With ``consume``, each grant's entries, each wrapping token's unwraps and each hand-out are freed as soon
+    # as their last reveal is built: the reveals take their place in memory instead of adding to it.
     reveals: list[Reveal] = []
     grant_uses: Counter[str] = Counter(ho.grant_id for ho in handouts) if consume else Counter()
     wrap_uses: Counter[str] = Counter(ho.wrap for ho in handouts) if consume else Counter()
     no_entries: list[GrantEntry] = []
-    for ho in handouts:
+    handouts.reverse()  # popped from the end: oldest first, each hand-out freed once its reveal is built
+    while handouts:
+        ho = handouts.pop()
         shown = _in(ho.time, since, until)
         entries = grants.get(ho.grant_id, no_entries)
         raw_attempts = unwraps.get(ho.wrap, ())
@@ -613,6 +539,87 @@ def correlate(
         if req_acc is not None:
             req_acc.revealed.add(ho.grant_id)
     handouts.clear()
+
+    # --- refusals the service recorded --------------------------------------------------------------------
+    for w, acct_name in zip(denials, denial_accounts, strict=True):
+        if not _in(w.time, since, until):
+            continue
+        if acct_name:
+            accounts[acct_name].access_denied += 1
+        actor = principals.get(w.actor)
+        if actor:
+            actor.access_denied += 1
+        anomaly(
+            AnomalyKind.PERMISSION_DENIED,
+            w.time,
+            w.actor,
+            w.denied_path,
+            f"custody API refused {w.denied_capability or 'a call'} on {w.denied_path} "
+            f"(recorded by the service at {mount}/data/{w.path})",
+            account=acct_name,
+            request_id=w.request_id,
+            operation=w.denied_capability,
+        )
+    denials.clear()
+
+    # --- direct touches of the mount ----------------------------------------------------------------------
+    direct = 0
+    for t, acct_name in zip(touches, touch_accounts, strict=True):
+        if not _in(t.time, since, until):
+            continue
+        acc = principals.get(t.who)
+        who_txt = t.who.name or t.who.entity or "a token with no identity"
+        if t.admin:
+            kind = AnomalyKind.MOUNT_ADMIN
+            detail = f"{who_txt} ran {t.operation} on {t.path}"
+        elif "permission denied" in t.error:
+            kind = AnomalyKind.PERMISSION_DENIED
+            detail = f"{who_txt} was refused {t.operation} on {t.path} by Vault policy"
+            if acc:
+                acc.access_denied += 1
+            if acct_name:
+                accounts[acct_name].access_denied += 1
+        else:
+            kind = AnomalyKind.DIRECT_ACCESS
+            detail = (
+                f"{who_txt} (policies {', '.join(t.policies) or 'none'}) ran {t.operation} on {t.path} "
+                f"directly, not through the custody service" + (f"; error: {t.error.strip()}" if t.error else "")
+            )
+            direct += 1
+            if acc:
+                acc.direct += 1
+        severity = Severity.CRITICAL if kind is AnomalyKind.DIRECT_ACCESS and "root" in t.policies else None
+        anomaly(
+            kind,
+            t.time,
+            t.who,
+            t.path,
+            detail,
+            severity,
+            operation=t.operation,
+            account=acct_name,
+            request_id=t.request_id,
+            remote_address=t.remote,
+            error=t.error.strip(),
+        )
+
+    touches.clear()
+
+    # --- emergency grants never reviewed ------------------------------------------------------------------
+    for gid, h in unreviewed:
+        first, last_entry = h[0], h[-1]
+        anomaly(
+            AnomalyKind.EMERGENCY_UNREVIEWED,
+            first.time,
+            first.info.requester,
+            f"{mount}/data/grants/{gid}",
+            f"emergency grant {gid} on {last_entry.info.account} (status {last_entry.status}) has no "
+            f"review in the logs read",
+            account=last_entry.info.account,
+            grant_id=gid,
+        )
+    unreviewed.clear()
+
     unwraps.clear()
     if consume:
         grants.clear()
