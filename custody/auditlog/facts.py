@@ -434,8 +434,14 @@ class AccountState:
         self.tier = _later(self.tier, other.tier)
         self.approvals_required = _later(self.approvals_required, other.approvals_required)
         self.remaining = _later(self.remaining, other.remaining)
-        self.events.update(other.events)
+        for key, ev in other.events.items():
+            self.add_event(key, ev)
         self.present = self.present or other.present
+
+    def add_event(self, key: int, ev: tuple[str, int]) -> None:
+        old = self.events.get(key)
+        if old is None or ev > old:  # copies of one call: the later one, whatever the order of reading
+            self.events[key] = ev
 
     def __getstate__(self) -> tuple[Any, ...]:
         return (self.owner, self.tier, self.approvals_required, self.remaining, self.events, self.present)
@@ -522,11 +528,12 @@ class Partial:
             if self._add_grant_entry(w.grant.grant_id, _entry(w, w.grant, key)) and w.event.startswith(HMAC):
                 self.hmaced.add(key)
             return
-        if key in self.keys:
-            return
-        self.keys.add(key)
-        if w.event.startswith(HMAC):
-            self.hmaced.add(key)
+        if key not in self.keys:
+            self.keys.add(key)
+            if w.event.startswith(HMAC):
+                self.hmaced.add(key)
+        # Folded even when it is a repeat: the latest value wins, so a copy changes nothing unless it is the
+        # later copy of the same call (another node's clock), which wins as it would have in any order of reading.
         p = w.path
         if p.startswith("accounts/"):
             name = w.account or _account_of(p, "accounts/")
@@ -551,7 +558,7 @@ class Partial:
                 else OTHER
             )
             if kind != OTHER or w.remaining < 0:
-                a.events[key] = (w.time, kind)
+                a.add_event(key, (w.time, kind))
 
     def _account(self, name: str) -> AccountState:
         a = self.accounts.get(name)
@@ -565,10 +572,8 @@ class Partial:
         if entries is None:
             self.grants[grant_id] = [e]
             return True
-        key = e.stamp & KEY_MASK
-        for have in entries:
-            if have.stamp & KEY_MASK == key:
-                return False
+        if _fold_repeat(entries, e):
+            return False
         prev = entries[-1]
         # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
         if e.info == prev.info and e.info is not prev.info:
@@ -647,8 +652,9 @@ class Partial:
             if have is None:
                 grants[gid] = list(entries)  # a list of its own: other's stays other's
             else:
-                known = {e.stamp & KEY_MASK for e in have}
-                have.extend(e for e in entries if e.stamp & KEY_MASK not in known)
+                for e in entries:
+                    if not _fold_repeat(have, e):
+                        have.append(e)
         keys = self.keys
         accounts = self.accounts
         for name, st in other.accounts.items():
@@ -668,6 +674,21 @@ class Partial:
         others = sum(1 for k in self.other_keys if k not in keys)
         writes = len(keys) + sum(len(h) for h in self.grants.values())
         return self.occurrences - len(self.facts) - len(self.both) - writes - others
+
+
+def _fold_repeat(entries: list[GrantEntry], e: GrantEntry) -> bool:
+    """If ``entries`` already hold the write ``e`` is a copy of, keep the later copy of the two and say True.
+
+    Copies of one call from several nodes may differ in time; keeping the greater of the two (the later time)
+    makes the result the same whatever the order the copies are read or merged in.
+    """
+    key = e.stamp & KEY_MASK
+    for i, have in enumerate(entries):
+        if have.stamp & KEY_MASK == key:
+            if e > have:
+                entries[i] = e
+            return True
+    return False
 
 
 def _account_of(path: str, prefix: str) -> str:

@@ -337,6 +337,54 @@ def test_partials_merge_in_any_order(summary: Summary) -> None:
     assert comparable(sa) == comparable(sb) == comparable(summary)
 
 
+def test_a_partial_merged_with_itself_counts_every_entry_once(summary: Summary) -> None:
+    lines = scenario_lines()
+    twice = read_lines(lines).merge(read_lines(lines))
+    s = summarize_partial(twice, late_after=LATE)
+    assert s.totals == summary.totals and s.reveals == summary.reveals and s.accounts == summary.accounts
+    assert s.input.entries_duplicate == read_lines(lines).occurrences
+
+
+def test_merge_leaves_the_merged_partial_alone() -> None:
+    lines = scenario_lines()
+    a, b = read_lines(lines[:220]), read_lines(lines[220:])
+    before = comparable(summarize_partial(b, late_after=LATE))
+    a.merge(b)
+    read_lines(lines).merge(a)  # a second merge that would show it if a's containers were shared with b
+    a.merge(read_lines(lines[200:240]))
+    assert comparable(summarize_partial(b, late_after=LATE)) == before
+
+
+def _later_copies(lines: list[bytes]) -> list[bytes]:
+    """The service's writes as another node's log might show them: same request ids, a few microseconds later."""
+    out = []
+    for line in lines:
+        e = orjson.loads(line)
+        path = e["request"]["path"]
+        if (
+            e["type"] == "response"
+            and e["request"]["operation"] in ("create", "update")
+            and path.startswith("custody-kv/data/")
+            and not path.startswith("custody-kv/data/reveals/")  # staging the code: not a fact
+        ):
+            e["time"] = norm_time(e["time"])[:23] + "999999Z"  # later, within the same millisecond
+            out.append(orjson.dumps(e) + b"\n")
+    return out
+
+
+def test_copies_of_a_write_with_another_time_count_once_in_any_order(summary: Summary) -> None:
+    lines = scenario_lines()
+    copies = _later_copies(lines)
+    assert copies
+    forward = read_lines(lines).merge(read_lines(copies))
+    backward = read_lines(copies).merge(read_lines(lines))
+    together = read_lines(copies + lines)
+    results = [comparable(summarize_partial(p, late_after=LATE)) for p in (forward, backward, together)]
+    assert results[0] == results[1] == results[2]
+    assert results[0]["totals"] == summary.totals.model_dump(mode="json")
+    assert results[0]["input"]["entries_duplicate"] == len(copies)
+
+
 def test_read_paths_counts_files(tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
