@@ -525,7 +525,7 @@ class Partial:
             return
         if w.grant is not None:
             # recognised as a repeat within its grant's few entries: no key in the big set
-            if self._add_grant_entry(w.grant.grant_id, _entry(w, w.grant, key)) and w.event.startswith(HMAC):
+            if self._add_grant_entry(w, w.grant, key) and w.event.startswith(HMAC):
                 self.hmaced.add(key)
             return
         if key not in self.keys:
@@ -566,12 +566,28 @@ class Partial:
             a = self.accounts[name] = AccountState()
         return a
 
-    def _add_grant_entry(self, grant_id: str, e: GrantEntry) -> bool:
+    def _add_grant_entry(self, w: Write, g: GrantState, key: int) -> bool:
         """Add one write to its grant's timeline; False if that write is already there."""
-        entries = self.grants.get(grant_id)
+        stamp = time_int(w.time) << KEY_BITS | key
+        info = (g.account, g.requester, g.reason, g.ticket, g.emergency, g.reviewed_by)
+        entries = self.grants.get(g.grant_id)
         if entries is None:
-            self.grants[grant_id] = [e]
+            self.grants[g.grant_id] = [GrantEntry(stamp, w.event, w.actor, g.status, g.approvals, GrantInfo(*info))]
             return True
+        prev = entries[-1]
+        # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
+        e = GrantEntry(
+            stamp,
+            w.event,
+            w.actor,
+            g.status,
+            prev.approvals if g.approvals == prev.approvals else g.approvals,
+            prev.info if info == prev.info else GrantInfo(*info),
+        )
+        if _fold_repeat(entries, e):
+            return False
+        entries.append(e)
+        return True
         if _fold_repeat(entries, e):
             return False
         prev = entries[-1]
@@ -695,17 +711,6 @@ def _account_of(path: str, prefix: str) -> str:
     """``accounts/pypi/acme`` -> ``pypi/acme`` (the first two segments after ``prefix``)."""
     rest = path[len(prefix) :].split("/")
     return "/".join(rest[:2]) if len(rest) >= 2 else ""
-
-
-def _entry(w: Write, g: GrantState, key: int) -> GrantEntry:
-    return GrantEntry(
-        time_int(w.time) << KEY_BITS | key,
-        w.event,
-        w.actor,
-        g.status,
-        g.approvals,
-        GrantInfo(g.account, g.requester, g.reason, g.ticket, g.emergency, g.reviewed_by),
-    )
 
 
 def _winner(a: Fact, b: Fact) -> Fact:
