@@ -1,9 +1,12 @@
-"""From audit entries to facts, and the mergeable accumulator that holds them.
-An audit entry that matters to custody becomes one small immutable *fact* keyed by ``request.id``. The
-request and the response entry of one call, and the copies of one call in several cluster nodes' logs, all
-land on the same key; the response wins over the request (it knows the outcome). ``Partial`` is therefore a
-pure function of the *set* of lines read, so the partials of any split of the input merge to the partial of
-the whole (see ``Partial.merge``).
+"""From audit entries to facts, and the mergeable accumulator that reduces them as they are read.
+An audit entry that matters to custody becomes one small immutable *fact* for one ``request.id``. The
+service's writes (most of custody traffic) are folded at once into per-grant timelines and per-account
+state, keyed by a hash of their request id; the other facts (hand-outs, unwraps, touches, recorded refusals:
+what the summary lists one by one) are kept keyed by the id itself. The request and the response entry of one
+call, and the copies of one call in several cluster nodes' logs, all land on the same key; the response wins
+over the request (it knows the outcome), the later copy over the earlier. ``Partial`` is therefore a pure
+function of the *set* of lines read, so the partials of any split of the input merge to the partial of the
+whole (see ``Partial.merge``), and its size follows the grants and the listed entries, not the lines.
 """
 
 from __future__ import annotations

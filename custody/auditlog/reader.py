@@ -7,8 +7,8 @@ counted invalid when they do not even start like a JSON object.
 
 Plain files are cut into byte ranges at line boundaries and read by a process pool (one worker per core);
 gzip files are read whole by one worker each. Every worker returns a ``Partial``; partials merge into one.
-Memory is one chunk per worker plus the facts kept (a few hundred bytes per custody event), whatever the
-size of the logs.
+Memory is one chunk per worker plus the reduced state (``facts.Partial``: grant timelines, account state and the
+entries the summary lists), whatever the number of lines.
 """
 
 from __future__ import annotations
