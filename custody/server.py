@@ -34,5 +34,7 @@ def run(settings: ServerSettings | None = None) -> None:
     app = build(settings)
     clog.get_logger().info("custody.start", host=settings.listen_host, port=settings.listen_port,
                            vault=settings.vault_addr)
+    # h11, not httptools: httptools refuses Vault's LIST method (and answers in plain text), which would break
+    # `bao list` against custody wherever uvicorn's optional extras happen to be installed.
     uvicorn.run(app, host=settings.listen_host, port=settings.listen_port, log_config=None, access_log=False,
-                server_header=False)
+                server_header=False, http="h11")
