@@ -30,7 +30,16 @@ from custody.domain.models import (
 from custody.domain.platforms import parse_account_id, parse_codes
 from custody.domain.reasons import validate_reason, validate_ticket
 from custody.durations import parse_duration
-from custody.errors import CasConflict, Conflict, CustodyError, Exhausted, NotFound, PermissionDenied, ValidationError
+from custody.errors import (
+    CasConflict,
+    Conflict,
+    CustodyError,
+    Exhausted,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    ValidationError,
+)
 from custody.logging import get_logger
 from custody.notify import Notifier
 from custody.records import (
@@ -308,6 +317,29 @@ class Custody:
                 continue
             grants.append(g)
         return sorted(grants, key=lambda g: g.created_at)
+
+    def expire_stale(self, who: Principal) -> list[str]:
+        """Record the expiry of open grants past their time (event ``grant.expired``), so the audit log shows how
+        every grant ended. Expiry is enforced without this; this is the evidence. Returns the grant ids."""
+        now = self.clock()
+
+        def one(key: str) -> str | None:
+            def attempt() -> str | None:
+                grant = self._grant(key)
+                if grant.status not in rules.OPEN or now < grant.expires_at:
+                    return None
+                self._save(rules.expire(grant, now), "grant.expired", who, now, cas=grant.version)
+                return grant.id
+
+            try:
+                return with_cas_retry(attempt)
+            except (NotFound, ValidationError, PreconditionFailed):
+                return None
+
+        expired = [gid for gid in concurrently(one, self.store.list_keys("grants/")) if gid]
+        for gid in expired:
+            log.info("grant.expired", grant_id=gid, actor=who.display_name)
+        return expired
 
     def overdue_reviews(self, token: str) -> list[Grant]:
         """Emergency grants still unreviewed past ``emergency_review_within``."""

@@ -1,5 +1,6 @@
 # custody-rotation: the rotation cron (AppRole "custody-rotation"). It may run the sweep and read code
-# counts, nothing else: it never sees a code and cannot change one.
+# counts, nothing else: it never sees a code and cannot change one. Running the sweep with update (POST) also
+# records the expiry of grants past their time, which only writes down what is already enforced.
 # What this grants, path by path, is specified and tested in docs/threat-model.md ("Access matrix").
 
 path "custody/rotation/sweep" {

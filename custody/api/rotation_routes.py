@@ -55,5 +55,8 @@ def register(app: FastAPI, custody: Custody, ok: Any, token_header: Any, auth_he
                     x_vault_token: str | None = token_header,
                     authorization: str | None = auth_header) -> dict[str, Any]:
         b = body or SweepIn()
-        result = rotation.sweep(_token(x_vault_token, authorization), b.max_age, b.min_remaining, b.grace)
-        return dict(ok(request, result))
+        token = _token(x_vault_token, authorization)
+        result = rotation.sweep(token, b.max_age, b.min_remaining, b.grace)
+        # The write form of the sweep also records the expiry of grants past their time (GET only reports).
+        who = custody.authorize(token, "rotation/sweep", "update")
+        return dict(ok(request, result | {"expired_grants": custody.expire_stale(who)}))

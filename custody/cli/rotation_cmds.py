@@ -80,6 +80,8 @@ def sweep(max_age: str | None, min_remaining: int | None, grace: str | None, fmt
     human = (f"{r['checked']} accounts checked, {len(r['due'])} due, {len(r['overdue'])} overdue "
              f"(max age {r['policy']['max_age']}, min remaining {r['policy']['min_remaining']}, "
              f"grace {r['policy']['grace']})")
+    if r.get("expired_grants"):
+        human += f"\n{len(r['expired_grants'])} grant(s) past their expiry recorded as expired"
     if rows:
         human += "\n" + table(rows, ["account", "overdue", "since", "remaining", "reasons"])
     emit(fmt, r, human)

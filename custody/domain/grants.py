@@ -122,5 +122,12 @@ def revoke(grant: Grant, now: datetime, reason: str) -> Grant:
     return grant.model_copy(update={"status": GrantStatus.revoked, "revoked_reason": reason})
 
 
+def expire(grant: Grant, now: datetime) -> Grant:
+    """Write down what ``effective_status`` already says: an open grant past its expiry is expired."""
+    if grant.status not in OPEN or now < grant.expires_at:
+        raise PreconditionFailed(f"grant {grant.id} is {grant.effective_status(now).value}, not due to expire")
+    return grant.model_copy(update={"status": GrantStatus.expired})
+
+
 def review_overdue(grant: Grant, now: datetime, within: timedelta) -> bool:
     return grant.emergency and grant.review is None and now - grant.created_at > within

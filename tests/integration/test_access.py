@@ -294,3 +294,29 @@ def test_interrupted_reveal_resumes_with_the_same_code(stack: Stack, clock: Cloc
         working.reveal(stack.token("engineer"), g.id)
     status = working.code_status(stack.token("security"), account)[0]
     assert status["consumed"] == 1
+
+
+def test_sweep_records_expired_grants(stack: Stack, service: Custody, clock: Clock, critical_account: str) -> None:
+    """Expiry is enforced at once; the write form of the sweep also writes it down, as evidence."""
+    from custody.records import grant_path
+
+    stale = service.request_access(stack.token("engineer"), critical_account, REASON, ttl="1h")
+    fresh = service.request_access(stack.token("engineer"), critical_account, REASON, ttl="3h")
+    clock.advance(hours=2)
+    sweeper = service.whoami(stack.token("rotation"))
+    expired = service.expire_stale(sweeper)
+    assert stale.id in expired and fresh.id not in expired
+    record = service.store.read(grant_path(stale.id))
+    assert record is not None
+    assert record.data["status"] == "expired" and record.data["event"] == "grant.expired"
+    assert record.data["actor"] == sweeper.display_name
+    assert service.store.read(grant_path(fresh.id)).data["status"] == "pending"  # type: ignore[union-attr]
+    assert stale.id not in service.expire_stale(sweeper)  # once
+    with pytest.raises(PreconditionFailed, match="expired"):
+        service.approve(stack.token("approver"), stale.id)
+
+
+def test_sweep_via_api_reports_expired_grants(stack: Stack) -> None:
+    r = stack.cli("rotation", "rotation", "sweep", "--format", "json")
+    assert r.exit_code in (0, 3), r.err
+    assert isinstance(r.json()["expired_grants"], list)
