@@ -20,9 +20,10 @@ from custody.auditlog import DEFAULT_LATE_AFTER, render, summarize
 from custody.auditlog.model import Severity, Summary
 from custody.auditlog.render import Format
 from custody.auditlog.timeparse import parse_duration
+from custody.cli.common import run
 from custody.errors import CustodyError
 
-EXIT_ERROR, EXIT_ANOMALY = 1, 4
+EXIT_ANOMALY = 4
 _RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
 
 
@@ -140,18 +141,7 @@ def attach(cli: click.Group) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``audit`` on its own (tests, ``python -m custody.auditlog.cli``): errors become stderr and exit codes."""
-    try:
-        audit.main(args=list(argv) if argv is not None else None, prog_name="custody audit", standalone_mode=False)
-    except CustodyError as exc:
-        click.echo(f"error: {exc.diagnostics()}", err=True)
-        return EXIT_ERROR
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    return 0
-
+    return run(audit, argv, "custody audit")
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

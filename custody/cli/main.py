@@ -12,14 +12,10 @@ import click
 
 from custody import logging as clog
 from custody.cli.client import Client
-from custody.cli.common import fmt_option, read_codes
+from custody.cli.common import fmt_option, read_codes, run
 from custody.cli.output import emit, table
 from custody.config import client_token
 from custody.errors import CustodyError, ValidationError
-
-EXIT_ERROR, EXIT_OVERDUE = 1, 3
-
-
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -325,21 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code. Only here do errors turn into messages and exit codes."""
     # Logs go to stderr, so that stdout carries nothing but the command's answer (JSON with --format json).
     clog.configure("console", os.environ.get("CUSTODY_CLI_LOG_LEVEL", "warning"))
-    try:
-        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="custody", standalone_mode=False)
-    except CustodyError as exc:
-        click.echo(f"error: {exc.diagnostics()}", err=True)
-        return EXIT_ERROR
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return EXIT_ERROR
-    return rv if isinstance(rv, int) else 0  # ctx.exit(N) comes back as a return value without standalone mode
-
+    return run(cli, argv, "custody")
 
 if __name__ == "__main__":
     raise SystemExit(main())

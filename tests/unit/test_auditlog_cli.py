@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from custody.auditlog.cli import EXIT_ANOMALY, EXIT_ERROR, main
+from custody.auditlog.cli import EXIT_ANOMALY, main
+from custody.cli.common import EXIT_ERROR
 
 SCENARIO = Path(__file__).resolve().parent.parent / "fixtures" / "audit" / "scenario.log"
 
