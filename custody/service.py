@@ -87,9 +87,12 @@ class Custody:
     api_path: str = "custody"
 
     # ---- authorization --------------------------------------------------------------------------------------
-    def authorize(self, token: str, path: str, capability: str) -> Principal:
-        """Who is calling, and may their policies do ``capability`` on ``custody/<path>``? Else 403."""
-        principal = self.store.lookup_caller(token)
+    def authorize(self, token: str, path: str, capability: str, principal: Principal | None = None) -> Principal:
+        """Who is calling, and may their policies do ``capability`` on ``custody/<path>``? Else 403.
+
+        ``principal``: the caller, when already looked up for this token (saves a second lookup-self).
+        """
+        principal = principal or self.store.lookup_caller(token)
         if not self.allowed(token, path, capability):
             self._record_denial(principal, path, capability)
             area = path.split("/", 1)[0]
@@ -269,7 +272,7 @@ class Custody:
         })
 
     def _grant(self, grant_id: str) -> Grant:
-        if not rules_grant_id_ok(grant_id):
+        if GRANT_ID.fullmatch(grant_id) is None:
             raise ValidationError(f"not a grant id: {grant_id[:40]!r}", hint="grant ids look like gr_xxxxxxxx")
         entry = self.store.read(grant_path(grant_id))
         if entry is None:
@@ -284,7 +287,7 @@ class Custody:
         grant = self._grant(grant_id)
         who = self.store.lookup_caller(token)
         if who.id != grant.requester_id:
-            self.authorize(token, f"grants/{grant_id}", "read")
+            self.authorize(token, f"grants/{grant_id}", "read", principal=who)
         return self.view(grant)
 
     def list_grants(
@@ -486,10 +489,6 @@ def concurrently(fn: Callable[[str], T], keys: list[str]) -> list[T]:
         return [fn(k) for k in keys]
     with ThreadPoolExecutor(max_workers=min(READ_CONCURRENCY, len(keys)), thread_name_prefix="custody-read") as pool:
         return list(pool.map(fn, keys))
-
-
-def rules_grant_id_ok(grant_id: str) -> bool:
-    return GRANT_ID.fullmatch(grant_id) is not None
 
 
 def _first_error(exc: Exception) -> str:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -308,13 +307,3 @@ def with_cas_retry(fn: Callable[[], T], attempts: int = 20) -> T:
             # Full jitter, so replicas that collided do not collide again in lockstep.
             time.sleep(random.uniform(0, min(0.005 * (2**attempt), 0.2)))  # noqa: S311 - timing, not crypto
     raise CasConflict("too much concurrent activity on this record", hint="retry in a moment")
-
-
-@contextmanager
-def translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except CustodyError:
-        raise
-    except Exception as exc:
-        raise _translate(exc, what) from None
