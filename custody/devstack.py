@@ -124,7 +124,7 @@ class DevStack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
         bao_log = (self.dir / "bao.log").open("ab")
         bao = subprocess.Popen(
-            [bao_binary(), "server", "-dev", f"-dev-root-token-id={root}",
+            [bao_binary(), "server", "-dev", "-dev-no-store-token", f"-dev-root-token-id={root}",
              f"-dev-listen-address=127.0.0.1:{bao_port}", f"-config={config}"],
             stdout=bao_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True,

@@ -43,7 +43,7 @@ def fresh(tmp_path: Path) -> Iterator[Fresh]:
     port, root = free_port(), "root-" + secrets.token_urlsafe(12)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
     with (tmp_path / "bao.log").open("ab") as log:
-        proc = subprocess.Popen([bao_binary(), "server", "-dev", f"-dev-root-token-id={root}",
+        proc = subprocess.Popen([bao_binary(), "server", "-dev", "-dev-no-store-token", f"-dev-root-token-id={root}",
                                  f"-dev-listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     try:

@@ -45,3 +45,25 @@ def test_wrong_secret_id_is_refused_without_echo(stack: Stack) -> None:
     with pytest.raises(StoreError) as info:
         store.use_approle("not-a-role", "not-the-secret-id-value")
     assert "not-the-secret-id-value" not in info.value.diagnostics()
+
+
+def test_dev_up_leaves_the_users_vault_token_alone(tmp_path: Path) -> None:
+    """A -dev OpenBao stores its root token in ~/.vault-token unless told not to: that would clobber the user's
+    own login (and concurrent dev servers raced on that file, failing to start)."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".vault-token").write_text("s.users-own-token\n")
+    env = {**os.environ, "HOME": str(home)}
+    stack_dir = tmp_path / "stack"
+    try:
+        up = subprocess.run([sys.executable, "-m", "custody", "dev", "up", "--dir", str(stack_dir), "--format", "json"],
+                            env=env, capture_output=True, text=True, timeout=60)
+        assert up.returncode == 0, up.stderr
+    finally:
+        subprocess.run([sys.executable, "-m", "custody", "dev", "down", "--dir", str(stack_dir)], env=env,
+                       capture_output=True, timeout=60)
+    assert (home / ".vault-token").read_text() == "s.users-own-token\n"
