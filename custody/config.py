@@ -81,6 +81,9 @@ class ServerSettings(PolicySettings):
     webhook_format: Literal["json", "slack"] = "json"
     audit_logs: Annotated[list[str], NoDecode, BeforeValidator(_split_list)] = []
     max_body_bytes: int = 64 * 1024
+    # How long a token's identity (lookup-self) is remembered; never past the token's own expiry. The capability
+    # check that refuses a revoked token is made on every request regardless. 0 asks lookup-self every time.
+    caller_cache_seconds: float = Field(300.0, ge=0, le=3600)
 
     def read_secret_id(self) -> SecretStr:
         """The AppRole secret_id, from a file (preferred: it can be rotated on disk) or the environment."""

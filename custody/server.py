@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from custody import logging as clog
 from custody.api.app import create_app
+from custody.callers import CallerCache
 from custody.config import ServerSettings
 from custody.errors import CustodyError
 from custody.notify import Notifier
@@ -24,7 +25,8 @@ def build(settings: ServerSettings) -> FastAPI:
     # Read at every login, so a secret_id rotated in CUSTODY_SECRET_ID_FILE is used without a restart.
     store.use_approle(settings.role_id, lambda: settings.read_secret_id().get_secret_value(), settings.approle_mount)
     custody = Custody(store=store, settings=settings,
-                      notifier=Notifier(settings.webhooks, settings.webhook_format), api_path=settings.api_path)
+                      notifier=Notifier(settings.webhooks, settings.webhook_format), api_path=settings.api_path,
+                      callers=CallerCache(max_age=settings.caller_cache_seconds))
     return create_app(custody, settings.max_body_bytes, settings.public_vault_addr or settings.vault_addr)
 
 

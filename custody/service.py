@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from custody.callers import CallerCache
 from custody.config import PolicySettings
 from custody.domain import grants as rules
 from custody.domain.models import (
@@ -31,6 +32,7 @@ from custody.domain.platforms import parse_account_id, parse_codes
 from custody.domain.reasons import validate_reason, validate_ticket
 from custody.durations import parse_duration
 from custody.errors import (
+    AuthError,
     CasConflict,
     Conflict,
     CustodyError,
@@ -85,15 +87,24 @@ class Custody:
     notifier: Notifier = field(default_factory=lambda: Notifier([]))
     clock: Callable[[], datetime] = utcnow
     api_path: str = "custody"
+    callers: CallerCache = field(default_factory=CallerCache)
 
     # ---- authorization --------------------------------------------------------------------------------------
     def authorize(self, token: str, path: str, capability: str, principal: Principal | None = None) -> Principal:
         """Who is calling, and may their policies do ``capability`` on ``custody/<path>``? Else 403.
 
         ``principal``: the caller, when already looked up for this token (saves a second lookup-self).
+
+        The caller's identity may come from ``self.callers`` (a token's identity never changes), but the capability
+        check below is always asked of Vault with the caller's token: it is what refuses a revoked token.
         """
-        principal = principal or self.store.lookup_caller(token)
-        if not self.allowed(token, path, capability):
+        principal = principal or self._caller(token)
+        try:
+            allowed = self.allowed(token, path, capability)
+        except AuthError:
+            self.callers.forget(token)
+            raise
+        if not allowed:
             self._record_denial(principal, path, capability)
             area = path.split("/", 1)[0]
             if "/emergency" in path:
@@ -102,6 +113,16 @@ class Custody:
                 f"permission denied: {capability} on {self.api_path}/{path}",
                 hint=f"ask for a policy that allows it ({_POLICY_HINTS.get(area, 'see policies/')})",
             )
+        return principal
+
+    def _caller(self, token: str) -> Principal:
+        if not token:
+            raise AuthError("no Vault token given", hint="set VAULT_TOKEN or run `bao login`")
+        known = self.callers.get(token)
+        if known is not None:
+            return known
+        principal, ttl = self.store.lookup(token)
+        self.callers.put(token, principal, ttl)
         return principal
 
     def allowed(self, token: str, path: str, capability: str) -> bool:
@@ -395,13 +416,15 @@ class Custody:
         who = self.authorize(token, f"grants/{grant_id}/reveal", "update")
         grant = self._grant(grant_id)
         now = self.clock()
+        read: list[tuple[CodeSet | None, int]] = []  # the code set as last read, for the first consume attempt
         if rules.reveal_incomplete(grant) and who.id == grant.requester_id:
             claimed = grant
             log.warning("grant.reveal_resumed", grant_id=grant_id, actor=who.display_name)
             self.store.delete_all(reveal_path(grant_id))  # a leftover of the interrupted attempt, if any
         else:
             rules.check_reveal(grant, who, now)
-            cs, _ = self._codeset(grant.account)
+            read.append(self._codeset(grant.account))
+            cs = read[0][0]
             if cs is None or cs.remaining == 0:
                 raise self._exhausted(grant.account)
             try:
@@ -416,7 +439,9 @@ class Custody:
                     raise Conflict(f"grant {grant_id} changed while revealing; it may already be revealed",
                                    hint="run `custody access show` and retry if it is still approved") from None
         try:
-            code, remaining = with_cas_retry(lambda: self._consume(grant.account, grant_id, now))
+            # The first attempt reuses the read above; a lost check-and-set race re-reads.
+            code, remaining = with_cas_retry(
+                lambda: self._consume(grant.account, grant_id, now, read.pop() if read else None))
         except Exhausted:
             with_cas_retry(lambda: self._unclaim(grant_id, who, now))
             raise
@@ -454,8 +479,9 @@ class Custody:
         return Exhausted(f"{account_id} has no codes left to hand out",
                          hint="the security team must rotate its recovery codes (`custody codes rotate`)")
 
-    def _consume(self, account_id: str, grant_id: str, now: datetime) -> tuple[Any, int]:
-        cs, version = self._codeset(account_id)
+    def _consume(self, account_id: str, grant_id: str, now: datetime,
+                 known: tuple[CodeSet | None, int] | None = None) -> tuple[Any, int]:
+        cs, version = known or self._codeset(account_id)
         if cs is None:
             raise self._exhausted(account_id)
         codes = list(cs.codes)

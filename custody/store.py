@@ -78,6 +78,10 @@ def _translate(exc: Exception, what: str) -> CustodyError:
     return StoreError(f"unexpected error talking to Vault ({what}): {type(exc).__name__}")
 
 
+def _invalid_token() -> AuthError:
+    return AuthError("your Vault token is invalid or expired", hint="run `bao login` again")
+
+
 class Store:
     """Vault access for the service. Thread-safe; one instance per process."""
 
@@ -186,21 +190,36 @@ class Store:
 
     # ---- callers ----------------------------------------------------------------------------------------------
     def lookup_caller(self, token: str) -> Principal:
+        return self.lookup(token)[0]
+
+    def lookup(self, token: str) -> tuple[Principal, int]:
+        """The caller Vault names for ``token``, and the seconds the token has left (0: it does not expire)."""
         if not token:
             raise AuthError("no Vault token given", hint="set VAULT_TOKEN or run `bao login`")
         try:
             data = self._call("GET", "auth/token/lookup-self", token=token, what="token lookup")["data"]
         except StoreError as exc:
             if "token was refused" in exc.message:  # a 403 on lookup-self, not a 5xx during failover
-                raise AuthError("your Vault token is invalid or expired", hint="run `bao login` again") from None
+                raise _invalid_token() from None
             raise
         except NotFound:
-            raise AuthError("your Vault token is invalid or expired", hint="run `bao login` again") from None
-        return Principal.from_lookup(data)
+            raise _invalid_token() from None
+        try:
+            ttl = int(data.get("ttl") or 0)
+        except (TypeError, ValueError):
+            ttl = 0
+        return Principal.from_lookup(data), ttl
 
     def capabilities(self, token: str, path: str) -> set[str]:
-        data = self._call("POST", "sys/capabilities-self", token=token, json={"paths": [path]},
-                          what="capability check")
+        """What the caller's policies allow on ``path``, asked with the caller's own token (so a revoked or
+        expired token is refused here, on every request)."""
+        try:
+            data = self._call("POST", "sys/capabilities-self", token=token, json={"paths": [path]},
+                              what="capability check")
+        except StoreError as exc:
+            if "token was refused" in exc.message:
+                raise _invalid_token() from None
+            raise
         caps = data.get("data", {}).get(path) or data.get(path) or data.get("capabilities") or []
         return {str(c) for c in caps}
 
