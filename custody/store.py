@@ -103,6 +103,10 @@ class Store:
         self.retry_base = retry_base
         session = requests.Session()
         session.verify = verify
+        # Vault's address and CA come from custody's settings, never from the environment: no proxy variables, no
+        # ~/.netrc. (requests would otherwise stat ~/.netrc and scan the environment on every call, which was a
+        # fifth of the service's CPU under load.)
+        session.trust_env = False
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
         session.mount("http://", adapter)
         session.mount("https://", adapter)

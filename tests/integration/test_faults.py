@@ -270,3 +270,24 @@ def test_hanging_webhook_is_degraded_but_safe(stack: Stack, clock: Clock, accoun
         assert hooks["failed"] >= 1 and hooks["pending"] + hooks["failed"] >= 1
     finally:
         receiver.close()
+
+
+def test_proxy_and_netrc_in_the_environment_are_not_used_for_vault(stack: Stack, account: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """custody reaches Vault at the address it was configured with, never through a proxy variable or with
+    ~/.netrc credentials that happen to be in the service's environment."""
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))  # bound, never listening: a proxy here refuses every connection
+    port = dead.getsockname()[1]
+    store = stack.service_store()
+    try:
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        netrc = tmp_path / "netrc"
+        netrc.write_text("machine 127.0.0.1 login intruder password hunter2\n")
+        monkeypatch.setenv("NETRC", str(netrc))
+        assert store.read(f"accounts/{account}") is not None
+    finally:
+        dead.close()
