@@ -8,6 +8,7 @@ friends, with messages that never hold a token or a secret value.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -53,6 +54,11 @@ class WrapInfo:
 
 def _translate(exc: Exception, what: str) -> CustodyError:
     """hvac/requests errors -> custody errors, without the response text (it could echo secrets)."""
+    if isinstance(exc, requests.exceptions.SSLError):  # retrying will not make the certificate trusted
+        err = StoreError(f"TLS to Vault failed: its certificate is not trusted ({what})",
+                         hint="set CUSTODY_VAULT_CACERT to the CA bundle that signed Vault's certificate")
+        err.retryable = False
+        return err
     if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
         return StoreError(f"Vault is unreachable ({what})", hint="check VAULT_ADDR and that Vault is running")
     if isinstance(exc, hvac.exceptions.VaultDown):
@@ -102,11 +108,14 @@ class Store:
         self.retries = retries
         self.retry_base = retry_base
         session = requests.Session()
-        session.verify = verify
-        # Vault's address and CA come from custody's settings, never from the environment: no proxy variables, no
+        # Vault's address comes from custody's settings, never from the environment: no proxy variables, no
         # ~/.netrc. (requests would otherwise stat ~/.netrc and scan the environment on every call, which was a
-        # fifth of the service's CPU under load.)
+        # fifth of the service's CPU under load.) A CA bundle named the way requests and curl read it is still
+        # honoured, read once here, when no CA was configured.
         session.trust_env = False
+        if verify is True:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.verify = verify
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
         session.mount("http://", adapter)
         session.mount("https://", adapter)

@@ -12,6 +12,8 @@ import os
 import re
 import signal
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -291,3 +293,55 @@ def test_proxy_and_netrc_in_the_environment_are_not_used_for_vault(stack: Stack,
         assert store.read(f"accounts/{account}") is not None
     finally:
         dead.close()
+
+
+@pytest.fixture(scope="module")
+def tls_vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A throwaway OpenBao in -dev-tls mode: HTTPS with a CA of its own. Yields (address, CA file)."""
+    from custody.devstack import bao_binary, free_port
+
+    certs = tmp_path_factory.mktemp("tls")
+    port = free_port()
+    proc = subprocess.Popen(
+        [bao_binary(), "server", "-dev", "-dev-tls", "-dev-no-store-token", "-dev-root-token-id=tls-root",
+         f"-dev-tls-cert-dir={certs}", f"-dev-listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ | {"HOME": str(certs)},
+    )
+    ca = certs / "vault-ca.pem"
+    health = f"https://127.0.0.1:{port}/v1/sys/health"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if ca.exists() and httpx.get(health, verify=ssl.create_default_context(cafile=str(ca))).is_success:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the TLS dev server did not start"
+            time.sleep(0.1)
+        yield f"https://127.0.0.1:{port}", ca
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_tls_vault_needs_its_ca(tls_vault: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    addr, ca = tls_vault
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    # Without the CA: a clear, non-retried error that says what to set (and no retry loop first).
+    store = Store(addr, retries=3)
+    store.use_token("tls-root")
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="certificate is not trusted") as err:
+        store.read("anything")
+    assert "CUSTODY_VAULT_CACERT" in (err.value.hint or "") and time.monotonic() - started < 2
+    # With the CA configured, as CUSTODY_VAULT_CACERT does.
+    trusted = Store(addr, verify=str(ca))
+    trusted.use_token("tls-root")
+    assert trusted.capabilities("tls-root", "custody/accounts") == {"root"}
+    # With the CA bundle named the way requests and curl read it (e.g. a corporate CA bundle): still honoured.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+    via_env = Store(addr)
+    via_env.use_token("tls-root")
+    assert via_env.capabilities("tls-root", "custody/accounts") == {"root"}
