@@ -111,7 +111,12 @@ def test_no_cache_means_a_lookup_per_request(stack: Stack, service: Custody, acc
     service.callers = CallerCache(max_age=0)
     calls: list[int] = []
     real = service.store.lookup
-    monkeypatch.setattr(service.store, "lookup", lambda t: calls.append(1) or real(t))
+
+    def counted(token: str) -> tuple[Principal, int]:
+        calls.append(1)
+        return real(token)
+
+    monkeypatch.setattr(service.store, "lookup", counted)
     for _ in range(3):
         service.get_account(stack.token("engineer"), account)
     assert len(calls) == 3
