@@ -10,18 +10,20 @@ Targets (issue 7): p99 under 100 ms at 50 clients; a reveal no more than 2x its 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import secrets
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from benchmarks.loadgen import Pool
 from custody.devstack import DevStack
 
 REASON = "Benchmark: lost the hardware key, need to log in and rotate a leaked token"
@@ -32,24 +34,63 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def run_level(clients: int, jobs: list[Any], op: Callable[[httpx.Client, Any], None]) -> list[float]:
-    """Run ``op`` on every job with ``clients`` threads, each with its own keep-alive connection; ms per op."""
-    local = threading.local()
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used (Linux /proc); None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@dataclass
+class Level:
+    """One operation at one concurrency level: latencies (ms), wall time, and CPU ms per operation by process."""
+
+    op: str
+    clients: int
+    latencies: list[float]
+    wall: float
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.wall
+
+
+def run_level(op_name: str, clients: int, jobs: list[Any], op: Callable[[Pool, Any], Awaitable[None]],
+              pids: dict[str, int]) -> Level:
+    """Run ``op`` on every job with ``clients`` concurrent clients, each with its own keep-alive connection.
+
+    The clients are asyncio tasks in one thread with a minimal HTTP client (``benchmarks.loadgen``): the load
+    generator's CPU is taken from the very cores the server and Vault run on, so it must stay small.
+    """
     latencies: list[float] = []
-    lock = threading.Lock()
+    pending = iter(jobs)
 
-    def one(job: Any) -> None:
-        if not hasattr(local, "http"):
-            local.http = httpx.Client(timeout=30)
-        start = time.perf_counter()
-        op(local.http, job)
-        ms = (time.perf_counter() - start) * 1000
-        with lock:
-            latencies.append(ms)
+    async def client() -> None:
+        pool = Pool()
+        try:
+            for job in pending:  # one shared iterator: each job is taken by exactly one client
+                start = time.perf_counter()
+                await op(pool, job)
+                latencies.append((time.perf_counter() - start) * 1000)
+        finally:
+            await pool.close()
 
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        list(pool.map(one, jobs))
-    return latencies
+    async def all_clients() -> None:
+        await asyncio.gather(*(client() for _ in range(clients)))
+
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    mine, started = time.process_time(), time.perf_counter()
+    asyncio.run(all_clients())
+    wall = time.perf_counter() - started
+    cpu = {"client": (time.process_time() - mine) * 1000 / len(jobs)}
+    for name, pid in pids.items():
+        now, then = cpu_seconds(pid), before[name]
+        if now is not None and then is not None:
+            cpu[name] = (now - then) * 1000 / len(jobs)
+    return Level(op_name, clients, latencies, wall, cpu)
 
 
 class Bench:
@@ -61,6 +102,18 @@ class Bench:
 
     def call(self, http: httpx.Client, who: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
         resp = http.request(method, f"{self.custody}/{path}", json=body, headers={"X-Vault-Token": self.tokens[who]})
+        return self._answer(method, path, resp)
+
+    async def acall(self, pool: Pool, who: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        status, answer = await pool(self.custody).request(method, f"/{path}", {"X-Vault-Token": self.tokens[who]},
+                                                          body)
+        if status >= 300:
+            raise RuntimeError(f"{method} {path}: HTTP {status} {str(answer)[:200]}")
+        result: dict[str, Any] = answer
+        return result
+
+    @staticmethod
+    def _answer(method: str, path: str, resp: httpx.Response) -> dict[str, Any]:
         if resp.status_code >= 300:
             raise RuntimeError(f"{method} {path}: HTTP {resp.status_code} {resp.text[:200]}")
         result: dict[str, Any] = resp.json()
@@ -82,23 +135,29 @@ class Bench:
                               json={"role_id": role_id["data"]["role_id"], "secret_id": secret_id}).json()
         return str(auth["auth"]["client_token"])
 
-    def raw_reveal(self, http: httpx.Client, service: str, n: int) -> None:
-        """The Vault round trips of one reveal, made directly: what a reveal cannot do without."""
+    async def raw_reveal(self, pool: Pool, service: str, n: int) -> None:
+        """The Vault round trips of one reveal by a caller custody already knows, made directly: what a reveal
+        cannot do without (RAW_CALLS of them)."""
+        vault = pool(self.vault)
         caller = {"X-Vault-Token": self.tokens["engineer"]}
         svc = {"X-Vault-Token": service}
-        kv = f"{self.vault}/custody-kv"
+        kv = "/custody-kv"
         grant, codes, reveal = f"bench/raw/grant-{n}", f"bench/raw/codes-{n}", f"bench/raw/reveal-{n}"
-        http.get(f"{self.vault}/auth/token/lookup-self", headers=caller)
-        http.post(f"{self.vault}/sys/capabilities-self", json={"paths": ["custody/grants/x/reveal"]}, headers=caller)
-        http.get(f"{kv}/data/{grant}", headers=svc)
-        http.get(f"{kv}/data/{codes}", headers=svc)
-        http.post(f"{kv}/data/{grant}", json={"data": {"s": "revealing"}, "options": {"cas": 1}}, headers=svc)
-        http.get(f"{kv}/data/{codes}", headers=svc)
-        http.post(f"{kv}/data/{codes}", json={"data": {"n": n}, "options": {"cas": 1}}, headers=svc)
-        http.post(f"{kv}/data/{reveal}", json={"data": {"code": "0" * 16}, "options": {"cas": 0}}, headers=svc)
-        http.get(f"{kv}/data/{reveal}", headers=svc | {"X-Vault-Wrap-TTL": "300s"})
-        http.delete(f"{kv}/metadata/{reveal}", headers=svc)
-        http.post(f"{kv}/data/{grant}", json={"data": {"s": "revealed"}, "options": {"cas": 2}}, headers=svc)
+        calls: list[tuple[str, str, dict[str, str], Any]] = [
+            ("POST", "/sys/capabilities-self", caller, {"paths": ["custody/grants/x/reveal"]}),
+            ("GET", f"{kv}/data/{grant}", svc, None),
+            ("GET", f"{kv}/data/{codes}", svc, None),
+            ("POST", f"{kv}/data/{grant}", svc, {"data": {"s": "revealing"}, "options": {"cas": 1}}),
+            ("POST", f"{kv}/data/{codes}", svc, {"data": {"n": n}, "options": {"cas": 1}}),
+            ("POST", f"{kv}/data/{reveal}", svc, {"data": {"code": "0" * 16}, "options": {"cas": 0}}),
+            ("GET", f"{kv}/data/{reveal}", svc | {"X-Vault-Wrap-TTL": "300s"}, None),
+            ("DELETE", f"{kv}/metadata/{reveal}", svc, None),
+            ("POST", f"{kv}/data/{grant}", svc, {"data": {"s": "revealed"}, "options": {"cas": 2}}),
+        ]
+        for method, path, headers, body in calls:
+            status, answer = await vault.request(method, path, headers, body)
+            if status >= 300:
+                raise RuntimeError(f"raw {method} {path}: HTTP {status} {str(answer)[:200]}")
 
     def prepare_raw(self, service: str, count: int) -> None:
         svc = {"X-Vault-Token": service}
@@ -106,6 +165,10 @@ class Bench:
             for key in (f"bench/raw/grant-{n}", f"bench/raw/codes-{n}"):
                 self.http.post(f"{self.vault}/custody-kv/data/{key}", json={"data": {"n": 0}, "options": {"cas": 0}},
                                headers=svc)
+
+
+RAW_CALLS = 9  # capabilities-self, 2 KV reads, CAS write (claim), CAS write (code), create, wrapped read,
+               # metadata delete, CAS write (fingerprint)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,62 +195,79 @@ def _run(bench: Bench, state: dict[str, Any], directory: Path, levels: list[int]
     pending = [bench.call(bench.http, "engineer", "POST", f"accounts/{critical[n % 4]}/grants",
                           {"reason": REASON})["data"]["id"] for n in range(total)]
     print(f"setup: {len(standard) + 4} accounts, {total} pending grants in {time.perf_counter() - started:.1f}s")
-    rows: list[tuple[str, int, list[float]]] = []
+    pids = {"vault": int(state["bao_pid"]), "custody": int(state["custody_pid"])}
+    rows: list[Level] = []
     granted: list[tuple[int, str]] = []
-    lock = threading.Lock()
 
-    def request(http: httpx.Client, n: int) -> None:
-        gid = bench.call(http, "engineer", "POST", f"accounts/{standard[n // 8]}/grants", {"reason": REASON})
-        with lock:
-            granted.append((n, gid["data"]["id"]))
+    async def request(pool: Pool, n: int) -> None:
+        gid = await bench.acall(pool, "engineer", "POST", f"accounts/{standard[n // 8]}/grants", {"reason": REASON})
+        granted.append((n, gid["data"]["id"]))
 
-    def approve(http: httpx.Client, gid: str) -> None:
-        bench.call(http, "approver", "POST", f"grants/{gid}/approve", {"comment": "bench"})
+    async def approve(pool: Pool, gid: str) -> None:
+        await bench.acall(pool, "approver", "POST", f"grants/{gid}/approve", {"comment": "bench"})
 
-    def reveal(http: httpx.Client, gid: str) -> None:
-        bench.call(http, "engineer", "POST", f"grants/{gid}/reveal")
+    async def reveal(pool: Pool, gid: str) -> None:
+        await bench.acall(pool, "engineer", "POST", f"grants/{gid}/reveal")
 
     for i, clients in enumerate(levels):
-        rows.append(("request", clients, run_level(clients, list(range(i * ops, (i + 1) * ops)), request)))
+        rows.append(run_level("request", clients, list(range(i * ops, (i + 1) * ops)), request, pids))
     for i, clients in enumerate(levels):
-        rows.append(("approve", clients, run_level(clients, pending[i * ops:(i + 1) * ops], approve)))
+        rows.append(run_level("approve", clients, pending[i * ops:(i + 1) * ops], approve, pids))
     # Reveals of one account share its code set (check-and-set on one record); interleave accounts so the figure
     # is the service's cost, not a queue on one record, which test_concurrency covers.
     order = [gid for _, gid in sorted(granted, key=lambda item: (item[0] % 8, item[0] // 8))]
     for i, clients in enumerate(levels):
-        rows.append(("reveal", clients, run_level(clients, order[i * ops:(i + 1) * ops], reveal)))
+        rows.append(run_level("reveal", clients, order[i * ops:(i + 1) * ops], reveal, pids))
 
     service = bench.service_token(state, directory)
     raw_n = min(ops, 200)
     bench.prepare_raw(service, raw_n * len(levels))
     # The same Vault round trips, made directly, at every concurrency level: what Vault alone allows on this
     # machine, so a latency figure can be read against the floor it stands on.
-    raws = {clients: run_level(clients, list(range(i * raw_n, (i + 1) * raw_n)),
-                               lambda http, n: bench.raw_reveal(http, service, n))
+    raws = {clients: run_level("raw", clients, list(range(i * raw_n, (i + 1) * raw_n)),
+                               lambda pool, n: bench.raw_reveal(pool, service, n), pids)
             for i, clients in enumerate(levels)}
-    raw = raws[levels[0]]
-    one_client_reveal = next(lat for op, c, lat in rows if op == "reveal" and c == levels[0])
+    return report(rows, raws, levels)
 
-    print(f"\n{'operation':<10}{'clients':>8}{'ops':>6}{'p50 ms':>9}{'p99 ms':>9}{'ops/s':>8}")
-    worst = 0.0
-    for op, clients, lat in rows:
-        wall = sum(lat) / clients / 1000
-        print(f"{op:<10}{clients:>8}{len(lat):>6}{pct(lat, 50):>9.1f}{pct(lat, 99):>9.1f}{len(lat) / wall:>8.0f}")
-        if clients == max(levels):
-            worst = max(worst, pct(lat, 99))
-    ratio = statistics.median(one_client_reveal) / statistics.median(raw)
-    print(f"\nraw Vault round trips of one reveal (11 calls, 1 client): p50 {pct(raw, 50):.1f} ms, "
-          f"p99 {pct(raw, 99):.1f} ms")
-    print(f"reveal / raw (p50, {levels[0]} client): {ratio:.2f}x   (target <= 2x: {'met' if ratio <= 2 else 'MISSED'})")
-    print(f"\n{'raw reveal':<10}{'clients':>8}{'p50 ms':>9}{'p99 ms':>9}{'ops/s':>8}{'custody/raw p99':>17}")
+
+def report(rows: list[Level], raws: dict[int, Level], levels: list[int]) -> int:
+    cores = os.cpu_count() or 1
+    print(f"\n{'operation':<10}{'clients':>8}{'ops':>6}{'p50 ms':>9}{'p99 ms':>9}{'ops/s':>8}"
+          f"   CPU ms per operation: vault / custody / load generator")
+    for r in rows:
+        print(f"{r.op:<10}{r.clients:>8}{len(r.latencies):>6}{pct(r.latencies, 50):>9.1f}"
+              f"{pct(r.latencies, 99):>9.1f}{r.rate:>8.0f}   {_cpu(r)}")
+    one = levels[0]
+    raw, one_client_reveal = raws[one], next(r for r in rows if r.op == "reveal" and r.clients == one)
+    ratio = statistics.median(one_client_reveal.latencies) / statistics.median(raw.latencies)
+    print(f"\nraw Vault round trips of one reveal ({RAW_CALLS} calls, {one} client): "
+          f"p50 {pct(raw.latencies, 50):.1f} ms, p99 {pct(raw.latencies, 99):.1f} ms")
+    print(f"reveal / raw (p50, {one} client): {ratio:.2f}x   (target <= 2x: {'met' if ratio <= 2 else 'MISSED'})")
+    print(f"\n{'raw reveal':<10}{'clients':>8}{'p50 ms':>9}{'p99 ms':>9}{'ops/s':>8}{'custody/raw p99':>17}"
+          f"   CPU ms per reveal: vault / load generator")
     for clients, lat in raws.items():
-        wall = sum(lat) / clients / 1000
-        mine = next(lt for op, c, lt in rows if op == "reveal" and c == clients)
-        print(f"{'':<10}{clients:>8}{pct(lat, 50):>9.1f}{pct(lat, 99):>9.1f}{len(lat) / wall:>8.0f}"
-              f"{pct(mine, 99) / pct(lat, 99):>16.2f}x")
-    print(f"p99 at {max(levels)} clients, worst operation: {worst:.1f} ms   "
+        mine = next(r for r in rows if r.op == "reveal" and r.clients == clients)
+        print(f"{'':<10}{clients:>8}{pct(lat.latencies, 50):>9.1f}{pct(lat.latencies, 99):>9.1f}{lat.rate:>8.0f}"
+              f"{pct(mine.latencies, 99) / pct(lat.latencies, 99):>16.2f}x   {_cpu(lat)}")
+    top = max(levels)
+    print(f"\nVault's own CPU bounds latency (Little's law, {cores} cores, nothing else running):")
+    for op in ("request", "approve", "reveal"):
+        r = next(x for x in rows if x.op == op and x.clients == top)
+        vault = r.cpu_ms.get("vault")
+        if vault is not None:
+            print(f"  {op:<8} Vault spends {vault:.1f} ms CPU per operation -> at most {cores * 1000 / vault:.0f}/s; "
+                  f"{top} clients wait >= {top * vault / cores:.0f} ms on average (measured p50 "
+                  f"{pct(r.latencies, 50):.0f} ms)")
+    worst = max(pct(r.latencies, 99) for r in rows if r.clients == top)
+    print(f"p99 at {top} clients, worst operation: {worst:.1f} ms   "
           f"(target < 100 ms: {'met' if worst < 100 else 'MISSED'})")
     return 0
+
+
+def _cpu(level: Level) -> str:
+    parts = [level.cpu_ms.get(k) for k in ("vault", "custody", "client")]
+    return " / ".join("-" if v is None or (k == "custody" and level.op == "raw") else f"{v:.1f}"
+                      for k, v in zip(("vault", "custody", "client"), parts, strict=True))
 
 
 if __name__ == "__main__":
