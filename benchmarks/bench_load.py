@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks import stop_cleanly_on_sigterm
 from benchmarks.loadgen import Pool
 from custody.devstack import DevStack
 
@@ -178,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv or [])
     levels = [int(x) for x in args.levels.split(",")]
     ops = args.ops
+    stop_cleanly_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="custody-bench-") as tmp:
         dev = DevStack(Path(tmp))
         state = dev.up(extra_env={"CUSTODY_LOG_LEVEL": "warning"})

@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks import stop_cleanly_on_sigterm
 from custody.bootstrap import Admin
 from custody.devstack import DevStack
 from custody.domain.models import Account, CodeSet, utcnow
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=16)
     args = parser.parse_args(argv)
     configure("json", "warning", stream=io.StringIO())  # 10,000 "rotation.due" lines are not the point here
+    stop_cleanly_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="custody-bench-") as tmp:
         stack = DevStack(Path(tmp))
         state = stack.up()

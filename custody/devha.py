@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 from custody.bootstrap import Admin, bootstrap
-from custody.devstack import DevStack, _alive, _stop, _wait, bao_binary, free_port
+from custody.devstack import DEV_MARKER, DevStack, _alive, _wait, bao_binary, free_port, stop_all
 from custody.errors import StoreError
 
 # sys/health answers: 200 active, 429 standby, 472/473 DR/perf standby, 501 not initialised, 503 sealed.
@@ -105,6 +105,7 @@ class HAStack:
         for old in self.dir.glob("node*"):  # a fresh cluster every time: old Raft data would be initialised
             shutil.rmtree(old)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        env[DEV_MARKER] = str(self.dir)
         self.state = {"dir": str(self.dir), "nodes": [], "replicas": []}
         try:
             for i in range(1, self.nodes + 1):
@@ -202,13 +203,9 @@ class HAStack:
 
     def down(self) -> bool:
         """Stop every process this stack started (from memory, or from state.json of an earlier run)."""
-        state = self.state or self._load()
-        if not state:
-            return False
+        state = self.state or self._load() or {}
         pids = [r.get("pid") for r in state.get("replicas", [])] + [n.get("pid") for n in state.get("nodes", [])]
-        was = any(_alive(p) for p in pids)
-        for pid in pids:
-            _stop(pid)
+        was = stop_all(pids, self.dir)
         self.state_file.unlink(missing_ok=True)
         (self.dir / "service-secret-id").unlink(missing_ok=True)
         self.state = {}
@@ -241,6 +238,7 @@ class HAStack:
         """Start a killed node again with its data, and unseal it; it rejoins as a standby."""
         node = self.state["nodes"][i]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        env[DEV_MARKER] = str(self.dir)
         self.state["nodes"][i] = self._start_node(i + 1, node["port"], node["cluster_port"], env)
         self._save()
         _wait(f"{node['addr']}/v1/sys/health", 20, ok=_ANY_HEALTH)

@@ -91,6 +91,39 @@ def _stop(pid: int | None, grace: float = 5.0) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+# Every process a dev stack starts carries this in its environment, so ``dev down`` can find and stop them even
+# when state.json (or the whole directory) is gone.
+DEV_MARKER = "CUSTODY_DEV_DIR"
+
+
+def started_for(directory: Path) -> list[int]:
+    """Processes started by a dev stack in ``directory``, found by their environment (Linux ``/proc``; elsewhere,
+    and for other users' processes, nothing is found)."""
+    entry = f"{DEV_MARKER}={directory.resolve()}".encode()
+    found = []
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == os.getpid():
+                continue
+            try:
+                environ = Path(f"/proc/{name}/environ").read_bytes()
+            except OSError:
+                continue
+            if entry in environ.split(b"\0"):
+                found.append(int(name))
+    return found
+
+
+def stop_all(pids: list[int | None], directory: Path) -> bool:
+    """Stop ``pids`` (in order) and any other process started for ``directory``. True if any was running."""
+    known = [p for p in pids if p]
+    every = known + [p for p in started_for(directory) if p not in known]
+    was = any(_alive(p) for p in every)
+    for pid in every:
+        _stop(pid)
+    return was
+
+
 class DevStack:
     def __init__(self, directory: Path) -> None:
         self.dir = directory.resolve()
@@ -122,6 +155,7 @@ class DevStack:
         config = self.dir / "bao.hcl"
         config.write_text(f'audit "file" "file" {{\n  options {{ file_path = "{audit_log}" }}\n}}\n')
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        env[DEV_MARKER] = str(self.dir)
         bao_log = (self.dir / "bao.log").open("ab")
         bao = subprocess.Popen(
             [bao_binary(), "server", "-dev", "-dev-no-store-token", f"-dev-root-token-id={root}",
@@ -187,12 +221,8 @@ class DevStack:
 
     def down(self) -> bool:
         """Stop what ``up`` started. True if anything was running."""
-        state = self.state()
-        if not state:
-            return False
-        was = _alive(state.get("custody_pid")) or _alive(state.get("bao_pid"))
-        _stop(state.get("custody_pid"))
-        _stop(state.get("bao_pid"))
+        state = self.state() or {}
+        was = stop_all([state.get("custody_pid"), state.get("bao_pid")], self.dir)
         self.state_file.unlink(missing_ok=True)
         (self.dir / "service-secret-id").unlink(missing_ok=True)
         return was

@@ -67,3 +67,33 @@ def test_dev_up_leaves_the_users_vault_token_alone(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-m", "custody", "dev", "down", "--dir", str(stack_dir)], env=env,
                        capture_output=True, timeout=60)
     assert (home / ".vault-token").read_text() == "s.users-own-token\n"
+
+
+def test_dev_down_stops_the_stack_even_without_its_state_file(tmp_path: Path) -> None:
+    """A lost state.json (or a deleted directory) used to leave bao and the server running for ever."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from custody.devstack import _alive, started_for
+
+    stack_dir = tmp_path / "stack"
+    cmd = [sys.executable, "-m", "custody", "dev"]
+    try:
+        up = subprocess.run([*cmd, "up", "--dir", str(stack_dir), "--format", "json"], capture_output=True,
+                            text=True, timeout=60, env=os.environ)
+        assert up.returncode == 0, up.stderr
+        state = json.loads((stack_dir / "state.json").read_text())
+        pids = {state["bao_pid"], state["custody_pid"]}
+        assert set(started_for(stack_dir)) == pids  # found by their environment, nothing else
+        assert started_for(tmp_path) == [] and started_for(tmp_path / "stac") == []
+        shutil.rmtree(stack_dir)  # state.json, logs, everything
+    finally:
+        down = subprocess.run([*cmd, "down", "--dir", str(stack_dir), "--format", "json"], capture_output=True,
+                              text=True, timeout=60)
+    assert down.returncode == 0, down.stderr
+    assert json.loads(down.stdout)["stopped"] is True
+    assert not any(_alive(p) for p in pids)
+    assert started_for(stack_dir) == []
