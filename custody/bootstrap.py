@@ -46,6 +46,9 @@ class AppRole:
     secret_id_num_uses: int = 0
     token_type: str = "service"
     bound_cidrs: tuple[str, ...] = ()  # where the secret_id may be used from, and the token
+    # Leave out Vault's `default` policy: a token that only talks to the KV mount needs none of it (cubbyhole,
+    # sys/wrapping, token self-service), and every policy a token carries is evaluated on each of its requests.
+    no_default_policy: bool = False
 
     def payload(self) -> dict[str, Any]:
         """The body of ``auth/approle/role/<name>``: what Vault stores and what a re-run compares."""
@@ -54,6 +57,7 @@ class AppRole:
             "token_ttl": self.token_ttl,
             "token_max_ttl": self.token_max_ttl,
             "token_type": self.token_type,
+            "token_no_default_policy": self.no_default_policy,
             "secret_id_ttl": self.secret_id_ttl,
             "secret_id_num_uses": self.secret_id_num_uses,
             "secret_id_bound_cidrs": list(self.bound_cidrs),
@@ -63,7 +67,9 @@ class AppRole:
 
 
 # The server logs in again on its own before its token ends, so short token TTLs cost nothing.
-SERVICE_ROLE = AppRole("custody-service", ("custody-service",), token_ttl=3600, token_max_ttl=4 * 3600)
+# Its token carries custody-service alone: it never calls a custody API path, nor anything `default` allows.
+SERVICE_ROLE = AppRole("custody-service", ("custody-service",), token_ttl=3600, token_max_ttl=4 * 3600,
+                       no_default_policy=True)
 # The rotation cron logs in, runs one sweep, and is done.
 ROTATION_ROLE = AppRole("custody-rotation", ("custody-rotation",), token_ttl=900, token_max_ttl=3600)
 APPROLES: dict[str, AppRole] = {r.name: r for r in (SERVICE_ROLE, ROTATION_ROLE)}

@@ -369,7 +369,9 @@ class Store:
             return True  # no identity to test with (tools); sys/health is all we can say
         try:
             token = self._refresh()
-            resp = self._pool.request("GET", f"{addr}/v1/auth/token/lookup-self", timeout=3.0, retries=False,
+            # The mount's config: a read the service's policy allows (its token has no `default` policy, so no
+            # lookup-self), and audited like every request.
+            resp = self._pool.request("GET", f"{addr}/v1/{self.mount}/config", timeout=3.0, retries=False,
                                       headers={"X-Vault-Token": token})
             return resp.status == 200
         except Exception:

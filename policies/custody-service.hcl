@@ -2,6 +2,7 @@
 # The only principal that may touch the custody KV mount. It reads and writes state with check-and-set,
 # reads a code into a response-wrapping token, and destroys old code versions on rotation.
 # It needs nothing under custody/ (that is the API path humans are authorized on).
+# Its tokens carry this policy alone, without Vault's `default` policy (token_no_default_policy).
 # What this grants, path by path, is specified and tested in docs/threat-model.md ("Access matrix").
 
 path "custody-kv/data/*" {

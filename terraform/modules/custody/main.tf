@@ -68,31 +68,33 @@ resource "vault_auth_backend" "approle" {
 }
 
 resource "vault_approle_auth_backend_role" "service" {
-  backend               = vault_auth_backend.approle.path
-  role_name             = "custody-service"
-  token_policies        = [vault_policy.custody["custody-service"].name]
-  token_ttl             = var.service_token_ttl
-  token_max_ttl         = var.service_token_max_ttl
-  token_type            = "service"
-  bind_secret_id        = true
-  secret_id_ttl         = var.secret_id_ttl
-  secret_id_num_uses    = 0
-  secret_id_bound_cidrs = var.service_cidrs
-  token_bound_cidrs     = var.service_cidrs
+  backend                 = vault_auth_backend.approle.path
+  role_name               = "custody-service"
+  token_policies          = [vault_policy.custody["custody-service"].name]
+  token_no_default_policy = true # the KV mount is all it needs; see custody/bootstrap.py
+  token_ttl               = var.service_token_ttl
+  token_max_ttl           = var.service_token_max_ttl
+  token_type              = "service"
+  bind_secret_id          = true
+  secret_id_ttl           = var.secret_id_ttl
+  secret_id_num_uses      = 0
+  secret_id_bound_cidrs   = var.service_cidrs
+  token_bound_cidrs       = var.service_cidrs
 }
 
 resource "vault_approle_auth_backend_role" "rotation" {
-  backend               = vault_auth_backend.approle.path
-  role_name             = "custody-rotation"
-  token_policies        = [vault_policy.custody["custody-rotation"].name]
-  token_ttl             = var.rotation_token_ttl
-  token_max_ttl         = var.rotation_token_max_ttl
-  token_type            = "service"
-  bind_secret_id        = true
-  secret_id_ttl         = var.secret_id_ttl
-  secret_id_num_uses    = 0
-  secret_id_bound_cidrs = var.rotation_cidrs
-  token_bound_cidrs     = var.rotation_cidrs
+  backend                 = vault_auth_backend.approle.path
+  role_name               = "custody-rotation"
+  token_policies          = [vault_policy.custody["custody-rotation"].name]
+  token_no_default_policy = false # it calls the custody API, which asks sys/capabilities-self with its token
+  token_ttl               = var.rotation_token_ttl
+  token_max_ttl           = var.rotation_token_max_ttl
+  token_type              = "service"
+  bind_secret_id          = true
+  secret_id_ttl           = var.secret_id_ttl
+  secret_id_num_uses      = 0
+  secret_id_bound_cidrs   = var.rotation_cidrs
+  token_bound_cidrs       = var.rotation_cidrs
 }
 
 resource "vault_identity_group" "custody" {
