@@ -345,3 +345,40 @@ def test_tls_vault_needs_its_ca(tls_vault: tuple[str, Path], monkeypatch: pytest
     via_env = Store(addr)
     via_env.use_token("tls-root")
     assert via_env.capabilities("tls-root", "custody/accounts") == {"root"}
+
+
+def test_a_standby_redirect_is_followed_with_method_body_and_token(stack: Stack, account: str) -> None:
+    """A Raft standby answers 307 with the active node's address. The store follows it, keeping the method, the
+    body and the X-Vault-Token header, so a check-and-set write lands exactly once on the active node."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Standby(BaseHTTPRequestHandler):
+        def redirect(self) -> None:
+            seen.append(self.command)
+            self.send_response(307)
+            self.send_header("Location", stack.vault_addr + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_DELETE = do_LIST = redirect
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Standby)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        direct = stack.service_store()
+        via = Store(f"http://127.0.0.1:{server.server_address[1]}", retries=0)
+        via._token, via._token_expires = direct._refresh(), float("inf")
+        key = f"probe/{uniq('redirect')}"
+        version = via.write(key, {"n": 1}, cas=0)
+        assert via.write(key, {"n": 2}, cas=version) == version + 1
+        entry = direct.read(key)
+        assert entry is not None and entry.data == {"n": 2} and entry.version == 2
+        assert via.read(key) == entry
+        assert sorted(set(seen)) == ["GET", "POST"]
+    finally:
+        server.shutdown()
