@@ -228,3 +228,30 @@ def test_tokens_in_odd_places(stack: Stack) -> None:
         assert resp.status_code in (400, 403, 413, 431)
     resp = httpx.get(f"{stack.custody_addr}/v1/custody/whoami", headers={"Authorization": "Bearer " + uniq()})
     assert resp.status_code == 403
+
+
+def test_every_answer_carries_one_request_id_and_no_store(stack: Stack, account: str) -> None:
+    """Answers hold grants and wrapping tokens: no cache may keep them. And the request id a caller quotes to the
+    security team is the one in the server's log, on success and on every kind of refusal."""
+    url = f"{stack.custody_addr}/v1/custody"
+    engineer = {"X-Vault-Token": stack.token("engineer")}
+    answers = {
+        "ok": httpx.get(f"{url}/accounts/{account}", headers=engineer),
+        "created": httpx.post(f"{url}/accounts/{account}/grants", json={"reason": REASON}, headers=engineer),
+        "invalid": httpx.post(f"{url}/accounts/{account}/grants", json={"reason": ""}, headers=engineer),
+        "no token": httpx.get(f"{url}/accounts/{account}"),
+        "unknown path": httpx.get(f"{url}/nowhere", headers=engineer),
+        "too large": httpx.post(f"{url}/accounts/{account}/grants", content=b"x" * 70_000,
+                                headers=engineer | {"Content-Type": "application/json"}),
+        "chunked": httpx.post(f"{url}/accounts/{account}/grants", content=iter([b'{"reason": "x"}']),
+                              headers=engineer | {"Content-Type": "application/json"}),
+    }
+    statuses = {name: r.status_code for name, r in answers.items()}
+    assert statuses == {"ok": 200, "created": 200, "invalid": 400, "no token": 403, "unknown path": 404,
+                        "too large": 413, "chunked": 411}
+    for name, resp in answers.items():
+        assert resp.headers.get_list("cache-control") == ["no-store"], name
+        ids = resp.headers.get_list("x-request-id")
+        assert len(ids) == 1 and len(ids[0]) == 36, (name, ids)
+        if resp.status_code == 200:
+            assert resp.json()["request_id"] == ids[0]
