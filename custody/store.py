@@ -58,6 +58,8 @@ class WrapInfo:
 
 def _translate(exc: Exception, what: str) -> CustodyError:
     """hvac/urllib3 errors -> custody errors, without the response text (it could echo secrets)."""
+    if isinstance(exc, CustodyError):  # already said in custody's words
+        return exc
     if isinstance(exc, urllib3.exceptions.SSLError):  # retrying will not make the certificate trusted
         err = StoreError(f"TLS to Vault failed: its certificate is not trusted ({what})",
                          hint="set CUSTODY_VAULT_CACERT to the CA bundle that signed Vault's certificate")
@@ -149,6 +151,12 @@ class _Transport:
             text = data.decode("utf-8", "replace")
             hvac.utils.raise_for_error(method, full, resp.status, None if errors else text, errors=errors,
                                        text=text, json=answer)
+        if resp.status == 200 and not isinstance(answer, dict):
+            # Not Vault (a web page, a proxy's answer): taking it for "no data" would report records missing.
+            err = StoreError(f"the server at {self.base_uri} did not answer like Vault (HTTP 200 without JSON)",
+                             hint="check CUSTODY_VAULT_ADDR points at Vault/OpenBao itself")
+            err.retryable = False
+            raise err
         return answer if isinstance(answer, dict) else {}
 
 

@@ -382,3 +382,37 @@ def test_a_standby_redirect_is_followed_with_method_body_and_token(stack: Stack,
         assert sorted(set(seen)) == ["GET", "POST"]
     finally:
         server.shutdown()
+
+
+def test_a_server_that_is_not_vault_is_named_as_such(account: str) -> None:
+    """CUSTODY_VAULT_ADDR pointing at a web server that answers 200 with a page: reads must not turn into
+    'unknown account', and writes must not crash; the error says the address is wrong."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class WebPage(BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            body = b"<html><body>Welcome</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_DELETE = answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), WebPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        store = Store(f"http://127.0.0.1:{server.server_address[1]}", retries=3)
+        store.use_token("s.whatever")
+        started = time.monotonic()
+        for attempt in (lambda: store.read(f"accounts/{account}"), lambda: store.write("probe/x", {"a": 1}, cas=0)):
+            with pytest.raises(StoreError, match="did not answer like Vault") as err:
+                attempt()
+            assert "CUSTODY_VAULT_ADDR" in (err.value.hint or "")
+        assert time.monotonic() - started < 1, "a wrong address is not worth retrying"
+    finally:
+        server.shutdown()
