@@ -19,11 +19,32 @@ _BY_STATUS: dict[int, type[errors.CustodyError]] = {
 }
 
 
-def _raise(resp: httpx.Response) -> None:
+def _not_custody(resp: httpx.Response, addr: str) -> errors.StoreError:
+    kind = resp.headers.get("content-type", "no content type").split(";")[0]
+    err = errors.StoreError(f"the server at {addr} did not answer like custody (HTTP {resp.status_code}, {kind})",
+                            hint="check CUSTODY_ADDR points at the custody server")
+    err.retryable = False
+    return err
+
+
+def _json(resp: httpx.Response, addr: str) -> dict[str, Any]:
     try:
-        messages = [str(m) for m in resp.json().get("errors", [])]
+        body = resp.json()
     except ValueError:
-        messages = []
+        body = None
+    if not isinstance(body, dict):
+        raise _not_custody(resp, addr)
+    return body
+
+
+def _raise(resp: httpx.Response, addr: str) -> None:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
+        raise _not_custody(resp, addr)
+    messages = [str(m) for m in body["errors"]]
     message = messages[0] if messages else f"HTTP {resp.status_code}"
     hint = next((m.removeprefix("hint: ") for m in messages[1:] if m.startswith("hint: ")), None)
     cls = _BY_STATUS.get(resp.status_code, errors.StoreError if resp.status_code >= 500 else errors.CustodyError)
@@ -57,8 +78,8 @@ class Client:
                 hint="set CUSTODY_ADDR, or start one with `custody dev up`",
             ) from None
         if resp.status_code >= 400:
-            _raise(resp)
-        return resp.json()
+            _raise(resp, self.addr)
+        return _json(resp, self.addr)
 
     def unwrap(self, vault_addr: str, wrapping_token: str) -> dict[str, Any]:
         """Unwrap with the caller's own token, so Vault's audit log names who took the code."""
@@ -73,5 +94,12 @@ class Client:
                 "the wrapping token could not be unwrapped (expired, already used, or not yours)",
                 hint="if you did not unwrap it, someone else may have: tell the security team now",
             )
-        body = resp.json().get("data") or {}
+        try:
+            answer = resp.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise errors.StoreError(f"the server at {vault_addr} did not answer like Vault",
+                                    hint="set CUSTODY_VAULT_ADDR to the Vault address")
+        body = answer.get("data") or {}
         return dict(body.get("data") or body)

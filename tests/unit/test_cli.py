@@ -86,3 +86,40 @@ def test_every_command_takes_format_json() -> None:
     missing = [name for name, cmd in commands if name != "serve"
                and not any("--format" in p.opts and "json" in getattr(p.type, "choices", ()) for p in cmd.params)]
     assert missing == []
+
+
+@pytest.mark.parametrize(("status", "ctype", "body"), [
+    (200, "text/html", b"<html>welcome</html>"),  # a web page where custody should be
+    (404, "text/html", b"<html>not found</html>"),
+    (200, "application/json", b"[1, 2]"),  # JSON, but not custody's envelope
+    (502, "text/plain", b"bad gateway"),  # a proxy in front of a stopped server
+])
+def test_a_server_that_is_not_custody_is_named_as_such(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       status: int, ctype: str, body: bytes) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class NotCustody(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotCustody)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("CUSTODY_ADDR", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("VAULT_TOKEN", "s.unusedtokenvalue000000000")
+        assert main(["accounts", "list"]) == 1
+    finally:
+        server.shutdown()
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"did not answer like custody (HTTP {status}, {ctype})" in captured.err
+    assert "CUSTODY_ADDR" in captured.err and "Traceback" not in captured.err
