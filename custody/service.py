@@ -116,8 +116,6 @@ class Custody:
         return principal
 
     def _caller(self, token: str) -> Principal:
-        if not token:
-            raise AuthError("no Vault token given", hint="set VAULT_TOKEN or run `bao login`")
         known = self.callers.get(token)
         if known is not None:
             return known

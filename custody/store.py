@@ -243,7 +243,9 @@ class Store:
             try:
                 return self._http.request(method, f"/v1/{path}", headers={"X-Vault-Token": tok}, **kw)
             except hvac.exceptions.Forbidden as exc:
-                if token is None and self._login and attempt == 0 and "permission denied" in str(exc):
+                if token is not None:  # a caller's own token, refused: revoked, expired or never valid
+                    raise _invalid_token() from None
+                if self._login and attempt == 0 and "permission denied" in str(exc):
                     self._refresh(force=True)  # our token may have expired early (revoked, restart)
                     continue
                 raise _translate(exc, what) from None
@@ -275,10 +277,6 @@ class Store:
             raise AuthError("no Vault token given", hint="set VAULT_TOKEN or run `bao login`")
         try:
             data = self._call("GET", "auth/token/lookup-self", token=token, what="token lookup")["data"]
-        except StoreError as exc:
-            if "token was refused" in exc.message:  # a 403 on lookup-self, not a 5xx during failover
-                raise _invalid_token() from None
-            raise
         except NotFound:
             raise _invalid_token() from None
         try:
@@ -290,13 +288,8 @@ class Store:
     def capabilities(self, token: str, path: str) -> set[str]:
         """What the caller's policies allow on ``path``, asked with the caller's own token (so a revoked or
         expired token is refused here, on every request)."""
-        try:
-            data = self._call("POST", "sys/capabilities-self", token=token, json={"paths": [path]},
-                              what="capability check")
-        except StoreError as exc:
-            if "token was refused" in exc.message:
-                raise _invalid_token() from None
-            raise
+        data = self._call("POST", "sys/capabilities-self", token=token, json={"paths": [path]},
+                          what="capability check")
         caps = data.get("data", {}).get(path) or data.get(path) or data.get("capabilities") or []
         return {str(c) for c in caps}
 
