@@ -19,6 +19,15 @@ _BY_STATUS: dict[int, type[errors.CustodyError]] = {
 }
 
 
+def _object(resp: httpx.Response) -> dict[str, Any] | None:
+    """The answer's JSON object, or None when the body is not one (a web page, a proxy's error, a bare list)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def _not_custody(resp: httpx.Response, addr: str) -> errors.StoreError:
     kind = resp.headers.get("content-type", "no content type").split(";")[0]
     err = errors.StoreError(f"the server at {addr} did not answer like custody (HTTP {resp.status_code}, {kind})",
@@ -27,22 +36,9 @@ def _not_custody(resp: httpx.Response, addr: str) -> errors.StoreError:
     return err
 
 
-def _json(resp: httpx.Response, addr: str) -> dict[str, Any]:
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise _not_custody(resp, addr)
-    return body
-
-
 def _raise(resp: httpx.Response, addr: str) -> None:
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
+    body = _object(resp)
+    if body is None or not isinstance(body.get("errors"), list):
         raise _not_custody(resp, addr)
     messages = [str(m) for m in body["errors"]]
     message = messages[0] if messages else f"HTTP {resp.status_code}"
@@ -79,7 +75,10 @@ class Client:
             ) from None
         if resp.status_code >= 400:
             _raise(resp, self.addr)
-        return _json(resp, self.addr)
+        body = _object(resp)
+        if body is None:
+            raise _not_custody(resp, self.addr)
+        return body
 
     def unwrap(self, vault_addr: str, wrapping_token: str) -> dict[str, Any]:
         """Unwrap with the caller's own token, so Vault's audit log names who took the code."""
@@ -94,11 +93,8 @@ class Client:
                 "the wrapping token could not be unwrapped (expired, already used, or not yours)",
                 hint="if you did not unwrap it, someone else may have: tell the security team now",
             )
-        try:
-            answer = resp.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
+        answer = _object(resp)
+        if answer is None:
             raise errors.StoreError(f"the server at {vault_addr} did not answer like Vault",
                                     hint="set CUSTODY_VAULT_ADDR to the Vault address")
         body = answer.get("data") or {}
