@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 from custody.bootstrap import Admin, bootstrap
-from custody.devstack import DEV_MARKER, DevStack, _alive, _wait, bao_binary, free_port, stop_all
+from custody.devstack import DevStack, _alive, _wait, bao_binary, child_env, free_port, stop_all
 from custody.errors import StoreError
 
 # sys/health answers: 200 active, 429 standby, 472/473 DR/perf standby, 501 not initialised, 503 sealed.
@@ -104,8 +104,7 @@ class HAStack:
         os.chmod(self.dir, 0o700)
         for old in self.dir.glob("node*"):  # a fresh cluster every time: old Raft data would be initialised
             shutil.rmtree(old)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-        env[DEV_MARKER] = str(self.dir)
+        env = child_env(self.dir)
         self.state = {"dir": str(self.dir), "nodes": [], "replicas": []}
         try:
             for i in range(1, self.nodes + 1):
@@ -237,8 +236,7 @@ class HAStack:
     def restart(self, i: int) -> None:
         """Start a killed node again with its data, and unseal it; it rejoins as a standby."""
         node = self.state["nodes"][i]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-        env[DEV_MARKER] = str(self.dir)
+        env = child_env(self.dir)
         self.state["nodes"][i] = self._start_node(i + 1, node["port"], node["cluster_port"], env)
         self._save()
         _wait(f"{node['addr']}/v1/sys/health", 20, ok=_ANY_HEALTH)

@@ -96,6 +96,14 @@ def _stop(pid: int | None, grace: float = 5.0) -> None:
 DEV_MARKER = "CUSTODY_DEV_DIR"
 
 
+def child_env(directory: Path) -> dict[str, str]:
+    """The environment of a process a dev stack starts: the caller's, without its Vault settings (each child is
+    told its own addresses), marked with the stack's directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    env[DEV_MARKER] = str(directory)
+    return env
+
+
 def started_for(directory: Path) -> list[int]:
     """Processes started by a dev stack in ``directory``, found by their environment (Linux ``/proc``; elsewhere,
     and for other users' processes, nothing is found)."""
@@ -154,8 +162,7 @@ class DevStack:
         audit_log = self.dir / "audit.log"
         config = self.dir / "bao.hcl"
         config.write_text(f'audit "file" "file" {{\n  options {{ file_path = "{audit_log}" }}\n}}\n')
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-        env[DEV_MARKER] = str(self.dir)
+        env = child_env(self.dir)
         bao_log = (self.dir / "bao.log").open("ab")
         bao = subprocess.Popen(
             [bao_binary(), "server", "-dev", "-dev-no-store-token", f"-dev-root-token-id={root}",
