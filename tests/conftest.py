@@ -8,9 +8,11 @@ import io
 import os
 import secrets
 import sys
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,43 @@ def new_codes(n: int = 8) -> list[str]:
 
 def uniq(prefix: str = "acct") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def run_cli(env: dict[str, str | None], args: Sequence[str], stdin: str = "") -> tuple[int, str, str]:
+    """The real CLI in-process with ``env`` set (None: unset) and ``stdin`` as its input, all restored afterwards;
+    returns (exit code, stdout, stderr)."""
+    saved = {k: os.environ.get(k) for k in env}
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    try:
+        _set_env(env)
+        sys.stdin = io.StringIO(stdin)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        sys.stdin = old_stdin
+        _set_env(saved)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _set_env(env: dict[str, str | None]) -> None:
+    for k, v in env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@contextlib.contextmanager
+def local_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A throwaway HTTP server on loopback answering with ``handler``; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @dataclass
@@ -75,31 +114,9 @@ class Stack:
 
     def cli(self, who: str | None, *args: str, stdin: str = "") -> Result:
         """Run the real CLI in-process, as ``who`` (None: no token at all)."""
-        env = {"CUSTODY_ADDR": self.custody_addr, "VAULT_ADDR": self.vault_addr, "HOME": str(self.dir)}
-        saved = {k: os.environ.get(k) for k in (*env, "VAULT_TOKEN", "BAO_TOKEN", "CUSTODY_VAULT_ADDR")}
-        out, err = io.StringIO(), io.StringIO()
-        try:
-            os.environ.update(env)
-            os.environ.pop("BAO_TOKEN", None)
-            os.environ.pop("CUSTODY_VAULT_ADDR", None)
-            if who is None:
-                os.environ.pop("VAULT_TOKEN", None)
-            else:
-                os.environ["VAULT_TOKEN"] = self.token(who)
-            old_stdin = sys.stdin
-            sys.stdin = io.StringIO(stdin)
-            try:
-                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                    code = main(list(args))
-            finally:
-                sys.stdin = old_stdin
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        return Result(code, out.getvalue(), err.getvalue())
+        env = {"CUSTODY_ADDR": self.custody_addr, "VAULT_ADDR": self.vault_addr, "HOME": str(self.dir),
+               "BAO_TOKEN": None, "CUSTODY_VAULT_ADDR": None, "VAULT_TOKEN": None if who is None else self.token(who)}
+        return Result(*run_cli(env, args, stdin))
 
     def make_user(self, name: str, *groups: str) -> str:
         """A userpass identity in the given identity groups; returns its token."""

@@ -3,8 +3,6 @@ and the whole break-glass flow on a server set up by bootstrap alone (no dev sta
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import secrets
@@ -19,10 +17,9 @@ import pytest
 import requests
 
 from custody.bootstrap import APPROLES, GROUPS, KV_MAX_VERSIONS, Admin, add_group_member
-from custody.cli.main import main
 from custody.devstack import _stop, _wait, bao_binary, free_port
 from custody.records import NON_HMAC_KEYS
-from tests.conftest import DEPOSITED, REASON, new_codes
+from tests.conftest import DEPOSITED, REASON, new_codes, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -55,27 +52,12 @@ def fresh(tmp_path: Path) -> Iterator[Fresh]:
         proc.wait(timeout=10)
 
 
-def cli(token: str | None, *args: str, custody_addr: str = "", vault_addr: str = "") -> tuple[int, str, str]:
+def cli(token: str | None, *args: str, custody_addr: str = "", vault_addr: str = "",
+        stdin: str = "") -> tuple[int, str, str]:
     """The real CLI in-process with a given Vault token; returns (exit code, stdout, stderr)."""
     env = {"VAULT_TOKEN": token, "CUSTODY_ADDR": custody_addr or None, "VAULT_ADDR": vault_addr or None,
            "BAO_TOKEN": None, "BAO_ADDR": None, "CUSTODY_VAULT_ADDR": None, "HOME": "/nonexistent"}
-    saved = {k: os.environ.get(k) for k in env}
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        for k, v in env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(list(args))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return code, out.getvalue(), err.getvalue()
+    return run_cli(env, args, stdin)
 
 
 def snapshot(f: Fresh) -> dict[str, Any]:
@@ -248,12 +230,7 @@ def test_break_glass_flow_on_a_bootstrapped_vault(fresh: Fresh, tmp_path: Path) 
         _wait(f"{custody_addr}/v1/custody/health", 20)
 
         def run(who: str, *args: str, stdin: str = "") -> tuple[int, str, str]:
-            saved = sys.stdin
-            sys.stdin = io.StringIO(stdin)
-            try:
-                return cli(tokens[who], *args, custody_addr=custody_addr, vault_addr=fresh.addr)
-            finally:
-                sys.stdin = saved
+            return cli(tokens[who], *args, custody_addr=custody_addr, vault_addr=fresh.addr, stdin=stdin)
 
         acct = "pypi/acme-release-bot"
         codes = new_codes(7)

@@ -31,7 +31,7 @@ from custody.errors import StoreError
 from custody.notify import Notifier
 from custody.service import Custody
 from custody.store import Store
-from tests.conftest import DEPOSITED, REASON, Clock, Stack, new_codes, uniq
+from tests.conftest import DEPOSITED, REASON, Clock, Stack, local_http, new_codes, uniq
 from tests.integration.test_notify_and_secrecy import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("faults")]
@@ -350,7 +350,7 @@ def test_tls_vault_needs_its_ca(tls_vault: tuple[str, Path], monkeypatch: pytest
 def test_a_standby_redirect_is_followed_with_method_body_and_token(stack: Stack, account: str) -> None:
     """A Raft standby answers 307 with the active node's address. The store follows it, keeping the method, the
     body and the X-Vault-Token header, so a check-and-set write lands exactly once on the active node."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     seen: list[str] = []
 
@@ -367,11 +367,9 @@ def test_a_standby_redirect_is_followed_with_method_body_and_token(stack: Stack,
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Standby)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with local_http(Standby) as standby:
         direct = stack.service_store()
-        via = Store(f"http://127.0.0.1:{server.server_address[1]}", retries=0)
+        via = Store(standby, retries=0)
         via._token, via._token_expires = direct._refresh(), float("inf")
         key = f"probe/{uniq('redirect')}"
         version = via.write(key, {"n": 1}, cas=0)
@@ -380,14 +378,12 @@ def test_a_standby_redirect_is_followed_with_method_body_and_token(stack: Stack,
         assert entry is not None and entry.data == {"n": 2} and entry.version == 2
         assert via.read(key) == entry
         assert sorted(set(seen)) == ["GET", "POST"]
-    finally:
-        server.shutdown()
 
 
 def test_a_server_that_is_not_vault_is_named_as_such(account: str) -> None:
     """CUSTODY_VAULT_ADDR pointing at a web server that answers 200 with a page: reads must not turn into
     'unknown account', and writes must not crash; the error says the address is wrong."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class WebPage(BaseHTTPRequestHandler):
         def answer(self) -> None:
@@ -403,10 +399,8 @@ def test_a_server_that_is_not_vault_is_named_as_such(account: str) -> None:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), WebPage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        store = Store(f"http://127.0.0.1:{server.server_address[1]}", retries=3)
+    with local_http(WebPage) as web:
+        store = Store(web, retries=3)
         store.use_token("s.whatever")
         started = time.monotonic()
         for attempt in (lambda: store.read(f"accounts/{account}"), lambda: store.write("probe/x", {"a": 1}, cas=0)):
@@ -414,5 +408,3 @@ def test_a_server_that_is_not_vault_is_named_as_such(account: str) -> None:
                 attempt()
             assert "CUSTODY_VAULT_ADDR" in (err.value.hint or "")
         assert time.monotonic() - started < 1, "a wrong address is not worth retrying"
-    finally:
-        server.shutdown()

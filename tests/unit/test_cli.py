@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from custody.cli.main import main
+from tests.conftest import local_http
 
 
 def test_bad_server_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,8 +98,7 @@ def test_every_command_takes_format_json() -> None:
 def test_a_server_that_is_not_custody_is_named_as_such(monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str],
                                                        status: int, ctype: str, body: bytes) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class NotCustody(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -111,14 +111,10 @@ def test_a_server_that_is_not_custody_is_named_as_such(monkeypatch: pytest.Monke
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), NotCustody)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("CUSTODY_ADDR", f"http://127.0.0.1:{server.server_address[1]}")
+    with local_http(NotCustody) as addr:
+        monkeypatch.setenv("CUSTODY_ADDR", addr)
         monkeypatch.setenv("VAULT_TOKEN", "s.unusedtokenvalue000000000")
         assert main(["accounts", "list"]) == 1
-    finally:
-        server.shutdown()
     captured = capsys.readouterr()
     assert captured.out == ""
     assert f"did not answer like custody (HTTP {status}, {ctype})" in captured.err

@@ -4,13 +4,13 @@ alive: a client that hangs or misreads would make `make bench` hang or report no
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from benchmarks.loadgen import Pool
+from tests.conftest import local_http
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -53,11 +53,9 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
     Handler.connections = set()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown()
+    with local_http(Handler) as base:
+        yield f"{base}/v1"
 
 
 def test_lengths_chunks_and_empty_bodies_on_one_connection(server: str) -> None:
