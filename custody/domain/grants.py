@@ -66,9 +66,14 @@ def _must_be(grant: Grant, now: datetime, *allowed: GrantStatus, action: str) ->
 def approve(grant: Grant, approver: Principal, now: datetime, comment: str | None = None) -> Grant:
     if approver.id == grant.requester_id:
         raise PermissionDenied("you cannot approve your own request", hint="ask another approver")
-    _must_be(grant, now, GrantStatus.pending, action="approved")
+    # Before the status check: a retried approval whose first attempt landed (its answer lost, or the grant
+    # approved by it) is told so, not that the grant "cannot be approved".
     if any(a.by_id == approver.id for a in grant.approvals):
-        raise Conflict(f"you already approved grant {grant.id}", hint="another approver must approve it")
+        status = grant.effective_status(now)
+        if status is GrantStatus.pending:
+            raise Conflict(f"you already approved grant {grant.id}", hint="another approver must approve it")
+        raise Conflict(f"you already approved grant {grant.id}; it is {status.value} now")
+    _must_be(grant, now, GrantStatus.pending, action="approved")
     approvals = (*grant.approvals, Decision(by=approver.display_name, by_id=approver.id, at=now,
                                             comment=_comment(comment)))
     status = GrantStatus.approved if len(approvals) >= grant.approvals_required else GrantStatus.pending
@@ -76,6 +81,8 @@ def approve(grant: Grant, approver: Principal, now: datetime, comment: str | Non
 
 
 def deny(grant: Grant, actor: Principal, now: datetime, comment: str | None = None) -> Grant:
+    if grant.denial is not None and grant.denial.by_id == actor.id:
+        raise Conflict(f"you already denied grant {grant.id}")
     _must_be(grant, now, *OPEN, action="denied")
     decision = Decision(by=actor.display_name, by_id=actor.id, at=now, comment=_comment(comment))
     return grant.model_copy(update={"status": GrantStatus.denied, "denial": decision})

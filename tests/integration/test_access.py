@@ -66,7 +66,7 @@ def test_two_approver_flow(stack: Stack, critical_account: str) -> None:
     r = stack.cli("engineer", "access", "reveal", gid)
     assert r.exit_code == 1 and "already revealed" in r.err
     r = stack.cli("approver", "access", "approve", gid)
-    assert r.exit_code == 1 and "revealed" in r.err
+    assert r.exit_code == 1 and "you already approved" in r.err and "revealed now" in r.err
     assert grant_version(stack, gid) == version
 
 

@@ -39,6 +39,23 @@ def test_approval_counts_once_per_person() -> None:
     assert rules.approve(g, PEOPLE[2], T0).status is GrantStatus.approved
 
 
+def test_a_repeated_decision_says_it_already_happened() -> None:
+    """A retry whose first attempt landed (its answer lost in a failover) is told so, whatever the grant's state."""
+    g = rules.request(account(2), REQ, "reason text long enough", None, T0, timedelta(hours=1))
+    g = rules.approve(rules.approve(g, PEOPLE[1], T0), PEOPLE[2], T0)
+    assert g.status is GrantStatus.approved
+    with pytest.raises(Conflict, match="you already approved"):
+        rules.approve(g, PEOPLE[2], T0)
+    with pytest.raises(PreconditionFailed, match="cannot be approved"):
+        rules.approve(g, PEOPLE[3], T0)  # someone who did not approve still learns why not
+    d = rules.deny(rules.request(account(1), REQ, "reason text long enough", None, T0, timedelta(hours=1)),
+                   PEOPLE[1], T0)
+    with pytest.raises(Conflict, match="you already denied"):
+        rules.deny(d, PEOPLE[1], T0)
+    with pytest.raises(PreconditionFailed, match="cannot be denied"):
+        rules.deny(d, PEOPLE[2], T0)
+
+
 def test_expiry_is_derived() -> None:
     g = rules.request(account(0), REQ, "reason text long enough", None, T0, timedelta(hours=1))
     assert g.effective_status(T0 + timedelta(minutes=59)) is GrantStatus.approved
