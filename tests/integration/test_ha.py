@@ -121,6 +121,12 @@ class Driver:
         if "already" in answer:
             # The reveal went through but its answer was lost: the requester resumes it, getting the same code.
             answer = self.call(n, "engineer", "POST", f"grants/{grant['id']}/reveal")
+        if "already" in answer:
+            # It had finished (fingerprint recorded) before its answer was lost: that code is spent, unseen, and
+            # the grant says so; the engineer would request a new grant.
+            with self.tally.lock:
+                self.tally.lost_unwraps += 1
+            return
         code = self.unwrap(answer["wrap_info"]["token"])
         with self.tally.lock:
             if code is None:
