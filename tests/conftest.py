@@ -112,9 +112,10 @@ class Stack:
     def admin(self) -> Admin:
         return Admin(self.vault_addr, self.token("root"))
 
-    def cli(self, who: str | None, *args: str, stdin: str = "") -> Result:
-        """Run the real CLI in-process, as ``who`` (None: no token at all)."""
-        env = {"CUSTODY_ADDR": self.custody_addr, "VAULT_ADDR": self.vault_addr, "HOME": str(self.dir),
+    def cli(self, who: str | None, *args: str, stdin: str = "", custody_addr: str | None = None) -> Result:
+        """Run the real CLI in-process, as ``who`` (None: no token at all), against this stack's server or
+        ``custody_addr``."""
+        env = {"CUSTODY_ADDR": custody_addr or self.custody_addr, "VAULT_ADDR": self.vault_addr, "HOME": str(self.dir),
                "BAO_TOKEN": None, "CUSTODY_VAULT_ADDR": None, "VAULT_TOKEN": None if who is None else self.token(who)}
         return Result(*run_cli(env, args, stdin))
 

@@ -191,10 +191,5 @@ def test_api_envelope_and_errors(stack: Stack, account: str) -> None:
 
 
 def test_unreachable_custody_server(stack: Stack) -> None:
-    stack_addr = stack.state["custody_addr"]
-    stack.state["custody_addr"] = "http://127.0.0.1:9"
-    try:
-        r = stack.cli("security", "accounts", "list")
-    finally:
-        stack.state["custody_addr"] = stack_addr
+    r = stack.cli("security", "accounts", "list", custody_addr="http://127.0.0.1:9")
     assert r.exit_code == 1 and "unreachable" in r.err and "CUSTODY_ADDR" in r.err

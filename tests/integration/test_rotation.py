@@ -291,12 +291,7 @@ def test_sweep_cli_exit_codes_and_json(stack: Stack) -> None:
 
 
 def test_sweep_against_unreachable_server_is_exit_1(stack: Stack) -> None:
-    saved = stack.state["custody_addr"]
-    stack.state["custody_addr"] = "http://127.0.0.1:9"
-    try:
-        r = stack.cli("rotation", "rotation", "sweep")
-    finally:
-        stack.state["custody_addr"] = saved
+    r = stack.cli("rotation", "rotation", "sweep", custody_addr="http://127.0.0.1:9")
     assert r.exit_code == 1 and "unreachable" in r.err
 
 
