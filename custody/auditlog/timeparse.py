@@ -5,25 +5,24 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from custody import durations
 from custody.auditlog.facts import norm_time
 from custody.errors import ValidationError
 
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
-_UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"^[0-9]+[smhdw]$")
 
 
 def parse_duration(value: str) -> timedelta:
     """``90s``, ``2m``, ``1h``, ``7d``, ``2w``."""
-    m = _DURATION.match(value.strip())
-    if not m:
-        raise ValidationError(f"cannot read {value!r} as a duration", "use a number and a unit: 90s, 2m, 1h, 7d")
-    return timedelta(**{_UNIT[m.group(2)]: int(m.group(1))})
+    if not _DURATION.match(value.strip()):
+        raise ValidationError(f"cannot read {value[:40]!r} as a duration", "use a number and a unit: 90s, 2m, 1h, 7d")
+    return durations.parse_duration(value)  # at most a century
 
 
 class TimeArgError(ValidationError):
     def __init__(self, value: str) -> None:
         super().__init__(
-            f"cannot read {value!r} as a time",
+            f"cannot read {value[:40]!r} as a time",
             "give an ISO 8601 date or time (2025-03-01, 2025-03-01T12:00:00Z; no zone means UTC) "
             "or a duration back from now (90m, 24h, 7d, 2w)",
         )
@@ -38,9 +37,11 @@ def parse_time(value: str | datetime | None, now: datetime | None = None) -> str
         dt = value if value.tzinfo else value.replace(tzinfo=UTC)
     else:
         text = value.strip()
-        m = _DURATION.match(text)
-        if m:
-            dt = (now or datetime.now(UTC)) - timedelta(**{_UNIT[m.group(2)]: int(m.group(1))})
+        if _DURATION.match(text):
+            try:
+                dt = (now or datetime.now(UTC)) - durations.parse_duration(text)
+            except ValidationError as e:
+                raise TimeArgError(text) from e
         else:
             try:
                 dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))

@@ -138,6 +138,30 @@ def test_unicode_and_header_injection_in_requests(stack: Stack, account: str, fi
     assert "\r" not in str(resp.headers) and "X-Injected" not in resp.headers
 
 
+@pytest.mark.parametrize("value", ["99999999999999999999", "999999999w", "\u00b2", "3000000d", "9" * 5000])
+def test_absurd_durations_are_a_400(stack: Stack, account: str, value: str) -> None:
+    """A ttl, max_age, grace or since that overflows a date is the caller's mistake, never a 500."""
+    token = {"X-Vault-Token": stack.token("engineer")}
+    before = httpx.get(f"{stack.custody_addr}/v1/custody/accounts/{account}/codes",
+                       headers={"X-Vault-Token": stack.token("security")}).json()["data"]
+    resp = httpx.post(f"{stack.custody_addr}/v1/custody/accounts/{account}/grants",
+                      json={"reason": REASON, "ttl": value}, headers=token)
+    assert_safe(resp.status_code, resp.text)
+    assert resp.status_code == 400 and "duration" in resp.json()["errors"][0]
+    rotation = {"X-Vault-Token": stack.token("rotation")}
+    for param in ("max_age", "grace"):
+        resp = httpx.get(f"{stack.custody_addr}/v1/custody/rotation/sweep", params={param: value}, headers=rotation)
+        assert_safe(resp.status_code, resp.text)
+        assert resp.status_code == 400, resp.text
+    resp = httpx.get(f"{stack.custody_addr}/v1/custody/audit/summary", params={"since": value + "d"},
+                     headers={"X-Vault-Token": stack.token("auditor")})
+    assert_safe(resp.status_code, resp.text)
+    assert resp.status_code == 400, resp.text
+    after = httpx.get(f"{stack.custody_addr}/v1/custody/accounts/{account}/codes",
+                      headers={"X-Vault-Token": stack.token("security")}).json()["data"]
+    assert after == before  # nothing requested, nothing consumed
+
+
 @pytest.mark.parametrize("comment", ["ok\r\nX-Injected: 1", "ok\x00", "fine \u202edevorppa", "a\u2066b\u2069"])
 def test_control_characters_in_comments(stack: Stack, critical_account: str, comment: str) -> None:
     grant = stack.client("engineer").call("POST", f"accounts/{critical_account}/grants", {"reason": REASON})["data"]

@@ -120,6 +120,15 @@ def test_bad_durations(text: str) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize("text", ["99999999999999999999", "999999999w", "36501d", "3000000d", "9" * 5000,
+                                  "\u00b2", "\u0663d", "1\u00b2h"])
+def test_durations_out_of_range_or_not_ascii_are_refused(text: str) -> None:
+    """Never an OverflowError or a bare ValueError (a 500 in the API): a clear ValidationError."""
+    with pytest.raises(ValidationError, match=r"not a duration|out of range"):
+        parse_duration(text)
+    assert parse_duration("36500d") == timedelta(days=36500)
+
+
 @given(st.integers(min_value=0, max_value=10**7))
 def test_duration_round_trip(seconds: int) -> None:
     assert parse_duration(format_duration(timedelta(seconds=seconds))) == timedelta(seconds=seconds)
