@@ -286,6 +286,12 @@ class Rotation:
 
     def _start(self, account: Account, codes: list[str], who: Principal, reason: str) -> dict[str, Any]:
         account_id = account.id
+        current, _ = self.custody._codeset(account_id)
+        reused = {c.fp for c in current.codes} & set(_fps(codes)) if current else set()
+        if reused:  # regenerating invalidates every old code: a code seen before means a stale file
+            raise Conflict(
+                f"{len(reused)} of these codes are already deposited for {account_id}; a rotation takes newly "
+                "regenerated codes", hint="regenerate the recovery codes on the platform, then rotate with those")
         now = self.custody.clock()
         number = max((int(k) for k in self.store.list_keys(f"rotations/{account_id}/") if k.isdigit()),
                      default=0) + 1
@@ -392,8 +398,9 @@ class Rotation:
                      now: datetime) -> tuple[int, str]:
         def attempt() -> int:
             current = self.store.read(codes_path(account_id))
-            generation = codeset_from_record(current.data).generation + 1 if current else 1
-            cs = CodeSet.new(account_id, codes, who.display_name, now, generation)
+            previous = codeset_from_record(current.data) if current else None
+            generation = previous.generation + 1 if previous else 1
+            cs = CodeSet.new(account_id, codes, who.display_name, now, generation, previous=previous)
             record = codeset_to_record(cs) | stamp("codes.rotated", who, now) | {"rotation": number}
             return write_codes(self.store, account_id, record, cs, current.version if current else 0, now)
 

@@ -213,8 +213,10 @@ class Custody:
                 f"{account_id} already has codes deposited",
                 hint="use `custody codes rotate` after regenerating them, or --replace",
             )
-        generation = codeset_from_record(current.data).generation + 1 if current else 1
-        cs = CodeSet.new(account_id, codes, who.display_name, now, generation)
+        previous = codeset_from_record(current.data) if current else None
+        generation = previous.generation + 1 if previous else 1
+        # A code the current set already handed out stays handed out in the replacement.
+        cs = CodeSet.new(account_id, codes, who.display_name, now, generation, previous=previous)
         event = "codes.replaced" if current else "codes.deposited"
         from custody.rotation import write_codes  # keeps the sweep's per-account summary true
 

@@ -137,10 +137,22 @@ class CodeSet(Model):
         return self.total - self.remaining
 
     @classmethod
-    def new(cls, account: str, codes: list[str], by: str, at: datetime, generation: int = 1) -> CodeSet:
+    def new(cls, account: str, codes: list[str], by: str, at: datetime, generation: int = 1,
+            previous: CodeSet | None = None) -> CodeSet:
+        """A set of unused codes; a code that ``previous`` had already handed out stays handed out (a code is
+        never given to a second person because the same file was deposited again)."""
+        spent = {c.fp: c for c in previous.codes if c.consumed_at is not None} if previous else {}
+
+        def stored(code: str) -> StoredCode:
+            fp = fingerprint(code)
+            was = spent.get(fp)
+            if was is not None:
+                return StoredCode(code=code, fp=fp, consumed_at=was.consumed_at, grant_id=was.grant_id)
+            return StoredCode(code=code, fp=fp)
+
         return cls(
             account=account,
-            codes=tuple(StoredCode(code=c, fp=fingerprint(c)) for c in codes),
+            codes=tuple(stored(c) for c in codes),
             deposited_by=by,
             deposited_at=at,
             generation=generation,

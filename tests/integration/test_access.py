@@ -320,3 +320,36 @@ def test_sweep_via_api_reports_expired_grants(stack: Stack) -> None:
     r = stack.cli("rotation", "rotation", "sweep", "--format", "json")
     assert r.exit_code in (0, 3), r.err
     assert isinstance(r.json()["expired_grants"], list)
+
+
+def test_a_code_handed_out_stays_handed_out_when_the_same_codes_come_back(stack: Stack) -> None:
+    """Depositing the same file again (--replace, say to fix a typo) or rotating to a stale file must never make
+    a code someone already received available to the next requester."""
+    acct = f"pypi/{uniq()}"
+    codes = new_codes(4)
+    assert stack.cli("security", "accounts", "add", acct, "--owner", "o@example.com").exit_code == 0
+    assert stack.cli("security", "codes", "deposit", acct, stdin="\n".join(codes)).exit_code == 0
+    first = stack.cli("engineer", "access", "reveal", request(stack, "engineer", acct)["id"], "--format", "json")
+    assert first.exit_code == 0
+
+    r = stack.cli("security", "codes", "deposit", acct, "--replace", "--format", "json", stdin="\n".join(codes))
+    assert r.exit_code == 0 and r.json()["remaining"] == 3 and r.json()["total"] == 4
+    seen = {first.json()["code"]}
+    for who in ("engineer2", "engineer", "engineer2"):
+        r = stack.cli(who, "access", "reveal", request(stack, who, acct)["id"], "--format", "json")
+        assert r.exit_code == 0 and r.json()["code"] not in seen
+        seen.add(r.json()["code"])
+    assert seen == set(codes)
+    r = stack.cli("engineer", "access", "request", acct, "--reason", REASON)
+    assert r.exit_code == 1 and "no codes left" in r.err
+
+    def code_versions() -> int:
+        meta = httpx.get(f"{stack.vault_addr}/v1/custody-kv/metadata/codes/{acct}",
+                         headers={"X-Vault-Token": stack.token("root")}).json()["data"]
+        return int(meta["current_version"])
+
+    before = code_versions()
+    r = stack.cli("security", "codes", "rotate", acct, stdin="\n".join([*codes[:1], *new_codes(3)]))
+    assert r.exit_code == 1 and "already deposited" in r.err and "regenerate" in r.err
+    assert code_versions() == before
+    assert stack.cli("security", "codes", "status", acct, "--format", "json").json()["interrupted_rotation"] is None
