@@ -6,18 +6,51 @@ prefixed ``CUSTODY_`` otherwise. Secrets (the AppRole secret_id) are ``SecretStr
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator
+import httpx
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from custody.durations import parse_duration
-from custody.errors import StoreError
+from custody.errors import AuthError, CustodyError, StoreError, ValidationError
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+def _duration(value: object) -> timedelta:
+    """parse_duration, its errors turned into ValueError so pydantic reports which setting is wrong."""
+    if not isinstance(value, str | int | timedelta):
+        raise ValueError("not a duration")
+    try:
+        return parse_duration(value)
+    except CustodyError as exc:
+        raise ValueError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message) from None
+    except (OverflowError, TypeError) as exc:
+        raise ValueError(f"not a duration ({exc})") from None
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+LOG_LEVELS = ("debug", "info", "warning", "warn", "error", "critical")
+
+
+def check_log_level(value: str) -> str:
+    """A log level name ``logging`` knows, lower case; ValueError naming the choices otherwise."""
+    level = value.strip().lower()
+    if level not in LOG_LEVELS or level.upper() not in logging.getLevelNamesMapping():
+        raise ValueError(f"not a log level: {value[:40]!r} (one of {', '.join(LOG_LEVELS)})")
+    return level
 
 
 def _split_list(value: object) -> object:
@@ -44,10 +77,11 @@ class PolicySettings(BaseSettings):
     @field_validator("ticket_pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        import re
-
         if value:
-            re.compile(value)
+            try:
+                re.compile(value)
+            except (re.error, RecursionError, OverflowError) as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
         return value or None
 
 
@@ -66,6 +100,8 @@ class ServerSettings(PolicySettings):
     vault_timeout: float = 10.0
     # Retries of one Vault call on transient errors (backoff 0.1s doubling to 2s): 6 rides out a Raft election.
     vault_retries: int = Field(6, ge=0, le=20)
+    # ...and one call, retries included, ends within this many seconds (below the CLI's 30 s).
+    vault_deadline: float = Field(20.0, gt=0, le=300)
     role_id: str = ""
     secret_id: SecretStr = SecretStr("")
     secret_id_file: Path | None = None
@@ -76,7 +112,7 @@ class ServerSettings(PolicySettings):
     listen_port: int = Field(8400, ge=0, le=65535)
     public_vault_addr: str | None = None
     log_format: Literal["json", "console"] = "json"
-    log_level: str = "info"
+    log_level: Annotated[str, AfterValidator(check_log_level)] = "info"
     webhooks: Annotated[list[str], NoDecode, BeforeValidator(_split_list)] = []
     webhook_format: Literal["json", "slack"] = "json"
     audit_logs: Annotated[list[str], NoDecode, BeforeValidator(_split_list)] = []
@@ -84,6 +120,17 @@ class ServerSettings(PolicySettings):
     # How long a token's identity (lookup-self) is remembered; never past the token's own expiry. The capability
     # check that refuses a revoked token is made on every request regardless. 0 asks lookup-self every time.
     caller_cache_seconds: float = Field(300.0, ge=0, le=3600)
+
+    @field_validator("vault_addr", "public_vault_addr")
+    @classmethod
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        # The service may name several nodes of one cluster, comma-separated; the public address is one URL.
+        addrs = value.split(",") if info.field_name == "vault_addr" else [value]
+        if not all(valid_addr(a.strip().rstrip("/")) for a in addrs):
+            raise ValueError("not a valid URL (http(s)://host:port, or several separated by commas)")
+        return value.strip()
 
     def read_secret_id(self) -> SecretStr:
         """The AppRole secret_id, from a file (preferred: it can be rotated on disk) or the environment."""
@@ -96,16 +143,59 @@ class ServerSettings(PolicySettings):
         return self.secret_id
 
 
+# What a token may hold: visible ASCII, the only characters an HTTP header carries unchanged.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+
+def valid_token(token: str) -> bool:
+    return _TOKEN.fullmatch(token) is not None
+
+
+def _checked_token(token: str, source: str) -> str:
+    if not valid_token(token):  # never echo it: it may be a real token with a stray character
+        raise AuthError(f"{source} is not a valid Vault token",
+                        hint=f"it holds characters no Vault token has (spaces, control or non-ASCII); check {source}")
+    return token
+
+
 def client_token() -> str | None:
-    """The caller's Vault token: VAULT_TOKEN, then BAO_TOKEN, then ~/.vault-token (Vault's own order)."""
+    """The caller's Vault token: VAULT_TOKEN, then BAO_TOKEN, then ~/.vault-token (Vault's own order).
+
+    Raises AuthError, naming where the token came from (never the token), if it could not go in an HTTP header.
+    """
     for name in ("VAULT_TOKEN", "BAO_TOKEN"):
         if os.environ.get(name):
-            return os.environ[name].strip()
-    path = Path.home() / ".vault-token"
-    if path.is_file():
-        return path.read_text().strip() or None
-    return None
+            return _checked_token(os.environ[name].strip(), name)
+    source = "~/.vault-token"
+    try:
+        path = Path.home() / ".vault-token"
+        if not path.is_file():
+            return None
+        raw = path.read_bytes()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: no home directory at all
+        raise AuthError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}",
+                        hint="set VAULT_TOKEN, or fix the file's permissions") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AuthError(f"{source} is not a valid Vault token", hint=f"{source} is not UTF-8 text; run `bao login` "
+                        "again, or set VAULT_TOKEN") from None
+    return _checked_token(text.strip(), source) if text.strip() else None
+
+
+def valid_addr(addr: str) -> bool:
+    """An http(s) URL with a host (and, if any, a port in range)."""
+    try:
+        url = httpx.URL(addr)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return False
+    return url.scheme in ("http", "https") and bool(url.host) and 0 < (url.port or 80) < 65536
 
 
 def custody_addr() -> str:
-    return os.environ.get("CUSTODY_ADDR", "http://127.0.0.1:8400").rstrip("/")
+    """CUSTODY_ADDR (default http://127.0.0.1:8400); ValidationError if it is not an http(s) URL."""
+    addr = os.environ.get("CUSTODY_ADDR", "").strip().rstrip("/") or "http://127.0.0.1:8400"
+    if not valid_addr(addr):
+        raise ValidationError("CUSTODY_ADDR is not a valid URL (http(s)://host:port)",
+                              hint="e.g. export CUSTODY_ADDR=https://custody.example.com:8400")
+    return addr

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from custody import errors
-from custody.config import client_token, custody_addr
+from custody.config import client_token, custody_addr, valid_addr, valid_token
+
+API_PREFIX = "/v1/custody/"
 
 _BY_STATUS: dict[int, type[errors.CustodyError]] = {
     400: errors.ValidationError,
@@ -49,9 +52,19 @@ def _raise(resp: httpx.Response, addr: str) -> None:
     raise cls(message, hint)
 
 
+def segment(value: str) -> str:
+    """One URL path segment, percent-encoded: ``/``, ``?``, ``#``, ``%`` and dots cannot change where it goes."""
+    if value in ("", ".", ".."):
+        raise errors.ValidationError(f"not a valid path segment: {value!r}")
+    return quote(value, safe="")
+
+
 class Client:
     def __init__(self, addr: str | None = None, token: str | None = None, timeout: float = 30.0) -> None:
         self.addr = (addr or custody_addr()).rstrip("/")
+        if not valid_addr(self.addr):
+            raise errors.ValidationError(f"not a valid custody URL: {self.addr[:80]!r}",
+                                         hint="the custody server's address looks like http(s)://host:port")
         self._token = token if token is not None else client_token()
         self._http = httpx.Client(base_url=self.addr, timeout=timeout)
 
@@ -62,12 +75,26 @@ class Client:
     def token(self) -> str:
         if not self._token:
             raise errors.AuthError("no Vault token", hint="set VAULT_TOKEN (or BAO_TOKEN), or run `bao login`")
+        if not valid_token(self._token):
+            raise errors.AuthError("the Vault token is not a valid Vault token",
+                                   hint="it holds characters no Vault token has (spaces, control or non-ASCII)")
         return self._token
 
     def call(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        """``path`` is relative to /v1/custody/; segments taken from user input must go through ``segment``."""
+        token = self.token
         try:
-            resp = self._http.request(method, f"/v1/custody/{path}", json=json, params=params,
-                                      headers={"X-Vault-Token": self.token})
+            request = self._http.build_request(method, API_PREFIX + path, json=json, params=params,
+                                               headers={"X-Vault-Token": token})
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise errors.ValidationError(f"cannot build a request for {path[:80]!r} ({type(exc).__name__})") from None
+        # Defence in depth: whatever httpx made of the path (it resolves dot segments), it stays under the API.
+        base = httpx.URL(self.addr + "/")
+        if (request.url.scheme, request.url.host, request.url.port) != (base.scheme, base.host, base.port) or \
+                not request.url.path.startswith(base.path.rstrip("/") + API_PREFIX):
+            raise errors.ValidationError(f"refusing to send a request outside {API_PREFIX}: {path[:80]!r}")
+        try:
+            resp = self._http.send(request)
         except httpx.HTTPError as exc:
             raise errors.StoreError(
                 f"custody server at {self.addr} is unreachable ({type(exc).__name__})",
@@ -82,6 +109,9 @@ class Client:
 
     def unwrap(self, vault_addr: str, wrapping_token: str) -> dict[str, Any]:
         """Unwrap with the caller's own token, so Vault's audit log names who took the code."""
+        if not valid_addr(vault_addr.rstrip("/")):
+            raise errors.ValidationError(f"not a valid Vault address: {vault_addr[:80]!r}",
+                                         hint="set CUSTODY_VAULT_ADDR to the Vault address, http(s)://host:port")
         try:
             resp = httpx.post(f"{vault_addr.rstrip('/')}/v1/sys/wrapping/unwrap", json={"token": wrapping_token},
                               headers={"X-Vault-Token": self.token}, timeout=30)

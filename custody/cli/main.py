@@ -12,9 +12,9 @@ import click
 
 from custody import logging as clog
 from custody.cli.client import Client
-from custody.cli.common import fmt_option, read_codes, run
+from custody.cli.common import account_path, fmt_option, grant_path, read_codes, run, settings_error
 from custody.cli.output import emit, table
-from custody.config import client_token
+from custody.config import check_log_level, client_token
 from custody.errors import CustodyError, ValidationError
 
 
@@ -77,16 +77,18 @@ def dev_down(directory: Path, fmt: str) -> None:
               envvar="CUSTODY_CONFIG", help="an env-style file of CUSTODY_* settings (the environment wins)")
 def serve(config: Path | None) -> None:
     """Run the API server (configuration from the environment and --config: see docs/operations.md)."""
+    import pydantic
+
     from custody.config import ServerSettings
     from custody.server import run
 
     try:
         settings = ServerSettings(_env_file=config) if config else ServerSettings()
-    except ValueError as exc:
-        first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
-        field = ".".join(str(x) for x in first["loc"])
-        raise ValidationError(f"invalid server setting {field}: {first['msg']}",
-                              hint="see docs/operations.md for every setting") from None
+    except pydantic.ValidationError as exc:
+        raise settings_error(exc, "server setting", ServerSettings) from None
+    except (OSError, ValueError) as exc:  # the --config file: unreadable, not UTF-8, not env-style
+        raise ValidationError(f"cannot read the settings file {config}: {type(exc).__name__}",
+                              hint="--config takes an env-style file of CUSTODY_*=value lines, in UTF-8") from None
     run(settings)
 
 
@@ -155,7 +157,7 @@ def accounts() -> None:
 def accounts_add(account: str, owner: str, tier: str, approvals: int | None, notes: str, fmt: str) -> None:
     """Register ACCOUNT (e.g. pypi/acme-publisher)."""
     body = {"owner": owner, "tier": tier, "approvals": approvals, "notes": notes}
-    data = Client().call("POST", f"accounts/{account}", body)["data"]
+    data = Client().call("POST", f"accounts/{account_path(account)}", body)["data"]
     emit(fmt, data, f"added {data['id']} (owner {data['owner']}, {data['tier']}, "
                     f"{data['approvals_required']} approval(s) per reveal)")
 
@@ -171,7 +173,7 @@ def accounts_list(fmt: str) -> None:
 @click.argument("account")
 @fmt_option
 def accounts_show(account: str, fmt: str) -> None:
-    emit(fmt, Client().call("GET", f"accounts/{account}")["data"])
+    emit(fmt, Client().call("GET", f"accounts/{account_path(account)}")["data"])
 
 
 # ---- codes -------------------------------------------------------------------------------------------------
@@ -188,7 +190,8 @@ def codes() -> None:
 @fmt_option
 def codes_deposit(account: str, file: Path | None, replace: bool, fmt: str) -> None:
     """Deposit ACCOUNT's recovery codes (1-8 for PyPI), read from --file or stdin."""
-    data = Client().call("POST", f"accounts/{account}/codes", {"codes": read_codes(file), "replace": replace})
+    path = f"accounts/{account_path(account)}/codes"
+    data = Client().call("POST", path, {"codes": read_codes(file), "replace": replace})
     emit(fmt, data["data"], f"deposited {data['data']['total']} codes for {account}")
 
 
@@ -197,9 +200,10 @@ def codes_deposit(account: str, file: Path | None, replace: bool, fmt: str) -> N
 @fmt_option
 def codes_status(account: str | None, fmt: str) -> None:
     """Remaining codes, age and depositor, per account. Never the codes."""
+    path = f"accounts/{account_path(account)}/codes" if account else None
     client = Client()
-    if account:
-        rows = [client.call("GET", f"accounts/{account}/codes")["data"]]
+    if path:
+        rows = [client.call("GET", path)["data"]]
     else:
         rows = client.call("GET", "codes", params={"list": "true"})["data"]["accounts"]
     out = rows[0] if account and fmt == "json" else rows
@@ -237,7 +241,7 @@ def access_request(account: str, reason: str, ticket: str | None, ttl: str | Non
                    fmt: str) -> None:
     """Ask for one recovery code of ACCOUNT."""
     body = {"reason": reason, "ticket": ticket, "ttl": ttl, "emergency": emergency}
-    g = Client().call("POST", f"accounts/{account}/grants", body)["data"]
+    g = Client().call("POST", f"accounts/{account_path(account)}/grants", body)["data"]
     nxt = (f"next: custody access reveal {g['id']}" if g["status"] == "approved"
            else f"next: an approver runs `custody access approve {g['id']}`")
     emit(fmt, g, _grant_text(g) + "\n" + nxt)
@@ -249,7 +253,7 @@ def _decision_cmd(action: str, doc: str) -> None:
     @click.option("--comment", default=None)
     @fmt_option
     def command(grant: str, comment: str | None, fmt: str) -> None:
-        g = Client().call("POST", f"grants/{grant}/{action}", {"comment": comment})["data"]
+        g = Client().call("POST", f"grants/{grant_path(grant)}/{action}", {"comment": comment})["data"]
         emit(fmt, g, _grant_text(g))
 
 
@@ -263,8 +267,9 @@ _decision_cmd("review", "Record the post-hoc review of emergency GRANT.")
 @fmt_option
 def access_reveal(grant: str, fmt: str) -> None:
     """Take GRANT's code: custody answers with a single-use wrapping token, unwrapped here with your token."""
+    path = f"grants/{grant_path(grant)}/reveal"
     client = Client()
-    resp = client.call("POST", f"grants/{grant}/reveal")
+    resp = client.call("POST", path)
     data, wrap = resp["data"], resp["wrap_info"]
     vault_addr = (os.environ.get("CUSTODY_VAULT_ADDR") or data.get("vault_addr") or os.environ.get("VAULT_ADDR")
                   or os.environ.get("BAO_ADDR") or "")
@@ -294,7 +299,7 @@ def access_list(status: str | None, account: str | None, unreviewed: bool, fmt: 
 @click.argument("grant")
 @fmt_option
 def access_show(grant: str, fmt: str) -> None:
-    g = Client().call("GET", f"grants/{grant}")["data"]
+    g = Client().call("GET", f"grants/{grant_path(grant)}")["data"]
     emit(fmt, g, _grant_text(g))
 
 
@@ -320,7 +325,12 @@ _add_feature_commands()
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code. Only here do errors turn into messages and exit codes."""
     # Logs go to stderr, so that stdout carries nothing but the command's answer (JSON with --format json).
-    clog.configure("console", os.environ.get("CUSTODY_CLI_LOG_LEVEL", "warning"))
+    try:
+        level = check_log_level(os.environ.get("CUSTODY_CLI_LOG_LEVEL") or "warning")
+    except ValueError as exc:
+        click.echo(f"error: invalid CUSTODY_CLI_LOG_LEVEL: {exc}", err=True)
+        return 1
+    clog.configure("console", level)
     return run(cli, argv, "custody")
 
 if __name__ == "__main__":

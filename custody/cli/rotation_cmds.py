@@ -13,7 +13,7 @@ from typing import IO, Any
 import click
 
 from custody.cli.client import Client
-from custody.cli.common import fmt_option, read_codes
+from custody.cli.common import account_path, fmt_option, read_codes, read_stdin
 from custody.cli.output import emit, table
 
 EXIT_OVERDUE = 3
@@ -32,7 +32,7 @@ class Overdue(click.ClickException):
 
 
 def _piped_stdin() -> str | None:
-    return None if sys.stdin.isatty() else sys.stdin.read()
+    return None if sys.stdin.isatty() else read_stdin()
 
 
 @click.command("rotate")
@@ -48,10 +48,11 @@ def rotate(account: str, file: Path | None, reason: str | None, resume: bool, fm
     Every earlier version of the old set is destroyed in Vault, open grants of the account are revoked, and
     evidence is kept. If a rotation was interrupted, running this again (or --resume) finishes it.
     """
+    path = f"accounts/{account_path(account)}/rotate"
     # With --resume the codes are optional: only needed if the interrupted run never stored them.
     text: str | None = read_codes(file, NEW_CODES_PROMPT) if not resume or file is not None else _piped_stdin()
     body = {"codes": text, "reason": reason, "resume": resume}
-    r = Client().call("POST", f"accounts/{account}/rotate", body)["data"]
+    r = Client().call("POST", path, body)["data"]
     lines = [f"rotated {r['account']} (rotation #{r['rotation']}{', resumed' if r['resumed'] else ''}): "
              f"{r['count']} new codes, generation {r['generation']}",
              f"  destroyed versions: {', '.join(map(str, r['destroyed_versions'])) or 'none'}",

@@ -42,7 +42,7 @@ def test_add_list_show_account(stack: Stack) -> None:
     [
         ("nowhere/alice", [], "unknown platform"),
         ("pypi/-bad-", [], "not a PyPI username"),
-        ("pypi/a/b", [], "unsupported path"),
+        ("pypi/a/b", [], "not an account id"),
         ("pypi/ok-name", ["--owner", "not-an-email"], "email"),
         ("pypi/ok-name2", ["--tier", "critical", "--approvals", "0"], "at least one approval"),
     ],
