@@ -18,7 +18,7 @@ from custody.store import Store
 def build(settings: ServerSettings) -> FastAPI:
     verify: bool | str = str(settings.vault_cacert) if settings.vault_cacert else True
     store = Store(settings.vault_addr, mount=settings.kv_mount, verify=verify, timeout=settings.vault_timeout,
-                  retries=settings.vault_retries)
+                  retries=settings.vault_retries, deadline=settings.vault_deadline)
     if not settings.role_id or not settings.read_secret_id().get_secret_value():
         raise CustodyError("the server needs AppRole credentials",
                            hint="set CUSTODY_ROLE_ID and CUSTODY_SECRET_ID_FILE (or CUSTODY_SECRET_ID)")

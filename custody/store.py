@@ -116,11 +116,14 @@ class _Transport:
         # were a tenth of a call's cost. Redirects (a standby naming the active node) go through the manager.
         self._conn = pool.connection_from_url(base_uri)
         self._prefix = urlsplit(base_uri).path.rstrip("/")
+        self._seconds = timeout
         self._timeout = urllib3.util.Timeout(connect=timeout, read=timeout)
 
     def request(self, method: str, url: str, *, headers: dict[str, str] | None = None, json: Any = None,
-                params: dict[str, Any] | None = None, wrap_ttl: str | None = None) -> dict[str, Any]:
-        """One HTTP call; the JSON answer (``{}`` when there is none), or an hvac exception for an error status."""
+                params: dict[str, Any] | None = None, wrap_ttl: str | None = None,
+                time_left: float | None = None) -> dict[str, Any]:
+        """One HTTP call; the JSON answer (``{}`` when there is none), or an hvac exception for an error status.
+        ``time_left`` shortens the timeout when the caller's deadline is nearer."""
         head = {"X-Vault-Request": "true", **(headers or {})}
         if wrap_ttl:
             head["X-Vault-Wrap-TTL"] = wrap_ttl
@@ -130,13 +133,16 @@ class _Transport:
             head["Content-Type"] = "application/json"
         target = url + (f"?{urlencode(params)}" if params else "")
         full = self.base_uri + target
+        timeout = self._timeout
+        if time_left is not None and time_left < self._seconds:
+            timeout = urllib3.util.Timeout(connect=time_left, read=time_left)
         try:
             resp = self._conn.urlopen(method, self._prefix + target, body=body, headers=head,
-                                      timeout=self._timeout, retries=False, redirect=False)
+                                      timeout=timeout, retries=False, redirect=False)
             location = resp.get_redirect_location() if resp.status in _REDIRECT_STATUS else None
             if location:
                 resp = self._pool.urlopen(method, urljoin(full, location), body=body, headers=head,
-                                          timeout=self._timeout, retries=_REDIRECTS)
+                                          timeout=timeout, retries=_REDIRECTS)
         except urllib3.exceptions.MaxRetryError as exc:
             raise (exc.reason or exc) from None
         data = resp.data
@@ -171,6 +177,7 @@ class Store:
         timeout: float = 10.0,
         retries: int = 6,
         retry_base: float = 0.1,
+        deadline: float = 20.0,
     ) -> None:
         # ``addr`` may list several nodes of one cluster ("http://a:8200,http://b:8200"): a call that finds its node
         # gone or not active moves on to the next one. One address behaves exactly as before.
@@ -179,6 +186,9 @@ class Store:
         self.mount = mount
         self.retries = retries
         self.retry_base = retry_base
+        # One call, retries included, gives up after ``deadline`` seconds: a Vault that accepts connections but
+        # never answers must not hold a request for retries x timeout (the CLI gives up at 30 s).
+        self.deadline = deadline
         # A CA bundle named the way requests and curl read it is honoured when no CA was configured.
         if verify is True:
             verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
@@ -238,10 +248,13 @@ class Store:
     def _call(self, method: str, path: str, *, token: str | None = None, what: str, **kw: Any) -> Any:
         """One Vault call with bounded retries on transient errors (5xx, standby, sealed during failover)."""
         delay = self.retry_base
+        give_up = time.monotonic() + self.deadline
         for attempt in range(self.retries + 1):
             tok = token if token is not None else self._refresh()
             try:
-                return self._http.request(method, f"/v1/{path}", headers={"X-Vault-Token": tok}, **kw)
+                left = max(give_up - time.monotonic(), 0.1)
+                return self._http.request(method, f"/v1/{path}", headers={"X-Vault-Token": tok}, time_left=left,
+                                          **kw)
             except hvac.exceptions.Forbidden as exc:
                 if token is not None:  # a caller's own token, refused: revoked, expired or never valid
                     raise _invalid_token() from None
@@ -252,7 +265,8 @@ class Store:
             except Exception as exc:
                 err = _translate(exc, what)
                 # A lost check-and-set race stays lost on a retry: the caller re-reads (with_cas_retry).
-                if not err.retryable or isinstance(err, CasConflict) or attempt == self.retries:
+                if (not err.retryable or isinstance(err, CasConflict) or attempt == self.retries
+                        or time.monotonic() + delay >= give_up):
                     raise err from None
                 self._failover(attempt)
                 log.warning("vault.retry", what=what, attempt=attempt + 1, error=err.message, addr=self.addr)

@@ -7,6 +7,7 @@ so ``bao read``/``bao write``/``bao list`` work with ``BAO_ADDR`` pointed here.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -121,8 +122,9 @@ class RequestContext:
             refused = error_response(413, [f"request body larger than {self.max_body_bytes} bytes"], request_id)
             await refused(scope, receive, send_with_headers)
             return
-        if not length and "transfer-encoding" in headers:
-            # A chunked body would be read whole before any size check: ask for its length up front.
+        if "transfer-encoding" in headers:
+            # A chunked body would be read whole before any size check: ask for its length up front. With a
+            # Content-Length too, the server reads it chunked (as HTTP says it must), so that length means nothing.
             refused = error_response(411, ["send the request body with a Content-Length"], request_id)
             await refused(scope, receive, send_with_headers)
             return
@@ -141,7 +143,12 @@ def _token(x_vault_token: str | None, authorization: str | None) -> str:
         token = authorization[7:].strip()
     if not token:
         raise AuthError("missing client token", hint="send X-Vault-Token (set VAULT_TOKEN for the CLI)")
+    if _TOKEN.fullmatch(token) is None:  # refused here: Vault would answer 400, which reads as Vault being down
+        raise AuthError("malformed client token", hint="a Vault token is visible ASCII without spaces")
     return token
+
+
+_TOKEN = re.compile(r"[\x21-\x7e]{1,4096}")
 
 
 def create_app(custody: Custody, max_body_bytes: int = 64 * 1024, vault_addr: str = "") -> FastAPI:
@@ -161,7 +168,7 @@ def create_app(custody: Custody, max_body_bytes: int = 64 * 1024, vault_addr: st
     async def custody_error(request: Request, exc: CustodyError) -> JSONResponse:
         rid = getattr(request.state, "request_id", "")
         if exc.status >= 500:
-            log.error("request.failed", error=exc.message, code=exc.code)
+            log.error("request.failed", error=exc.message, error_code=exc.code)
         # Messages may quote what the caller sent (a bad grant id, an account name): never echo a token or code.
         messages = [scrub(exc.message)] + ([f"hint: {exc.hint}"] if exc.hint else [])
         return error_response(exc.status, messages, rid)

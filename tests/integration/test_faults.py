@@ -8,6 +8,7 @@ stack of their own (never the session's), in file order on one worker.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import re
 import signal
@@ -25,7 +26,7 @@ from fastapi.testclient import TestClient
 
 from custody.api.app import create_app
 from custody.cli.client import Client
-from custody.config import PolicySettings
+from custody.config import PolicySettings, ServerSettings
 from custody.devstack import DevStack
 from custody.errors import StoreError
 from custody.notify import Notifier
@@ -160,6 +161,24 @@ def test_slow_vault_times_out_cleanly_and_the_reveal_resumes(stack: Stack, clock
         proxy.close()
 
 
+def test_a_vault_that_never_answers_is_given_up_on_within_the_deadline(stack: Stack) -> None:
+    """Retries x timeout could hold one request for over a minute (longer than the CLI waits); the call's deadline
+    bounds it, and the server's default deadline ends before the CLI gives up."""
+    proxy = Proxy(stack.vault_addr)
+    try:
+        proxy.delay = 60.0  # connections are accepted, answers never arrive in time
+        store = Store(proxy.addr, timeout=1.0, retries=6, retry_base=0.05, deadline=3.0)
+        start = time.monotonic()
+        with pytest.raises(StoreError) as caught:
+            store.lookup_caller(stack.token("engineer"))
+        took = time.monotonic() - start
+        assert 2.5 <= took < 5.5, took  # without the deadline: 7 attempts of 1 s plus backoff
+        assert "unreachable" in caught.value.message and caught.value.status == 503
+    finally:
+        proxy.close()
+    assert ServerSettings().vault_deadline + 5 <= inspect.signature(Client).parameters["timeout"].default
+
+
 def test_dropped_connections_give_a_clean_503_and_write_nothing(stack: Stack, clock: Clock, account: str) -> None:
     proxy = Proxy(stack.vault_addr)
     try:
@@ -248,6 +267,8 @@ def test_vault_stopped(fragile: Stack) -> None:
     assert h.json()["data"]["vault"]["reachable"] is False
     r = fragile.cli("engineer", "access", "request", account, "--reason", REASON, "--format", "json")
     assert r.exit_code == 1 and r.out == "" and "unreachable" in r.err and "hint:" in r.err
+    failed = [ln for ln in fragile.logs()["custody.log"].splitlines() if '"request.failed"' in ln]
+    assert failed and all('"error_code": "vault_unavailable"' in ln for ln in failed), failed[:2]
 
 
 # ---- a webhook endpoint that hangs --------------------------------------------------------------------------------
