@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from custody.domain.grants import OPEN
+from custody.domain.grants import revocable
 from custody.domain.grants import revoke as revoke_grant
 from custody.domain.models import Account, CodeSet, Grant, Principal
 from custody.domain.platforms import parse_account_id, parse_codes
@@ -421,13 +421,14 @@ class Rotation:
         return sorted(int(v) for v in versions if v.isdigit() and int(v) < new_version)
 
     def _open_grants(self, account_id: str) -> list[str]:
-        """Pending or approved grants of the account (their codes are about to be gone)."""
+        """Pending or approved grants of the account, and reveals of it that stopped half-way (their codes are
+        about to be gone: a resumed reveal must not take a code of the new set without a new approval)."""
         now = self.custody.clock()
         keys = self.store.list_keys("grants/")
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="custody-rotate") as pool:
             grants = list(pool.map(self._maybe_grant, keys))
         return sorted(g.id for g in grants
-                      if g is not None and g.account == account_id and g.effective_status(now) in OPEN)
+                      if g is not None and g.account == account_id and revocable(g, now))
 
     def _maybe_grant(self, key: str) -> Grant | None:
         try:
@@ -439,7 +440,7 @@ class Rotation:
         def attempt() -> bool:
             grant = self.custody._grant(grant_id)
             now = self.custody.clock()
-            if grant.effective_status(now) not in OPEN:
+            if not revocable(grant, now):
                 return False
             self.custody._save(revoke_grant(grant, now, REVOKED_REASON), "grant.revoked", who, now,
                                cas=grant.version)

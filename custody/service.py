@@ -99,12 +99,7 @@ class Custody:
         check below is always asked of Vault with the caller's token: it is what refuses a revoked token.
         """
         principal = principal or self._caller(token)
-        try:
-            allowed = self.allowed(token, path, capability)
-        except AuthError:
-            self.callers.forget(token)
-            raise
-        if not allowed:
+        if not self._allowed_or_forget(token, path, capability):
             self._record_denial(principal, path, capability)
             area = path.split("/", 1)[0]
             if "/emergency" in path:
@@ -123,9 +118,17 @@ class Custody:
         self.callers.put(token, principal, ttl)
         return principal
 
+    def _allowed_or_forget(self, token: str, path: str, capability: str) -> bool:
+        try:
+            return self.allowed(token, path, capability)
+        except AuthError:
+            self.callers.forget(token)
+            raise
+
     def allowed(self, token: str, path: str, capability: str) -> bool:
         caps = self.store.capabilities(token, f"{self.api_path}/{path}")
-        return "deny" not in caps and ("root" in caps or "sudo" in caps or capability in caps)
+        # ``sudo`` is an extra requirement on Vault's protected paths, never a stand-in for create or update.
+        return "deny" not in caps and ("root" in caps or capability in caps)
 
     def _record_denial(self, who: Principal, path: str, capability: str) -> None:
         """Refusals are evidence too: write them where the audit device sees them. Best effort."""
@@ -164,6 +167,12 @@ class Custody:
             )
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise ValidationError(_first_error(exc)) from None
+        platform, username = account_id.split("/", 1)
+        same = [k for k in self.store.list_keys(f"accounts/{platform}/")
+                if k.casefold() == username.casefold() and k != username]
+        if same:  # PyPI (like most platforms) matches usernames ignoring case: one account, one code set
+            raise Conflict(f"account {platform}/{same[0]} already exists; usernames differ only in case",
+                           hint=f"use {platform}/{same[0]}")
         try:
             self.store.write(account_path(account_id), account_to_record(account) | stamp(
                 "account.created", who, now), cas=0)
@@ -305,10 +314,25 @@ class Custody:
         return grant.model_copy(update={"status": grant.effective_status(self.clock())})
 
     def show_grant(self, token: str, grant_id: str) -> Grant:
-        grant = self._grant(grant_id)
-        who = self.store.lookup_caller(token)
-        if who.id != grant.requester_id:
-            self.authorize(token, f"grants/{grant_id}", "read", principal=who)
+        """Any grant for callers whose policy reads it; a requester's own grant for callers who may list theirs.
+
+        The token and its policy are checked before the grant is read (on every call, so a revoked token or a
+        removed group membership acts at once), and a requester cannot tell someone else's grant from none.
+        """
+        if GRANT_ID.fullmatch(grant_id) is None:
+            raise ValidationError(f"not a grant id: {grant_id[:40]!r}", hint="grant ids look like gr_xxxxxxxx")
+        who = self._caller(token)
+        if self._allowed_or_forget(token, f"grants/{grant_id}", "read"):
+            return self.view(self._grant(grant_id))
+        self.authorize(token, "grants", "list", principal=who)  # a requester, seeing only their own grants
+        try:
+            grant = self._grant(grant_id)
+        except NotFound:
+            grant = None
+        if grant is None or grant.requester_id != who.id:
+            self._record_denial(who, f"grants/{grant_id}", "read")
+            raise PermissionDenied(f"permission denied: grant {grant_id} is not one of yours, or does not exist",
+                                   hint="see `custody access list`")
         return self.view(grant)
 
     def list_grants(
@@ -418,6 +442,9 @@ class Custody:
         now = self.clock()
         read: list[tuple[CodeSet | None, int]] = []  # the code set as last read, for the first consume attempt
         if rules.reveal_incomplete(grant) and who.id == grant.requester_id:
+            if now >= grant.expires_at:  # its code stays reserved for it, and is never handed out
+                raise PreconditionFailed(f"grant {grant_id} expired before its reveal finished",
+                                         hint="request a new grant")
             claimed = grant
             log.warning("grant.reveal_resumed", grant_id=grant_id, actor=who.display_name)
             self.store.delete_all(reveal_path(grant_id))  # a leftover of the interrupted attempt, if any
@@ -460,6 +487,9 @@ class Custody:
             current = self._grant(grant_id)
             if current.code_fp == code.fp:
                 return current  # the write landed before Vault's answer was lost
+            if not rules.reveal_incomplete(current):  # revoked meanwhile (a rotation): the wrap is not handed over
+                raise Conflict(f"grant {grant_id} was {current.status.value} while its code was being revealed",
+                               hint="request a new grant")
             return self._save(current.model_copy(update={"code_fp": code.fp}), "grant.revealed", who, now,
                               cas=current.version)
 

@@ -124,8 +124,14 @@ def review(grant: Grant, reviewer: Principal, now: datetime, comment: str | None
     return grant.model_copy(update={"review": decision})
 
 
+def revocable(grant: Grant, now: datetime) -> bool:
+    """Open, or claimed by a reveal whose code never reached the requester (it could still be resumed)."""
+    return grant.effective_status(now) in OPEN or reveal_incomplete(grant)
+
+
 def revoke(grant: Grant, now: datetime, reason: str) -> Grant:
-    _must_be(grant, now, *OPEN, action="revoked")
+    if not reveal_incomplete(grant):
+        _must_be(grant, now, *OPEN, action="revoked")
     return grant.model_copy(update={"status": GrantStatus.revoked, "revoked_reason": reason})
 
 

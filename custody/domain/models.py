@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from custody.domain.platforms import parse_account_id
-from custody.errors import ValidationError
+from custody.errors import AuthError, ValidationError
 
 
 def utcnow() -> datetime:
@@ -44,6 +44,11 @@ class Principal(Model):
     def from_lookup(cls, data: dict[str, object]) -> Principal:
         entity = str(data.get("entity_id") or "")
         accessor = str(data.get("accessor") or "")
+        if not entity and not accessor:
+            # A batch token outside any identity: nothing tells its holder apart from another such caller's, so
+            # "only the requester may reveal" could not hold.
+            raise AuthError("this Vault token names no identity (a batch token without an entity)",
+                            hint="log in through an auth method (userpass, OIDC, AppRole...) or use a service token")
         ident = entity or "token-" + hashlib.sha256(accessor.encode()).hexdigest()[:12]
         policies = data.get("policies") or []
         return cls(

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from custody.errors import PreconditionFailed, StoreError
 from custody.rotation import Rotation, evidence_path, marker_path
 from custody.service import Custody
 from tests.conftest import REASON, Clock, Stack, new_codes, uniq
@@ -97,6 +98,45 @@ def test_rotate_unknown_account_and_permissions(stack: Stack, account: str) -> N
 
 class Crash(Exception):
     pass
+
+
+def stop_half_way(service: Custody, monkeypatch: pytest.MonkeyPatch, token: str, grant_id: str) -> None:
+    """A reveal that claimed its grant and reserved a code, then lost Vault before wrapping it."""
+    def unreachable(*_: Any, **__: Any) -> Any:
+        raise StoreError("Vault unreachable (test)")
+
+    with monkeypatch.context() as m:
+        m.setattr(service.store, "wrapped_read", unreachable)
+        with pytest.raises(StoreError):
+            service.reveal(token, grant_id)
+
+
+def test_a_half_finished_reveal_is_revoked_by_rotation_and_ends_at_expiry(stack: Stack, service: Custody,
+                                                                          clock: Clock,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reveal that stopped half-way can be resumed by its requester while the grant lasts, for the same code;
+    never after the grant expired, and never after a rotation (it would take a code of the new set unapproved)."""
+    acct, _ = new_account(service, stack)
+    eng, sec = stack.token("engineer"), stack.token("security")
+    late = service.request_access(eng, acct, REASON, ttl="1h")
+    rotated = service.request_access(eng, acct, REASON, ttl="1h")
+    for g in (late, rotated):
+        stop_half_way(service, monkeypatch, eng, g.id)
+        assert service.show_grant(eng, g.id).status.value == "revealed" and not service.show_grant(eng, g.id).code_fp
+
+    clock.advance(hours=2)
+    with pytest.raises(PreconditionFailed, match="expired before its reveal finished"):
+        service.reveal(eng, late.id)
+    assert not service.show_grant(eng, late.id).code_fp
+
+    result = Rotation(service).rotate(sec, acct, "\n".join(new_codes(8)), reason="suspected leak")
+    assert late.id in result["revoked_grants"] and rotated.id in result["revoked_grants"]
+    for g in (late, rotated):
+        assert service.show_grant(eng, g.id).status.value == "revoked"
+        with pytest.raises(PreconditionFailed, match="revoked"):
+            service.reveal(eng, g.id)
+    status = service.code_status(sec, acct)[0]
+    assert (status["remaining"], status["consumed"]) == (8, 0)  # nothing of the new set went to them
 
 
 @pytest.mark.parametrize("step", ["marked", "evidence", "stored", "destroyed", "revoked", "completed"])
