@@ -11,18 +11,22 @@ JUNK = frozenset(
      "because", "reason", "access", "need", "needed", "please", "pls", "lorem", "ipsum", "todo", "tbd", "-", "."}
 )
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Control characters, line and paragraph separators, direction overrides, and invisible (zero-width) characters:
+# none belongs in a one-line human reason, and each can make the text read differently from what it holds.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u00ad\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
 MAX_REASON = 2000
 
 
 def validate_reason(text: str | None, min_length: int = 20) -> str:
     """Return the reason trimmed, or raise ValidationError saying what a good reason looks like."""
     hint = f"say what happened and why you need the code, in at least {min_length} characters"
-    reason = " ".join((text or "").split(" ")).strip()
-    if not reason:
+    raw = text or ""
+    if not raw.strip():
         raise ValidationError("a reason is required", hint=hint)
-    if _CONTROL.search(reason) or "\n" in reason or "\r" in reason:
-        raise ValidationError("the reason contains control or direction-override characters", hint="one line")
+    if _CONTROL.search(raw) or "\n" in raw or "\r" in raw:
+        raise ValidationError("the reason contains control, invisible or direction-override characters",
+                              hint="one line of plain text")
+    reason = " ".join(raw.split())  # runs of spaces (any kind) count once toward the minimum length
     if len(reason) > MAX_REASON:
         raise ValidationError(f"the reason is longer than {MAX_REASON} characters")
     if len(reason) < min_length:

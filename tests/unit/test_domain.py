@@ -97,6 +97,19 @@ def test_reason_min_length_is_a_setting() -> None:
         validate_reason("lost key, need code", 40)
 
 
+@pytest.mark.parametrize("pad", [" " * 20, "\t" * 12, "\u00a0" * 12, "\u3000" * 12])
+def test_padding_does_not_count_toward_the_minimum_length(pad: str) -> None:
+    with pytest.raises(ValidationError, match="too short"):
+        validate_reason("fix it" + pad + "now", 20)
+    assert validate_reason("lost my hardware" + pad + "key on a trip", 20) == "lost my hardware key on a trip"
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200f"])
+def test_invisible_characters_are_refused(invisible: str) -> None:
+    with pytest.raises(ValidationError, match="invisible"):
+        validate_reason("Lost my hardware key on a trip" + invisible * 12, 20)
+
+
 def test_tickets() -> None:
     assert validate_ticket(None, None) is None
     assert validate_ticket(" SEC-12 ", r"^[A-Z]+-[0-9]+$") == "SEC-12"
