@@ -54,6 +54,12 @@ class Exhausted(PreconditionFailed):
     code = "exhausted"
 
 
+class CodesChanged(PreconditionFailed):
+    """The account's code set was replaced or rotated after the grant was approved."""
+
+    code = "codes_changed"
+
+
 class AuthError(CustodyError):
     """The caller's token is missing, invalid or expired."""
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from custody.domain.grants import revocable
 from custody.domain.grants import revoke as revoke_grant
-from custody.domain.models import Account, CodeSet, Grant, Principal
+from custody.domain.models import Account, CodeSet, Grant, GrantStatus, Principal
 from custody.domain.platforms import parse_account_id, parse_codes
 from custody.domain.rotation import (
     INTERRUPTED_AFTER,
@@ -46,6 +46,7 @@ from custody.domain.rotation import (
     summary_from_metadata,
     summary_of,
     summary_to_metadata,
+    version_gone,
 )
 from custody.durations import format_duration, parse_duration
 from custody.errors import CasConflict, Conflict, NotFound, PreconditionFailed, StoreError, ValidationError
@@ -170,6 +171,8 @@ class Rotation:
         meta = self.store.metadata(path)
         if meta is None or not int(meta.get("current_version") or 0):
             return None, "metadata"
+        if version_gone((meta.get("versions") or {}).get(str(meta["current_version"])), now):
+            return None, "metadata"  # the current set was deleted or destroyed outside custody: nothing to hand out
         summary = summary_from_metadata(meta.get("custom_metadata"))
         if summary is not None:
             projected = project(summary, int(meta["current_version"]), meta.get("versions") or {})
@@ -348,15 +351,20 @@ class Rotation:
                 if new_set != ev["new_set"]:  # a different set than the interrupted run had: say so in evidence
                     ev = ev | {"new_set": new_set, "count": len(codes)}
             self._step("stored")
-            destroyed = self._destroy_before(account_id, new_version)
+            # Versions from this rotation's start on: earlier ones were destroyed by earlier rotations.
+            since = min(ev.get("previous_versions") or [new_version])
+            destroyed = self._destroy_before(account_id, new_version, since)
             self._step("destroyed")
             # Name the grants in the evidence before revoking them, so a resumed run still reports them all.
             to_revoke = sorted(set(ev.get("revoked_grants") or []) | set(self._open_grants(account_id)))
             ev = ev | {"new_version": new_version, "destroyed_versions": destroyed, "revoked_grants": to_revoke}
             version = self.store.write(evidence_path(account_id, number), ev, cas=evidence.version)
-            revoked = [g for g in to_revoke if self._revoke(g, who)]
+            for gid in to_revoke:
+                self._revoke(gid, who)
+            # What was revoked, by this run or an interrupted one; not a grant revealed before it could be.
+            revoked = [g for g in to_revoke if self._revoked_by_rotation(g)]
             self._step("revoked")
-            done = ev | stamp("rotation.completed", who, now) | {"status": "completed",
+            done = ev | stamp("rotation.completed", who, now) | {"status": "completed", "revoked_grants": revoked,
                                                                  "completed_at": now.isoformat()}
             self.store.write(evidence_path(account_id, number), done, cas=version)
             log.info("rotation.completed", account=account_id, rotation=number, actor=who.display_name,
@@ -400,17 +408,20 @@ class Rotation:
             current = self.store.read(codes_path(account_id))
             previous = codeset_from_record(current.data) if current else None
             generation = previous.generation + 1 if previous else 1
+            # A current version deleted outside custody reads as none, but check-and-set still names it.
+            cas = current.version if current else self.store.current_version(codes_path(account_id))
             cs = CodeSet.new(account_id, codes, who.display_name, now, generation, previous=previous)
             record = codeset_to_record(cs) | stamp("codes.rotated", who, now) | {"rotation": number}
-            return write_codes(self.store, account_id, record, cs, current.version if current else 0, now)
+            return write_codes(self.store, account_id, record, cs, cas, now)
 
         version = with_cas_retry(attempt)
         log.info("codes.rotated", account=account_id, rotation=number, actor=who.display_name, total=len(codes),
                  version=version)
         return version, set_digest(_fps(codes))
 
-    def _destroy_before(self, account_id: str, new_version: int) -> list[int]:
-        """Destroy every version before ``new_version`` and check that none is left; the destroyed list."""
+    def _destroy_before(self, account_id: str, new_version: int, since: int) -> list[int]:
+        """Destroy every version before ``new_version`` and check that none is left; the list of versions from
+        ``since`` on, which this rotation destroyed (a resumed run reports the same list)."""
         path = codes_path(account_id)
         meta = self.store.metadata(path) or {}
         self.store.destroy_versions(path, destroyable_versions(meta.get("versions") or {}, new_version))
@@ -418,7 +429,14 @@ class Rotation:
         if left := destroyable_versions(versions, new_version):
             raise StoreError(f"versions {left} of {path} survived destruction",
                              hint="run `custody codes rotate --resume` to try again")
-        return sorted(int(v) for v in versions if v.isdigit() and int(v) < new_version)
+        return sorted(int(v) for v in versions if v.isdigit() and since <= int(v) < new_version)
+
+    def _revoked_by_rotation(self, grant_id: str) -> bool:
+        try:
+            grant = self.custody._grant(grant_id)
+        except NotFound:
+            return False
+        return grant.status is GrantStatus.revoked and grant.revoked_reason == REVOKED_REASON
 
     def _open_grants(self, account_id: str) -> list[str]:
         """Pending or approved grants of the account, and reveals of it that stopped half-way (their codes are

@@ -34,6 +34,7 @@ from custody.durations import parse_duration
 from custody.errors import (
     AuthError,
     CasConflict,
+    CodesChanged,
     Conflict,
     CustodyError,
     Exhausted,
@@ -229,8 +230,9 @@ class Custody:
         event = "codes.replaced" if current else "codes.deposited"
         from custody.rotation import write_codes  # keeps the sweep's per-account summary true
 
-        write_codes(self.store, account_id, codeset_to_record(cs) | stamp(event, who, now), cs,
-                    cas=current.version if current else 0, now=now)
+        # A current version deleted outside custody reads as none, but check-and-set still names it.
+        cas = current.version if current else self.store.current_version(codes_path(account_id))
+        write_codes(self.store, account_id, codeset_to_record(cs) | stamp(event, who, now), cs, cas=cas, now=now)
         log.info(event, account=account_id, actor=who.display_name, count=cs.total)
         self.notifier.emit({"event": event, "account": account_id, "actor": who.display_name, "total": cs.total})
         return self._status(account, cs, now)
@@ -283,7 +285,8 @@ class Custody:
         if cs is None or cs.remaining == 0:
             raise self._exhausted(account_id)
         now = self.clock()
-        grant = rules.request(account, who, reason_v, ticket_v, now, duration, emergency=emergency)
+        grant = rules.request(account, who, reason_v, ticket_v, now, duration, emergency=emergency,
+                              codes_generation=cs.generation)
         self._save(grant, "grant.requested", who, now, cas=0)
         log.info("grant.requested", grant_id=grant.id, account=account_id, actor=who.display_name,
                  status=grant.status.value, emergency=grant.emergency)
@@ -454,6 +457,7 @@ class Custody:
             cs = read[0][0]
             if cs is None or cs.remaining == 0:
                 raise self._exhausted(grant.account)
+            self._check_generation(grant, cs)
             try:
                 claimed = self._save(rules.reveal(grant, who, now, code_fp=""), "grant.revealing", who, now,
                                      cas=grant.version)
@@ -468,8 +472,8 @@ class Custody:
         try:
             # The first attempt reuses the read above; a lost check-and-set race re-reads.
             code, remaining = with_cas_retry(
-                lambda: self._consume(grant.account, grant_id, now, read.pop() if read else None))
-        except Exhausted:
+                lambda: self._consume(claimed, now, read.pop() if read else None))
+        except (Exhausted, CodesChanged):
             with_cas_retry(lambda: self._unclaim(grant_id, who, now))
             raise
         entry = {"code": code.code, "account": grant.account, "grant_id": grant_id, "event": "code.wrapped"}
@@ -509,8 +513,17 @@ class Custody:
         return Exhausted(f"{account_id} has no codes left to hand out",
                          hint="the security team must rotate its recovery codes (`custody codes rotate`)")
 
-    def _consume(self, account_id: str, grant_id: str, now: datetime,
+    @staticmethod
+    def _check_generation(grant: Grant, cs: CodeSet) -> None:
+        if grant.codes_generation and cs.generation != grant.codes_generation:
+            # A set rotated in (or replaced) after the request, say mid-rotation before open grants are revoked:
+            # the approval was for codes that no longer exist, not for these.
+            raise CodesChanged(f"{grant.account}'s codes were rotated or replaced after grant {grant.id} was "
+                               "requested", hint="request a new grant")
+
+    def _consume(self, grant: Grant, now: datetime,
                  known: tuple[CodeSet | None, int] | None = None) -> tuple[Any, int]:
+        account_id, grant_id = grant.account, grant.id
         cs, version = known or self._codeset(account_id)
         if cs is None:
             raise self._exhausted(account_id)
@@ -518,6 +531,7 @@ class Custody:
         for c in codes:
             if c.grant_id == grant_id:  # a reveal of this grant that stopped half-way: same code, never a second
                 return c, cs.remaining
+        self._check_generation(grant, cs)
         for i, c in enumerate(codes):
             if c.available:
                 codes[i] = c.model_copy(update={"consumed_at": now, "grant_id": grant_id})

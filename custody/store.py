@@ -338,6 +338,11 @@ class Store:
         except NotFound:
             return None
 
+    def current_version(self, path: str) -> int:
+        """The key's current version number (0: none), whether or not that version's data still exists."""
+        meta = self.metadata(path)
+        return int(meta.get("current_version") or 0) if meta else 0
+
     def write_custom_metadata(self, path: str, custom: dict[str, str], metadata_cas: int) -> None:
         """Replace a key's custom_metadata, only if its metadata is still at ``metadata_cas`` (OpenBao)."""
         self._call("POST", f"{self.mount}/metadata/{path}",

@@ -36,6 +36,7 @@ def request(
     now: datetime,
     ttl: timedelta,
     emergency: bool = False,
+    codes_generation: int = 0,
 ) -> Grant:
     """A new grant: approved at once when the account needs no approval or it is an emergency."""
     approved = account.approvals_required == 0 or emergency
@@ -51,6 +52,7 @@ def request(
         emergency=emergency and account.approvals_required > 0,
         created_at=now,
         expires_at=now + ttl,
+        codes_generation=codes_generation,
     )
 
 

@@ -206,6 +206,9 @@ class Grant(Model):
     code_fp: str | None = None
     review: Decision | None = None
     revoked_reason: str | None = None
+    # The generation of the account's code set when the grant was requested: it may only take a code of that set
+    # (0: not recorded, a grant from before custody recorded it).
+    codes_generation: int = 0
     version: int = 0  # KV version the grant was read at: the check-and-set guard for the next write
 
     def effective_status(self, now: datetime) -> GrantStatus:

@@ -250,6 +250,17 @@ def project(summary: Summary, current_version: int, versions: Mapping[str, Any])
     return CodesFacts(summary.total, remaining, summary.deposited_at, summary.generation, tuple(sorted(times)))
 
 
+def version_gone(info: Mapping[str, Any] | None, now: datetime) -> bool:
+    """Whether a KV version's data is gone: destroyed, or deleted (a deletion time that has come, which
+    ``delete_version_after`` sets ahead of time)."""
+    if not info:
+        return False
+    if info.get("destroyed"):
+        return True
+    deleted = _parse(info.get("deletion_time"))
+    return deleted is not None and deleted <= now
+
+
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 

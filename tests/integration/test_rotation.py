@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from custody.errors import PreconditionFailed, StoreError
+from custody.errors import CodesChanged, PreconditionFailed, StoreError
 from custody.rotation import Rotation, evidence_path, marker_path
 from custody.service import Custody
 from tests.conftest import REASON, Clock, Stack, new_codes, uniq
@@ -244,6 +244,76 @@ def test_cli_resume_after_a_crash(stack: Stack, service: Custody) -> None:
 def reveal(stack: Stack, service: Custody, acct: str) -> None:
     grant = service.request_access(stack.token("engineer2"), acct, REASON)
     service.reveal(stack.token("engineer2"), grant.id)
+
+
+def test_a_reveal_during_a_rotation_never_takes_a_new_code_on_an_old_request(stack: Stack,
+                                                                              service: Custody) -> None:
+    """Between storing the new set and revoking open grants, a grant requested before the rotation is refused a
+    code of the new set; it is then revoked with the others."""
+    acct, _ = new_account(service, stack)
+    eng, sec = stack.token("engineer"), stack.token("security")
+    grant = service.request_access(eng, acct, REASON)
+    new = new_codes(8)
+    refused: list[str] = []
+
+    def reveal_mid_rotation(name: str) -> None:
+        if name == "stored":
+            with pytest.raises(CodesChanged) as caught:
+                service.reveal(eng, grant.id)
+            refused.append(caught.value.message)
+
+    result = Rotation(service, after_step=reveal_mid_rotation).rotate(sec, acct, "\n".join(new))
+    assert refused and "after grant" in refused[0]
+    assert grant.id in result["revoked_grants"]
+    assert service.show_grant(eng, grant.id).status.value == "revoked"
+    status = service.code_status(sec, acct)[0]
+    assert (status["remaining"], status["consumed"]) == (8, 0)
+    fresh = service.request_access(eng, acct, REASON)  # a request after the rotation takes a new code
+    assert service.reveal(eng, fresh.id).remaining == 7
+
+
+def test_a_code_set_deleted_outside_custody_is_due_and_can_be_rotated(stack: Stack, service: Custody,
+                                                                      clock: Clock) -> None:
+    """Someone with root soft-deletes the current version: the sweep must not count the account as fine, and a
+    rotation must replace the set rather than loop on check-and-set."""
+    acct, _ = new_account(service, stack)
+    sec = stack.token("security")
+    resp = httpx.delete(f"{stack.vault_addr}/v1/custody-kv/data/codes/{acct}",
+                        headers={"X-Vault-Token": stack.token("root")})
+    assert resp.status_code == 204
+    clock.advance(minutes=1)  # the service's clock was set before the deletion
+    sweep = Rotation(service).sweep(stack.token("rotation"))
+    row = due_row(sweep, acct)
+    assert row is not None and "no_codes" in str(row), row
+    result = Rotation(service).rotate(sec, acct, "\n".join(new_codes(8)))
+    assert result["status"] == "completed"
+    status = service.code_status(sec, acct)[0]
+    assert status["remaining"] == 8 and status["interrupted_rotation"] is None
+    assert due_row(Rotation(service).sweep(stack.token("rotation")), acct) is None
+
+
+def test_evidence_names_only_what_this_rotation_destroyed_and_revoked(stack: Stack, service: Custody) -> None:
+    acct, _ = new_account(service, stack)
+    eng, sec = stack.token("engineer"), stack.token("security")
+    Rotation(service).rotate(sec, acct, "\n".join(new_codes(8)))
+    revealed = service.request_access(eng, acct, REASON)
+    service.reveal(eng, revealed.id)
+    pending = service.request_access(eng, acct, REASON)
+
+    class ListedThenRevealed(Rotation):
+        """The race: a grant listed for revocation whose reveal finished before the revocation reached it."""
+
+        def _open_grants(self, account_id: str) -> list[str]:
+            return sorted([*super()._open_grants(account_id), revealed.id])
+
+    second = ListedThenRevealed(service).rotate(sec, acct, "\n".join(new_codes(8)))
+    assert second["revoked_grants"] == [pending.id]
+    ev2 = root_get(stack, f"data/{evidence_path(acct, 2)}").json()["data"]["data"]
+    assert ev2["revoked_grants"] == [pending.id]
+    ev1 = root_get(stack, f"data/{evidence_path(acct, 1)}").json()["data"]["data"]
+    assert set(ev2["destroyed_versions"]).isdisjoint(ev1["destroyed_versions"])
+    assert set(ev2["previous_versions"]) <= set(ev2["destroyed_versions"])
+    assert ev2["destroyed_versions"] == list(range(ev1["new_version"], ev2["new_version"]))
 
 
 def test_due_for_age_then_overdue_after_grace(stack: Stack, service: Custody, clock: Clock) -> None:
