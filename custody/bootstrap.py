@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -58,6 +58,11 @@ class AppRole:
             "token_max_ttl": self.token_max_ttl,
             "token_type": self.token_type,
             "token_no_default_policy": self.no_default_policy,
+            # No periodic tokens (a period outlives token_max_ttl), no explicit max TTL, no use counts: drift there
+            # would weaken the token limits above, so a re-run puts them back.
+            "token_period": 0,
+            "token_explicit_max_ttl": 0,
+            "token_num_uses": 0,
             "secret_id_ttl": self.secret_id_ttl,
             "secret_id_num_uses": self.secret_id_num_uses,
             "secret_id_bound_cidrs": list(self.bound_cidrs),
@@ -105,14 +110,16 @@ class Options:
 
     mount: str = KV_MOUNT
     approle_mount: str = APPROLE_MOUNT
-    service_cidrs: tuple[str, ...] = ()
-    rotation_cidrs: tuple[str, ...] = ()
-    secret_id_ttl: int = 0
+    # None: keep what the role has in Vault (nothing, for a role this run creates). A re-run without the flags,
+    # e.g. `--rotate-secret-ids`, must never unbind a role or make its secret_ids immortal.
+    service_cidrs: tuple[str, ...] | None = None
+    rotation_cidrs: tuple[str, ...] | None = None
+    secret_id_ttl: int | None = None
     # which AppRoles get a fresh secret_id: only roles this run creates, every role, or none
     secret_ids: Literal["new", "all", "none"] = "new"
 
     def __post_init__(self) -> None:
-        for cidr in (*self.service_cidrs, *self.rotation_cidrs):
+        for cidr in (*(self.service_cidrs or ()), *(self.rotation_cidrs or ())):
             try:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
@@ -120,10 +127,19 @@ class Options:
         if not self.mount or "/" in self.mount.strip("/"):
             raise ValidationError(f"not a mount name: {self.mount!r}", hint="one path segment, e.g. custody-kv")
 
-    def approles(self) -> dict[str, AppRole]:
+    def approles(self, have: Mapping[str, Mapping[str, Any] | None] | None = None) -> dict[str, AppRole]:
+        """The roles to write; ``have``: each role as Vault has it now, whose bindings and TTL a run without those
+        flags keeps."""
         cidrs = {SERVICE_ROLE.name: self.service_cidrs, ROTATION_ROLE.name: self.rotation_cidrs}
-        return {name: replace(role, bound_cidrs=cidrs[name], secret_id_ttl=self.secret_id_ttl)
-                for name, role in APPROLES.items()}
+        roles = {}
+        for name, role in APPROLES.items():
+            current = (have or {}).get(name) or {}
+            bound = cidrs[name]
+            if bound is None:
+                bound = tuple(current.get("secret_id_bound_cidrs") or ())
+            ttl = self.secret_id_ttl if self.secret_id_ttl is not None else int(current.get("secret_id_ttl") or 0)
+            roles[name] = replace(role, bound_cidrs=bound, secret_id_ttl=ttl)
+        return roles
 
 
 def ttl_seconds(text: str) -> int:
@@ -240,7 +256,8 @@ def mount_steps(admin: Admin, opts: Options) -> list[Step]:
                       _write(admin, "POST", f"sys/mounts/{mount}/tune", want_tune),
                       ((f"sys/mounts/{mount}/tune", ("update",)),)))
     config = admin.call("GET", f"{mount}/config").get("data", {}) if existing else {}
-    want_config = {"max_versions": KV_MAX_VERSIONS, "cas_required": KV_CAS_REQUIRED}
+    # delete_version_after would delete code sets on a timer: the sweep would see none, reveals would find none.
+    want_config = {"max_versions": KV_MAX_VERSIONS, "cas_required": KV_CAS_REQUIRED, "delete_version_after": "0s"}
     cas = str(KV_CAS_REQUIRED).lower()
     steps.append(Step(f"configure {mount}/: max_versions={KV_MAX_VERSIONS}, cas_required={cas}",
                       _action(bool(existing), not _differs(want_config, config)),
@@ -269,9 +286,11 @@ def auth_steps(admin: Admin, opts: Options) -> list[Step]:
     steps = [Step(f"enable AppRole auth at auth/{mount}/", "unchanged" if existing else "create",
                   _write(admin, "POST", f"sys/auth/{mount}", {"type": "approle"}),
                   ((f"sys/auth/{mount}", ("sudo",)),))]
-    for name, role in opts.approles().items():
+    current = {name: admin.call("GET", f"auth/{mount}/role/{name}", ok404=True).get("data") if existing else None
+               for name in APPROLES}
+    for name, role in opts.approles(current).items():
         path = f"auth/{mount}/role/{name}"
-        have = admin.call("GET", path, ok404=True).get("data") if existing else None
+        have = current[name]
         want = role.payload()
         cidrs = ", ".join(role.bound_cidrs) or "any address"
         steps.append(Step(f"write AppRole {name} -> {', '.join(role.policies)} (token ttl {role.token_ttl}s, "

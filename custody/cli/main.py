@@ -97,15 +97,21 @@ def serve(config: Path | None) -> None:
 @click.option("--mount", default="custody-kv", show_default=True, help="KV v2 mount for custody state")
 @click.option("--ca-cert", envvar=["VAULT_CACERT", "BAO_CACERT"], type=click.Path(exists=True), default=None,
               help="CA bundle that signed Vault's TLS certificate")
-@click.option("--service-cidr", multiple=True, help="CIDR the custody server logs in from (repeatable)")
-@click.option("--rotation-cidr", multiple=True, help="CIDR the rotation cron logs in from (repeatable)")
-@click.option("--secret-id-ttl", default="0", show_default=True, help="lifetime of new secret_ids (0: no expiry)")
+@click.option("--service-cidr", multiple=True,
+              help="CIDR the custody server logs in from (repeatable; `any` removes the binding; default: keep what "
+                   "the role has)")
+@click.option("--rotation-cidr", multiple=True,
+              help="CIDR the rotation cron logs in from (repeatable; `any` removes the binding; default: keep what "
+                   "the role has)")
+@click.option("--secret-id-ttl", default=None,
+              help="lifetime of new secret_ids, 0 for no expiry (default: keep what the role has; 0 for a new role)")
 @click.option("--rotate-secret-ids", is_flag=True, help="mint a new secret_id for every AppRole, not only new ones")
 @click.option("--no-secret-ids", is_flag=True, help="do not mint any AppRole secret_id")
 @click.option("--dry-run", is_flag=True, help="print what would change, change nothing")
 @fmt_option
 def bootstrap_cmd(vault_addr: str, mount: str, ca_cert: str | None, service_cidr: tuple[str, ...],
-                  rotation_cidr: tuple[str, ...], secret_id_ttl: str, rotate_secret_ids: bool, no_secret_ids: bool,
+                  rotation_cidr: tuple[str, ...], secret_id_ttl: str | None, rotate_secret_ids: bool,
+                  no_secret_ids: bool,
                   dry_run: bool, fmt: str) -> None:
     """Set up a Vault/OpenBao for custody (idempotent). Needs an admin token in VAULT_TOKEN.
 
@@ -115,8 +121,11 @@ def bootstrap_cmd(vault_addr: str, mount: str, ca_cert: str | None, service_cidr
 
     if rotate_secret_ids and no_secret_ids:
         raise ValidationError("--rotate-secret-ids and --no-secret-ids contradict each other")
-    opts = Options(mount=mount, service_cidrs=service_cidr, rotation_cidrs=rotation_cidr,
-                   secret_id_ttl=ttl_seconds(secret_id_ttl),
+    def cidrs(given: tuple[str, ...]) -> tuple[str, ...] | None:
+        return None if not given else () if given == ("any",) else given  # "any": remove the binding
+
+    opts = Options(mount=mount, service_cidrs=cidrs(service_cidr), rotation_cidrs=cidrs(rotation_cidr),
+                   secret_id_ttl=None if secret_id_ttl is None else ttl_seconds(secret_id_ttl),
                    secret_ids="all" if rotate_secret_ids else "none" if no_secret_ids else "new")
     token = client_token()
     if dry_run and not token:

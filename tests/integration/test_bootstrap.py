@@ -194,6 +194,31 @@ def test_bootstrap_is_idempotent_and_keeps_members(fresh: Fresh) -> None:
     assert third["changed"] == 0
     assert third["approles"]["custody-service"]["secret_id"] != first["approles"]["custody-service"]["secret_id"]
 
+    # A re-run without the flags (the secret_id rotation the runbook gives) keeps the bindings and the TTL
+    bound = {name: a.call("GET", f"auth/approle/role/{name}")["data"] for name in APPROLES}
+    code, out, err = bootstrap(fresh, "--format", "json", "--rotate-secret-ids")
+    assert code == 0, err
+    assert json.loads(out)["changed"] == 0
+    assert {name: a.call("GET", f"auth/approle/role/{name}")["data"] for name in APPROLES} == bound
+
+    # Drift that would weaken the limits is repaired: a periodic service token, versions deleted on a timer
+    a.call("POST", "auth/approle/role/custody-service", {"token_period": "720h"})
+    a.call("POST", "custody-kv/config", {"delete_version_after": "1h"})
+    code, out, err = bootstrap(fresh, "--format", "json", "--no-secret-ids")
+    assert code == 0, err
+    changed = {c["step"].split(" ->")[0].split(":")[0] for c in json.loads(out)["changes"]
+               if c["action"] != "unchanged"}
+    assert changed == {"configure custody-kv/", "write AppRole custody-service"}, changed
+    assert a.call("GET", "auth/approle/role/custody-service")["data"]["token_period"] == 0
+    assert a.call("GET", "custody-kv/config")["data"]["delete_version_after"] == "0s"
+    assert a.call("GET", "auth/approle/role/custody-service")["data"]["secret_id_bound_cidrs"] == ["127.0.0.0/8"]
+
+    # `any` removes a binding, on purpose
+    code, out, err = bootstrap(fresh, "--format", "json", "--no-secret-ids", "--rotation-cidr", "any")
+    assert code == 0, err
+    assert a.call("GET", "auth/approle/role/custody-rotation")["data"]["secret_id_bound_cidrs"] == []
+    assert a.call("GET", "auth/approle/role/custody-service")["data"]["secret_id_bound_cidrs"] == ["127.0.0.0/8"]
+
 
 def _user(a: Admin, name: str, group: str) -> str:
     password = secrets.token_urlsafe(16)

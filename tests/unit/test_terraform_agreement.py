@@ -97,6 +97,7 @@ def test_kv_mount_and_audit_tuning_agree(module: Module) -> None:
     kv = module.resource("vault_kv_secret_backend_v2", "kv")
     assert module.value(kv["max_versions"]) == boot.KV_MAX_VERSIONS
     assert module.value(kv["cas_required"]) is boot.KV_CAS_REQUIRED
+    assert module.value(kv["delete_version_after"]) == 0
 
 
 def test_every_policy_file_is_written_from_the_file_itself(module: Module) -> None:

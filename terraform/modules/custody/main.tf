@@ -52,6 +52,8 @@ resource "vault_kv_secret_backend_v2" "kv" {
   max_versions = var.kv_max_versions
   # Every write must name the version it read, so concurrent replicas never lose an update.
   cas_required = true
+  # Never delete versions on a timer: the code sets would vanish under the sweep and the reveals.
+  delete_version_after = 0
 }
 
 resource "vault_policy" "custody" {
@@ -75,6 +77,9 @@ resource "vault_approle_auth_backend_role" "service" {
   token_ttl               = var.service_token_ttl
   token_max_ttl           = var.service_token_max_ttl
   token_type              = "service"
+  token_period            = 0 # no periodic tokens: a period outlives token_max_ttl
+  token_explicit_max_ttl  = 0
+  token_num_uses          = 0
   bind_secret_id          = true
   secret_id_ttl           = var.secret_id_ttl
   secret_id_num_uses      = 0
@@ -90,6 +95,9 @@ resource "vault_approle_auth_backend_role" "rotation" {
   token_ttl               = var.rotation_token_ttl
   token_max_ttl           = var.rotation_token_max_ttl
   token_type              = "service"
+  token_period            = 0 # no periodic tokens: a period outlives token_max_ttl
+  token_explicit_max_ttl  = 0
+  token_num_uses          = 0
   bind_secret_id          = true
   secret_id_ttl           = var.secret_id_ttl
   secret_id_num_uses      = 0
