@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 from custody.bootstrap import Admin, add_group_member, bootstrap
-from custody.errors import CustodyError, StoreError
+from custody.errors import CustodyError, PermissionDenied, StoreError
 
 DEMO_USERS = {
     "security": "custody-security",
@@ -122,14 +122,37 @@ def started_for(directory: Path) -> list[int]:
     return found
 
 
+def ours(pid: int | None, directory: Path) -> bool:
+    """Whether ``pid`` is alive and was started for ``directory``: a pid from an old state file may have been
+    reused by an unrelated process (after a reboot, say). Without Linux ``/proc``, alive is all that can be told."""
+    if not _alive(pid):
+        return False
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()
+    except OSError:  # another user's process
+        return False
+    return f"{DEV_MARKER}={directory.resolve()}".encode() in environ.split(b"\0")
+
+
 def stop_all(pids: list[int | None], directory: Path) -> bool:
-    """Stop ``pids`` (in order) and any other process started for ``directory``. True if any was running."""
-    known = [p for p in pids if p]
+    """Stop ``pids`` (in order) and any other process started for ``directory``; never a process that was not
+    started for it. True if any was running."""
+    known = [p for p in pids if p and ours(p, directory)]
     every = known + [p for p in started_for(directory) if p not in known]
     was = any(_alive(p) for p in every)
     for pid in every:
         _stop(pid)
     return was
+
+
+def _still_valid(vault_addr: str, token: str) -> bool:
+    try:
+        Admin(vault_addr, token).call("GET", "auth/token/lookup-self")
+    except PermissionDenied:  # expired or revoked
+        return False
+    return True
 
 
 class DevStack:
@@ -145,13 +168,13 @@ class DevStack:
 
     def running(self) -> dict[str, Any] | None:
         state = self.state()
-        if state and _alive(state.get("bao_pid")) and _alive(state.get("custody_pid")):
+        if state and ours(state.get("bao_pid"), self.dir) and ours(state.get("custody_pid"), self.dir):
             return state
         return None
 
     def up(self, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
         if (current := self.running()) is not None:
-            return current
+            return self._renew_tokens(current)
         self.down()  # half-started leftovers
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
@@ -219,6 +242,28 @@ class DevStack:
                                                          "secret_id": rotation["secret_id"]})["auth"]
         tokens["rotation"] = auth["client_token"]
         return tokens
+
+    def _renew_tokens(self, state: dict[str, Any]) -> dict[str, Any]:
+        """``up`` on a running stack prints its tokens again: log in afresh for any that has expired since (the
+        rotation token lives 15 minutes, the people's 8 hours)."""
+        admin = Admin(state["vault_addr"], state["tokens"]["root"])
+        tokens = dict(state["tokens"])
+        for name, token in state["tokens"].items():
+            if name == "root" or _still_valid(state["vault_addr"], token):
+                continue
+            if name == "rotation":
+                secret = admin.call("POST", "auth/approle/role/custody-rotation/secret-id")["data"]["secret_id"]
+                auth = admin.call("POST", "auth/approle/login", {"role_id": state["rotation_role_id"],
+                                                                 "secret_id": secret})["auth"]
+            else:  # a demo person: a new password, the same identity
+                password = secrets.token_urlsafe(18)
+                admin.call("POST", f"auth/userpass/users/{name}/password", {"password": password})
+                auth = admin.call("POST", f"auth/userpass/login/{name}", {"password": password})["auth"]
+            tokens[name] = auth["client_token"]
+        if tokens != state["tokens"]:
+            state = state | {"tokens": tokens}
+            self._save(state)
+        return state
 
     def _save(self, state: dict[str, Any]) -> None:
         tmp = self.state_file.with_suffix(".tmp")

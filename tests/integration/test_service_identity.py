@@ -97,3 +97,52 @@ def test_dev_down_stops_the_stack_even_without_its_state_file(tmp_path: Path) ->
     assert json.loads(down.stdout)["stopped"] is True
     assert not any(_alive(p) for p in pids)
     assert started_for(stack_dir) == []
+
+
+def test_a_stale_state_file_never_names_someone_elses_processes(tmp_path: Path) -> None:
+    """After a reboot the pids in an old state.json may belong to anything: neither `up` nor `down` may take them
+    for the stack (up would print dead addresses, down would kill them)."""
+    import json
+    import subprocess
+
+    from custody.devstack import DevStack, _alive
+
+    strangers = [subprocess.Popen(["sleep", "300"]) for _ in range(2)]
+    try:
+        stack_dir = tmp_path / "stale"
+        stack_dir.mkdir()
+        (stack_dir / "state.json").write_text(json.dumps({
+            "vault_addr": "http://127.0.0.1:9", "custody_addr": "http://127.0.0.1:9", "audit_log": "x",
+            "bao_pid": strangers[0].pid, "custody_pid": strangers[1].pid, "tokens": {"root": "r"}}))
+        dev = DevStack(stack_dir)
+        assert dev.running() is None
+        assert dev.down() is False
+        assert all(_alive(p.pid) for p in strangers)
+    finally:
+        for p in strangers:
+            p.kill()
+            p.wait()
+
+
+def test_dev_up_again_renews_tokens_that_expired(tmp_path: Path) -> None:
+    """`dev up` on a running stack prints its tokens again; the rotation token lives 15 minutes."""
+    from custody.bootstrap import Admin
+    from custody.devstack import DevStack
+
+    dev = DevStack(tmp_path / "stack")
+    try:
+        first = dev.up()
+        admin = Admin(first["vault_addr"], first["tokens"]["root"])
+        who = Admin(first["vault_addr"], first["tokens"]["engineer"]).call("GET", "auth/token/lookup-self")
+        for name in ("rotation", "engineer"):
+            admin.call("POST", "auth/token/revoke", {"token": first["tokens"][name]})
+        again = dev.up()
+        assert again["custody_pid"] == first["custody_pid"]  # the same stack, not a new one
+        changed = {k for k in first["tokens"] if first["tokens"][k] != again["tokens"][k]}
+        assert changed == {"rotation", "engineer"}
+        for name in ("rotation", "engineer"):
+            assert Admin(again["vault_addr"], again["tokens"][name]).call("GET", "auth/token/lookup-self")
+        entity = Admin(again["vault_addr"], again["tokens"]["engineer"]).call("GET", "auth/token/lookup-self")
+        assert entity["data"]["entity_id"] == who["data"]["entity_id"]  # the same person, logged in again
+    finally:
+        dev.down()
