@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 from custody.bootstrap import Admin, bootstrap
-from custody.devstack import DevStack, _alive, _wait, bao_binary, child_env, free_port, stop_all
+from custody.devstack import DevStack, _alive, _wait, bao_binary, child_env, free_port, ours, stop_all
 from custody.errors import StoreError
 
 # sys/health answers: 200 active, 429 standby, 472/473 DR/perf standby, 501 not initialised, 503 sealed.
@@ -94,7 +94,7 @@ class HAStack:
         """The state of a stack from an earlier ``up`` whose every process is still alive."""
         state = self._load()
         procs = [*state.get("replicas", []), *state.get("nodes", [])] if state else []
-        if state and state.get("tokens") and procs and all(_alive(p.get("pid")) for p in procs):
+        if state and state.get("tokens") and procs and all(ours(p.get("pid"), self.dir) for p in procs):
             return state
         return None
 
