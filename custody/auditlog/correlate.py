@@ -12,8 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from custody.auditlog.facts import (
+    ADMIN,
+    CUBBYHOLE,
     DEPOSIT,
     KEY_BITS,
+    MOUNT,
+    RAW,
+    REWRAP,
     ROTATION,
     GrantEntry,
     Handout,
@@ -22,6 +27,7 @@ from custody.auditlog.facts import (
     UnwrapAttempt,
     Who,
     Write,
+    norm_path,
     time_int,
 )
 from custody.auditlog.model import (
@@ -47,8 +53,9 @@ DEFAULT_LATE_AFTER = timedelta(minutes=2)
 WHY: dict[AnomalyKind, tuple[Severity, str]] = {
     AnomalyKind.DIRECT_ACCESS: (
         Severity.HIGH,
-        "only the custody service's AppRole may touch the custody mount; any other token reaching it "
-        "bypasses reasons, approvals and single use, and may have read recovery codes directly",
+        "only the custody service's AppRole may touch the custody mount; any other token reaching it (or raw "
+        "storage, sys/raw, which bypasses every mount) bypasses reasons, approvals and single use, and may have "
+        "read recovery codes directly",
     ),
     AnomalyKind.PERMISSION_DENIED: (
         Severity.MEDIUM,
@@ -67,8 +74,9 @@ WHY: dict[AnomalyKind, tuple[Severity, str]] = {
     ),
     AnomalyKind.UNWRAP_UNATTRIBUTED: (
         Severity.HIGH,
-        "the code was unwrapped with the wrapping token itself (or a token with no identity), so nobody can "
-        "say who holds it; the custody CLI always unwraps with the requester's own token",
+        "the code was unwrapped with the wrapping token itself (sys/wrapping/unwrap or a read of "
+        "cubbyhole/response), or by a token with no identity, so nobody can say who holds it; the custody CLI "
+        "always unwraps with the requester's own token",
     ),
     AnomalyKind.UNWRAP_LATE: (
         Severity.MEDIUM,
@@ -91,8 +99,9 @@ WHY: dict[AnomalyKind, tuple[Severity, str]] = {
     ),
     AnomalyKind.MOUNT_ADMIN: (
         Severity.MEDIUM,
-        "the custody mount's configuration changed: tuning can hide fields from the audit log, and "
-        "disabling or moving the mount affects every code in it",
+        "the custody mount's configuration changed, or a mount was moved: a tune can make the audit log show "
+        "codes in clear or hide fields from it, disabling the mount deletes every code, and a moved mount "
+        "puts the codes under a path nobody watches",
     ),
 }
 
@@ -372,7 +381,9 @@ def correlate(
     # The accounts that refusals and touches name through a grant id, looked up now: the reveals below free
     # each grant's entries once its last reveal is built.
     denial_accounts = [w.account or _api_account(w.denied_path, grant_account) for w in denials]
-    touch_accounts = [_mount_account(t.path, mount, grant_account) for t in touches]
+    touch_accounts = [
+        _mount_account(norm_path(t.path), mount, grant_account) if t.area == MOUNT else "" for t in touches
+    ]
 
     # --- reveals ------------------------------------------------------------------------------------------
     # With ``consume``, each grant's entries, each wrapping token's unwraps and each hand-out are freed as soon
@@ -386,7 +397,7 @@ def correlate(
         ho = handouts.pop()
         shown = _in(ho.time, since, until)
         entries = grants.get(ho.grant_id, no_entries)
-        raw_attempts = unwraps.get(ho.wrap, ())
+        raw_attempts = _chain(unwraps, ho.wrap)
         if consume:
             grant_uses[ho.grant_id] -= 1
             if not grant_uses[ho.grant_id]:
@@ -431,53 +442,66 @@ def correlate(
                 grant_id=ho.grant_id,
                 request_id=ho.request_id,
             )
-        status = _unwrap_status(ho, attempts, requester, part.last, late_after)
-        first_ok = next((u for u in attempts if u.ok), None)
-        if first_ok is not None:
-            who = first_ok.who
-            if status is UnwrapStatus.WRONG_PRINCIPAL:
+        oks = [u for u in attempts if u.ok]
+        status = _unwrap_status(ho, oks, requester, part.last, late_after)
+        for u in oks:  # one, unless rewraps handed the code on in new wrapping tokens
+            who = u.who
+            verdict = _verdict(u, requester)
+            if verdict is UnwrapStatus.WRONG_PRINCIPAL:
                 anomaly(
                     AnomalyKind.UNWRAP_WRONG_PRINCIPAL,
-                    first_ok.time,
+                    u.time,
                     who,
-                    "sys/wrapping/unwrap",
+                    u.path,
                     f"code of grant {ho.grant_id} (requested by {requester.name or requester.entity}) "
-                    f"unwrapped by {who.name or who.entity}",
+                    f"{_took(u)} by {who.name or who.entity}"
+                    + (
+                        ": they got a new wrapping token for the same code (its unwraps are listed with this reveal)"
+                        if u.path == REWRAP
+                        else ""
+                    ),
                     account=account,
                     grant_id=ho.grant_id,
-                    request_id=first_ok.request_id,
-                    remote_address=first_ok.remote,
+                    request_id=u.request_id,
+                    remote_address=u.remote,
                 )
-            elif status is UnwrapStatus.UNATTRIBUTED:
-                how = "with the wrapping token itself" if first_ok.self_unwrap else "by a token with no identity"
+            elif verdict is UnwrapStatus.UNATTRIBUTED:
+                if u.self_unwrap:
+                    how = "with the wrapping token itself"
+                elif who.entity or who.name:
+                    how = f"by {who.name or who.entity}, and the requester is not in the logs read"
+                else:
+                    how = "by a token with no identity"
                 anomaly(
                     AnomalyKind.UNWRAP_UNATTRIBUTED,
-                    first_ok.time,
+                    u.time,
                     who,
-                    "sys/wrapping/unwrap",
-                    f"code of grant {ho.grant_id} unwrapped {how} from {first_ok.remote or '?'}",
+                    u.path,
+                    f"code of grant {ho.grant_id} {_took(u)} {how} from {u.remote or '?'}",
                     account=account,
                     grant_id=ho.grant_id,
-                    request_id=first_ok.request_id,
-                    remote_address=first_ok.remote,
+                    request_id=u.request_id,
+                    remote_address=u.remote,
                 )
-            elif status is UnwrapStatus.LATE:
-                delay = to_dt(first_ok.time) - to_dt(ho.time)
-                anomaly(
-                    AnomalyKind.UNWRAP_LATE,
-                    first_ok.time,
-                    who,
-                    "sys/wrapping/unwrap",
-                    f"code of grant {ho.grant_id} unwrapped {delay.total_seconds():.1f}s after hand-out "
-                    f"(threshold {late_after.total_seconds():.0f}s)",
-                    account=account,
-                    grant_id=ho.grant_id,
-                    request_id=first_ok.request_id,
-                    remote_address=first_ok.remote,
-                )
-            acc = principals.get(who)
-            if acc is not None:
-                acc.unwrapped += 1
+            if u.path != REWRAP:  # a rewrap only passes the code on
+                acc = principals.get(who)
+                if acc is not None:
+                    acc.unwrapped += 1
+        if status is UnwrapStatus.LATE:
+            first_ok = oks[0]
+            delay = to_dt(first_ok.time) - to_dt(ho.time)
+            anomaly(
+                AnomalyKind.UNWRAP_LATE,
+                first_ok.time,
+                first_ok.who,
+                first_ok.path,
+                f"code of grant {ho.grant_id} {_took(first_ok)} {delay.total_seconds():.1f}s after hand-out "
+                f"(threshold {late_after.total_seconds():.0f}s)",
+                account=account,
+                grant_id=ho.grant_id,
+                request_id=first_ok.request_id,
+                remote_address=first_ok.remote,
+            )
         elif status is UnwrapStatus.NEVER:
             anomaly(
                 AnomalyKind.NEVER_UNWRAPPED,
@@ -495,7 +519,7 @@ def correlate(
                     AnomalyKind.UNWRAP_FAILED,
                     u.time,
                     u.who,
-                    "sys/wrapping/unwrap",
+                    u.path,
                     f"unwrap of grant {ho.grant_id}'s wrapping token failed: {u.error.strip()}; "
                     f"caller token {u.token or '?'} from {u.remote or '?'}",
                     account=account,
@@ -528,6 +552,7 @@ def correlate(
                     error=u.error.strip(),
                     request_id=u.request_id,
                     remote_address=u.remote,
+                    path=u.path,
                 )
                 for u in attempts
             ],
@@ -569,9 +594,10 @@ def correlate(
             continue
         acc = principals.get(t.who)
         who_txt = t.who.name or t.who.entity or "a token with no identity"
-        if t.admin:
+        severity: Severity | None = None
+        if t.area == ADMIN:
             kind = AnomalyKind.MOUNT_ADMIN
-            detail = f"{who_txt} ran {t.operation} on {t.path}"
+            detail, severity = _admin_detail(t, who_txt, mount)
         elif "permission denied" in t.error:
             kind = AnomalyKind.PERMISSION_DENIED
             detail = f"{who_txt} was refused {t.operation} on {t.path} by Vault policy"
@@ -581,14 +607,24 @@ def correlate(
                 accounts[acct_name].access_denied += 1
         else:
             kind = AnomalyKind.DIRECT_ACCESS
-            detail = (
-                f"{who_txt} (policies {', '.join(t.policies) or 'none'}) ran {t.operation} on {t.path} "
-                f"directly, not through the custody service" + (f"; error: {t.error.strip()}" if t.error else "")
-            )
+            if t.area == RAW:
+                severity = Severity.CRITICAL
+                detail = (
+                    f"{who_txt} (policies {', '.join(t.policies) or 'none'}) ran {t.operation} on {t.path}: raw "
+                    "storage, below every mount and its policies, answers with what is stored in plain text "
+                    "(recovery codes, under the custody mount's storage); the log does not say which mount a raw "
+                    "path belongs to: match the uuid after logical/ with `bao secrets list -detailed`"
+                )
+            else:
+                if "root" in t.policies:
+                    severity = Severity.CRITICAL
+                detail = f"{who_txt} (policies {', '.join(t.policies) or 'none'}) ran {t.operation} on {t.path} "
+                detail += "directly, not through the custody service"
+            if t.error:
+                detail += f"; error: {t.error.strip()}"
             direct += 1
             if acc:
                 acc.direct += 1
-        severity = Severity.CRITICAL if kind is AnomalyKind.DIRECT_ACCESS and "root" in t.policies else None
         anomaly(
             kind,
             t.time,
@@ -682,21 +718,83 @@ def correlate(
     )
 
 
-def _unwrap_status(
-    ho: Handout, attempts: list[UnwrapAttempt], requester: Who, log_end: str, late_after: timedelta
-) -> UnwrapStatus:
-    first_ok = next((u for u in attempts if u.ok), None)
-    if first_ok is None:
-        expired = ho.ttl > 0 and log_end and to_dt(log_end) > to_dt(ho.time) + timedelta(seconds=ho.ttl)
-        return UnwrapStatus.NEVER if expired else UnwrapStatus.OUTSTANDING
-    who = first_ok.who
-    if first_ok.self_unwrap or not (who.entity or who.name):
+def _chain(unwraps: dict[str, list[UnwrapAttempt]], wrap: str) -> list[UnwrapAttempt]:
+    """The attempts on a wrapping token, and on every wrapping token a successful rewrap of it handed out."""
+    got = list(unwraps.get(wrap, ()))
+    seen = {wrap}
+    i = 0
+    while i < len(got):
+        u = got[i]
+        i += 1
+        if u.new_wrap and u.ok and u.new_wrap not in seen:
+            seen.add(u.new_wrap)
+            got.extend(unwraps.get(u.new_wrap, ()))
+    return got
+
+
+def _took(u: UnwrapAttempt) -> str:
+    if u.path == REWRAP:
+        return "rewrapped"
+    if u.path == CUBBYHOLE:
+        return "unwrapped through cubbyhole/response"
+    return "unwrapped"
+
+
+def _verdict(u: UnwrapAttempt, requester: Who) -> UnwrapStatus:
+    """Who took the code in one successful attempt: the requester, someone else, or nobody known."""
+    who = u.who
+    if u.self_unwrap or not (who.entity or who.name):
         return UnwrapStatus.UNATTRIBUTED
     if requester.entity and who.entity:
-        if who.entity != requester.entity:
-            return UnwrapStatus.WRONG_PRINCIPAL
-    elif not requester.name or who.name != requester.name:
-        return UnwrapStatus.UNATTRIBUTED
-    if to_dt(first_ok.time) - to_dt(ho.time) > late_after:
+        same = who.entity == requester.entity
+    elif requester.name and who.name:
+        same = who.name == requester.name  # e.g. a root token: a name, no entity, and not the requester
+    else:
+        return UnwrapStatus.UNATTRIBUTED  # the requester is not in the logs read
+    return UnwrapStatus.BY_REQUESTER if same else UnwrapStatus.WRONG_PRINCIPAL
+
+
+def _unwrap_status(
+    ho: Handout, oks: list[UnwrapAttempt], requester: Who, log_end: str, late_after: timedelta
+) -> UnwrapStatus:
+    """The reveal's status from its successful attempts in time order (several only through rewraps): the first
+    that was not the requester's decides; if all were the requester's, the first one's delay."""
+    if not oks:
+        expired = ho.ttl > 0 and log_end and to_dt(log_end) - to_dt(ho.time) > timedelta(seconds=ho.ttl)
+        return UnwrapStatus.NEVER if expired else UnwrapStatus.OUTSTANDING
+    for u in oks:
+        verdict = _verdict(u, requester)
+        if verdict is not UnwrapStatus.BY_REQUESTER:
+            return verdict
+    if to_dt(oks[0].time) - to_dt(ho.time) > late_after:
         return UnwrapStatus.LATE
     return UnwrapStatus.BY_REQUESTER
+
+
+def _admin_detail(t: Touch, who: str, mount: str) -> tuple[str, Severity | None]:
+    """What a change of mount configuration did, and how bad it is (None: the kind's own severity)."""
+    path = norm_path(t.path)
+    did = f"{t.operation} on {t.path}"
+    if t.error:  # refused or failed: nothing changed, but someone tried
+        return f"{who} tried {did}; error: {t.error.strip()}", None
+    if path == "sys/remount" or path.startswith("sys/remount/"):
+        if t.note:  # from and to in clear (not HMAC'd)
+            src, _, dst = t.note.removeprefix("from ").partition(" to ")
+            ours = mount in (norm_path(src), norm_path(dst))
+            return f"{who} moved the mount {src} to {dst} ({did})", Severity.HIGH if ours else None
+        return (
+            f"{who} moved a mount ({did}). Vault HMACs the request's from and to in the audit log, so this may or "
+            f"may not be the custody mount {mount}: check that `bao secrets list` still shows {mount}/, or hash "
+            f"'{mount}/' with sys/audit-hash and compare with request.data.from and .to",
+            Severity.HIGH,
+        )
+    if path.endswith("/tune"):
+        return (
+            f"{who} tuned the custody mount ({did}): a tune can add code or codes to audit_non_hmac_request_keys "
+            "or audit_non_hmac_response_keys, so that recovery codes are written in clear to the audit log, or "
+            f"change what the log shows; check `bao read sys/mounts/{mount}/tune`",
+            Severity.CRITICAL,
+        )
+    if t.operation == "delete":
+        return f"{who} disabled the custody mount ({did}): every code in it is deleted", Severity.HIGH
+    return f"{who} ran {did}", None

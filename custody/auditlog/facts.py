@@ -11,8 +11,9 @@ whole (see ``Partial.merge``), and its size follows the grants and the listed en
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from hashlib import blake2b
 from typing import Any, NamedTuple
 
@@ -21,6 +22,11 @@ import orjson
 CACHE_MAX = 20_000  # distinct strings an Extractor shares before it starts afresh
 HMAC = "hmac-sha256:"  # how Vault writes a value it HMAC'd
 REQUEST, RESPONSE = 1, 2  # ranks: a response entry knows more than its request entry
+MAX_TTL = 100 * 365 * 86400  # a wrap TTL above this (a century) is a hostile value: clamped
+# The calls that hand a wrapped response to whoever holds the wrapping token (see ``Extractor._unwrap``).
+UNWRAP, REWRAP, CUBBYHOLE = "sys/wrapping/unwrap", "sys/wrapping/rewrap", "cubbyhole/response"
+# What a ``Touch`` touched: the custody mount itself, the mount's configuration, or raw storage (any mount).
+MOUNT, ADMIN, RAW = "mount", "admin", "raw"
 
 
 class Who(NamedTuple):
@@ -75,6 +81,9 @@ class Handout(NamedTuple):
 
 
 class UnwrapAttempt(NamedTuple):
+    """A call that gets what a wrapping token holds: an unwrap, a read of ``cubbyhole/response`` with the wrapping
+    token itself, or a rewrap (which hands the holder a new wrapping token for the same response)."""
+
     rank: int
     time: str
     request_id: str
@@ -85,10 +94,12 @@ class UnwrapAttempt(NamedTuple):
     ok: bool
     error: str
     remote: str
+    path: str  # UNWRAP, REWRAP or CUBBYHOLE
+    new_wrap: str  # a rewrap's new wrapping token (HMAC), which now holds the same code
 
 
 class Touch(NamedTuple):
-    """Anything but the service on the custody mount, or a change to the mount's configuration."""
+    """Anything but the service on the custody mount, a change to the mount's configuration, or raw storage."""
 
     rank: int
     time: str
@@ -99,30 +110,107 @@ class Touch(NamedTuple):
     policies: tuple[str, ...]
     error: str
     remote: str
-    admin: bool
+    area: str  # MOUNT, ADMIN or RAW
+    note: str  # what the entry says beyond the path (a remount's from and to, when not HMAC'd)
 
 
 Fact = Write | Handout | UnwrapAttempt | Touch
 
 
+# An audit entry's time is when Vault wrote it: a year outside this range is a hostile or broken value (and would
+# overflow the date arithmetic of the summary and its timeline).
+MIN_YEAR, MAX_YEAR = 1970, 9000
+_MINUTES: dict[str, bool] = {}  # 'YYYY-MM-DDTHH:MM' -> a real minute in range (one check per minute of log)
+
+
+def _real_minute(m: str) -> bool:
+    ok = _MINUTES.get(m)
+    if ok is None:
+        ok = (
+            m[4] == "-"
+            and m[7] == "-"
+            and m[13] == ":"
+            and m[:4].isdigit()
+            and m[5:7].isdigit()
+            and m[8:10].isdigit()
+            and m[11:13].isdigit()
+            and m[14:16].isdigit()
+            and m[11:13] < "24"
+            and m[14:16] < "60"
+        )
+        if ok:
+            try:
+                ok = MIN_YEAR <= date(int(m[:4]), int(m[5:7]), int(m[8:10])).year <= MAX_YEAR
+            except ValueError:
+                ok = False
+        if len(_MINUTES) > 4096:
+            _MINUTES.clear()
+        _MINUTES[m] = ok
+    return ok
+
+
+_SECONDS: dict[str, bool] = {}  # 'YYYY-MM-DDTHH:MM:SS' -> a real second in range
+
+
+def _real_second(s: str) -> bool:
+    ok = _SECONDS.get(s)
+    if ok is None:
+        ok = s[16] == ":" and s[17] in "012345" and s[18] in "0123456789" and _real_minute(s[:16])
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        _SECONDS[s] = ok
+    return ok
+
+
 def norm_time(value: object) -> str:
-    """RFC 3339 time as fixed-width UTC nanoseconds, so string order is time order ('' if unusable)."""
-    if type(value) is not str or len(value) < 20:
+    """RFC 3339 time as fixed-width UTC nanoseconds, so string order is time order ('' if unusable).
+
+    Only real dates and times of day, in years ``MIN_YEAR`` to ``MAX_YEAR``, are kept (a hostile
+    '2026-13-45T99:99:99Z' or year 0 after the zone shift is unusable), so every non-empty result parses as a
+    datetime with room for the summary's date arithmetic.
+    """
+    if type(value) is not str or len(value) < 20 or not value.isascii():
         return ""
     if len(value) == 30 and value[19] == "." and value[-1] == "Z" and value[10] == "T":
-        return value  # already nanoseconds in UTC: what Vault writes, unless trailing zeros were trimmed
-    if value[-1] == "Z" and value[10] == "T" and (value[19] == "." or len(value) == 20):
+        # what Vault writes (nanoseconds in UTC), unless trailing zeros were trimmed: checked once per second
+        ok = _SECONDS.get(value[:19])
+        if ok is None:
+            ok = _real_second(value[:19])
+        return value if ok and value[20:29].isdigit() else ""
+    if value[10] == "T" and value[-1] == "Z" and (value[19] == "." or len(value) == 20):
         frac = value[20:-1]
-        if frac.isdigit() or not frac:
+        if (frac.isdigit() or not frac) and _real_second(value[:19]):
             return f"{value[:19]}.{frac[:9].ljust(9, '0')}Z"
+        return ""
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        dt = dt.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or out of datetime's range once moved to UTC
         return ""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond:06d}000Z"
+    if not MIN_YEAR <= dt.year <= MAX_YEAR:
+        return ""
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}."
+        f"{dt.microsecond:06d}000Z"
+    )
+
+
+_SLASHES = re.compile("/{2,}")
+
+
+def norm_path(path: str) -> str:
+    """A request path as Vault routes it: repeated slashes collapsed, no slash at either end.
+
+    ``sys/mounts/custody-kv%2F/tune`` is logged as ``sys/mounts/custody-kv//tune``, a disable may end in ``/``:
+    every comparison with the mount and the admin paths is made on this form.
+    """
+    if "//" in path:
+        path = _SLASHES.sub("/", path)
+    if path.endswith("/") or path.startswith("/"):
+        path = path.strip("/")
+    return path
 
 
 def _s(value: object) -> str:
@@ -147,12 +235,13 @@ class Extractor:
     """Turns one parsed audit entry into at most one fact, for a given mount and service AppRole role."""
 
     def __init__(self, mount: str = "custody-kv", service_role: str = "custody-service") -> None:
-        self.mount = mount.strip("/")
+        self.mount = norm_path(mount)
         self.prefix = self.mount + "/"
-        self.ui_prefix = "sys/internal/ui/mounts/" + self.prefix
+        self.ui_mount = "sys/internal/ui/mounts/" + self.mount
+        self.ui_prefix = self.ui_mount + "/"
         self.data_prefix = self.prefix + "data/"
         self.reveals_prefix = self.data_prefix + "reveals/"
-        self.admin_paths = (f"sys/mounts/{self.mount}", f"sys/mounts/{self.mount}/tune", "sys/remount")
+        self.admin_paths = (f"sys/mounts/{self.mount}", f"sys/mounts/{self.mount}/tune")
         self.service_role = service_role
         # Values repeat across facts (event names, accounts, principals, a grant's reason in each of its
         # writes): keeping one copy of each keeps memory proportional to the distinct values, not the entries.
@@ -214,10 +303,11 @@ class Extractor:
         req = e.get("request")
         if not isinstance(req, dict):
             return None
-        path = req.get("path")
+        raw_path = req.get("path")
         rid = req.get("id")
-        if not isinstance(path, str) or not isinstance(rid, str) or not rid:
+        if not isinstance(raw_path, str) or not isinstance(rid, str) or not rid:
             return None
+        path = norm_path(raw_path)  # for every comparison; the anomaly shows the path as logged
         rank = RESPONSE if e.get("type") == "response" else REQUEST
         if time is None:
             time = norm_time(e.get("time"))
@@ -225,24 +315,30 @@ class Extractor:
         error = _s(e.get("error"))
         if len(self._strs) > CACHE_MAX:
             self.forget()
-        if path.startswith(self.prefix):
+        if path.startswith(self.prefix) or path == self.mount:
             if self.is_service(auth):
                 return self._service(e, req, path, rank, time, rid, auth, error)
-            return self._touch(req, path, rank, time, rid, auth, error, admin=False)
-        if path == "sys/wrapping/unwrap":
-            return self._unwrap(req, rank, time, rid, auth, error)
-        if path.startswith(self.ui_prefix) and "permission denied" in error:
+            return self._touch(req, raw_path, rank, time, rid, auth, error, MOUNT)
+        if path in (UNWRAP, REWRAP) or (path == CUBBYHOLE and req.get("operation") == "read"):
+            return self._unwrap(e, req, path, rank, time, rid, auth, error)
+        if path == "sys/raw" or path.startswith("sys/raw/"):
+            # raw storage: any mount's data, decrypted, whatever the policies on the mount (root only)
+            return self._touch(req, raw_path, rank, time, rid, auth, error, RAW)
+        if (path.startswith(self.ui_prefix) or path == self.ui_mount) and "permission denied" in error:
             # `bao kv get custody-kv/...` first asks sys/internal/ui/mounts/<path>; a token without access is
             # refused there and never reaches the mount itself. A granted preflight is followed by the real access,
             # which is counted on its own.
-            return self._touch(req, path, rank, time, rid, auth, error, admin=False)
-        if path in self.admin_paths and req.get("operation") != "read":
-            if path == "sys/remount" and self.mount not in (
-                _s(_d(req.get("data")).get("from")),
-                _s(_d(req.get("data")).get("to")),
-            ):
-                return None
-            return self._touch(req, path, rank, time, rid, auth, error, admin=True)
+            return self._touch(req, raw_path, rank, time, rid, auth, error, MOUNT)
+        op = req.get("operation")
+        if path in self.admin_paths and op != "read":
+            return self._touch(req, raw_path, rank, time, rid, auth, error, ADMIN)
+        if path == "sys/remount" or (path.startswith("sys/remount/") and op != "read"):
+            # Every move of a mount: Vault HMACs request.data.from and .to, so the log cannot say which mount.
+            data = _d(req.get("data"))
+            src, dst = _s(data.get("from")), _s(data.get("to"))
+            clear = src and dst and not src.startswith(HMAC) and not dst.startswith(HMAC)
+            note = f"from {src} to {dst}" if clear else ""
+            return self._touch(req, raw_path, rank, time, rid, auth, error, ADMIN, note)
         return None
 
     def _who(self, auth: dict[str, Any]) -> Who:
@@ -257,7 +353,8 @@ class Extractor:
         rid: str,
         auth: dict[str, Any],
         error: str,
-        admin: bool,
+        area: str,
+        note: str = "",
     ) -> Touch:
         pol = auth.get("policies")
         policies = tuple(sorted(p for p in pol if isinstance(p, str))) if isinstance(pol, list) else ()
@@ -271,20 +368,35 @@ class Extractor:
             self._pols.setdefault(policies, policies),
             self._i(error),
             self._i(req.get("remote_address")),
-            admin,
+            area,
+            self._i(note),
         )
 
     def _unwrap(
-        self, req: dict[str, Any], rank: int, time: str, rid: str, auth: dict[str, Any], error: str
+        self,
+        e: dict[str, Any],
+        req: dict[str, Any],
+        path: str,
+        rank: int,
+        time: str,
+        rid: str,
+        auth: dict[str, Any],
+        error: str,
     ) -> UnwrapAttempt | None:
+        """An unwrap, a rewrap, or a read of ``cubbyhole/response``: all give the wrapped response to the caller.
+
+        ``cubbyhole/response`` is read with the wrapping token itself as the client token (the old way to unwrap);
+        its ``auth`` then describes the wrapping token (the service's display name, no identity), not a person.
+        """
         token = _s(auth.get("client_token")) or _s(req.get("client_token"))
-        wrap = self._i(_d(req.get("data")).get("token"))
+        wrap = "" if path == CUBBYHOLE else self._i(_d(req.get("data")).get("token"))
         self_unwrap = not wrap
         if self_unwrap:
             wrap = token  # the wrapping token was presented as the client token
         if not wrap:
             return None
         who = self._w("", "") if self_unwrap else self._who(auth)
+        new_wrap = self._i(_d(_d(e.get("response")).get("wrap_info")).get("token")) if path == REWRAP else ""
         # the caller's token HMAC only traces a failed attempt (it names nobody): not kept for the others
         return UnwrapAttempt(
             rank,
@@ -297,6 +409,8 @@ class Extractor:
             not error,
             self._i(error),
             self._i(req.get("remote_address")),
+            UNWRAP if path == UNWRAP else REWRAP if path == REWRAP else CUBBYHOLE,
+            new_wrap,
         )
 
     def _service(
@@ -348,7 +462,7 @@ class Extractor:
                     rid,
                     self._i(path[len(self.reveals_prefix) :]),
                     wrap,
-                    _int(wrap_info.get("ttl"), 0),
+                    min(max(_int(wrap_info.get("ttl"), 0), 0), MAX_TTL),
                     self._who(auth),
                 )
         return None
@@ -616,13 +730,18 @@ class Partial:
         ):
             self.lines_invalid += 1
             return
-        time = norm_time(e.get("time"))
-        self.add_entry_time(time)
         try:
-            f = ex.fact(e, time)
-        except (TypeError, ValueError, AttributeError, IndexError):  # hostile shapes: never fatal
+            time = norm_time(e.get("time"))
+            # Vault stamps every entry; one without a real time is not an audit entry (and would break the
+            # ordering and the durations the summary computes)
+            f = ex.fact(e, time) if time else None
+        except (TypeError, ValueError, AttributeError, IndexError, OverflowError):  # hostile shapes: never fatal
             self.lines_invalid += 1
             return
+        if not time:
+            self.lines_invalid += 1
+            return
+        self.add_entry_time(time)
         if f is not None:
             self.add_fact(f)
 

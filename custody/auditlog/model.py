@@ -63,12 +63,19 @@ class Approval(_Model):
 
 
 class Unwrap(_Model):
+    """A call that took (or tried to take) what a wrapping token holds."""
+
     time: str
     principal: Principal
     ok: bool
     error: str = ""
     request_id: str
     remote_address: str = ""
+    path: str = Field(
+        default="sys/wrapping/unwrap",
+        description="sys/wrapping/unwrap; cubbyhole/response (read with the wrapping token itself); or "
+        "sys/wrapping/rewrap (the caller got a new wrapping token for the same code, followed in the unwraps)",
+    )
 
 
 class Reveal(_Model):
@@ -153,7 +160,10 @@ class PrincipalSummary(_Model):
 class InputStats(_Model):
     files: list[str]
     lines_total: int
-    lines_custody: int = Field(description="lines that mention the custody mount or an unwrap, and were parsed")
+    lines_custody: int = Field(
+        description="lines that mention the custody mount, or whose request path is a wrapping call "
+        "(sys/wrapping/, cubbyhole/response), raw storage (sys/raw) or a mount move (sys/remount)"
+    )
     lines_invalid: int
     entries_duplicate: int = Field(description="the same request.id and type seen again (rotated/cluster logs)")
     first_entry: str = ""

@@ -26,12 +26,16 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, cast
 
+import orjson
+
 from custody.auditlog._fastsearch import Searcher
 from custody.auditlog.facts import Extractor, Partial
 from custody.errors import CustodyError
 
 CHUNK = 8 << 20
 NEAR = 8192  # bytes searched with bytes.find after a hit before falling back to memmem
+SMALL = 2048  # a range this short is searched with bytes.find: cheaper than a memmem call through ctypes
+GAP_BYTES = 8192  # search only between marked lines when that skips this many bytes per extra search call
 SPLIT_MIN = 32 << 20  # plain files smaller than this are read by one worker
 FIRST_SHARE = 0.8  # the parent's share of a split file, relative to a worker's
 GZIP_MAGIC = b"\x1f\x8b"
@@ -164,20 +168,19 @@ def scan_chunk(buf: bytearray, n: int, rules: Prefilter, ex: Extractor, part: Pa
     part.lines_total += lines
     part.lines_invalid += bad
     spans: dict[int, int] = {}  # line start -> line end, for lines holding a marker
+    first, *others = rules.markers
     with Searcher(buf) as search:
-        for m in rules.markers:
-            pos = search.find(m, 0, n)
-            while pos >= 0:
-                le = buf.find(b"\n", pos, n)
-                if le < 0:
-                    le = n
-                spans[buf.rfind(b"\n", 0, pos) + 1] = le
-                # Hits cluster where custody traffic is dense: look just ahead with bytes.find (no ctypes call),
-                # then hand the long stretches to memmem.
-                near = min(le + NEAR, n)
-                pos = buf.find(m, le, near)
-                if pos < 0 and near < n:
-                    pos = search.find(m, max(le, near - len(m) + 1), n)
+        _mark(buf, first, 0, n, search, spans)
+        if others:
+            # The other markers only matter in lines the first one did not mark. Where custody lines are dense,
+            # searching just the gaps between them saves whole passes over the chunk; where they are sparse, the
+            # gaps are many and one pass per marker costs less than a call per gap.
+            gaps = _gaps(spans, n)
+            saved = n - sum(b - a for a, b in gaps)
+            ranges = gaps if saved > GAP_BYTES * len(gaps) else [(0, n)]
+            for m in others:
+                for a, b in ranges:
+                    _mark(buf, m, a, b, search, spans)
     for ls in sorted(spans):
         if buf[ls] != 0x7B:
             continue  # already counted invalid above
@@ -188,35 +191,127 @@ def scan_chunk(buf: bytearray, n: int, rules: Prefilter, ex: Extractor, part: Pa
         part.add_line(line, ex)
 
 
+def _mark(buf: bytearray, m: bytes, a: int, b: int, search: Searcher, spans: dict[int, int]) -> None:
+    """Add to ``spans`` every line of ``buf[a:b]`` (whole lines) that holds ``m``."""
+    pos = search.find(m, a, b) if b - a > SMALL else buf.find(m, a, b)
+    while pos >= 0:
+        le = buf.find(b"\n", pos, b)
+        if le < 0:
+            le = b
+        spans[buf.rfind(b"\n", 0, pos) + 1] = le
+        # Hits cluster where custody traffic is dense: look just ahead with bytes.find (no ctypes call),
+        # then hand the long stretches to memmem.
+        near = min(le + NEAR, b)
+        pos = buf.find(m, le, near)
+        if pos < 0 and near < b:
+            pos = search.find(m, max(le, near - len(m) + 1), b)
+
+
+def _gaps(spans: dict[int, int], n: int) -> list[tuple[int, int]]:
+    """The byte ranges of ``[0, n)`` outside the lines in ``spans`` (each range is whole lines)."""
+    gaps = []
+    prev = 0
+    for ls in sorted(spans):
+        if ls > prev:
+            gaps.append((prev, ls))
+        prev = max(prev, spans[ls] + 1)
+    if prev < n:
+        gaps.append((prev, n))
+    return gaps
+
+
 class Prefilter:
     """Byte-level decisions taken before paying for JSON parsing.
 
-    A line is a candidate when it contains the mount name or ``sys/wrapping/unwrap``. Of the candidates, two kinds
-    are known not to matter without parsing them: a *request* entry without an error (its response entry says the
-    same and more; only failed calls, such as an unwrap of a spent token, have no response entry), and the
-    service's own reads, deletes and lists other than the wrapped read of ``reveals/``. JSON escapes quotes inside
-    strings, so the quoted patterns below can only match the entry's own structure, never a value.
+    A line is a candidate when it contains the mount name, or its request path starts with ``sys/wrapping/``
+    (unwrap, rewrap), is ``cubbyhole/response`` (the old way to unwrap), or starts with ``sys/raw`` (raw storage) or
+    ``sys/remount`` (moving a mount: its from and to are HMAC'd, so the mount name is not in the line). Of the
+    candidates, some are known not to matter without parsing them all: a *request* entry without an error (its
+    response entry says the same and more; only failed calls, such as an unwrap of a spent token, have no response
+    entry), and the service's own reads, deletes and lists other than the wrapped read of ``reveals/``, and its
+    writes of ``reveals/`` (staging the code it is about to hand out).
+
+    Whether a line is the service's is decided on the entry's structure, never on substrings found anywhere in it
+    (token metadata is logged in clear, and anyone who can create tokens can put ``display_name`` and
+    ``role_name`` there): the top-level ``auth`` object is cut out and parsed on its own, and must have
+    ``display_name`` ``approle`` and ``metadata.role_name`` the service role, as ``Extractor.is_service`` requires.
+    The byte checks before it are only necessary conditions: a line that fails any of them is parsed in full.
     """
 
     def __init__(self, mount: str, service_role: str) -> None:
-        self.markers = (mount.strip("/").encode(), b"sys/wrapping/unwrap")
-        self.service_a = b'"display_name":"approle"'
-        self.service_b = b'"role_name":"' + service_role.encode() + b'"'
-        self.reveals = b'"path":"' + mount.strip("/").encode() + b"/data/reveals/"
+        name = mount.strip("/").encode()
+        # The other markers are anchored on the request path: a long needle is searched three times faster than
+        # a short one, and every pass over the log counts (`"path":"sys/r` is one pass for sys/raw and
+        # sys/remount; the few other sys/r... calls it brings are parsed for nothing). Vault refuses the other
+        # spellings of these paths (`sys//raw`, `sys/%2Fwrapping/unwrap` are unsupported paths); one it accepts,
+        # `sys/raw//logical/`, starts the same way.
+        self.markers = (name, b'"path":"sys/wrapping/', b'"path":"cubbyhole/response"', b'"path":"sys/r')
+        self.service_role = service_role
+        self.staging = b'"path":"' + name + b"/data/reveals/"
+        # Parsed auth objects: the service's token writes the same bytes in every entry, so one parse serves all.
+        self._auths: dict[bytes, bool] = {}
 
     def skip(self, line: bytes | bytearray) -> bool:
         if line.find(b'"type":"request"', 0, 100) >= 0:
             return line.find(b'"error":') < 0
-        if line.find(self.service_a) < 0 or line.find(self.service_b) < 0:
-            return False
         i = line.find(b'"operation":"')
         if i < 0:
             return False
         i += 13
         op = line[i : line.find(b'"', i)]
         if op in (b"update", b"create"):
-            return False
-        return not (op == b"read" and line.find(self.reveals, i) >= 0)
+            # a write is parsed, unless it is the staging of a code: the request's path (the first after the
+            # operation: only fixed fields and the namespace come between) is <mount>/data/reveals/...
+            if not line.startswith(self.staging, line.find(b'"path":"', i)):
+                return False
+        elif op == b"read" and line.find(b"reveals", i) >= 0:
+            return False  # what may be a hand-out (any path naming reveals) is parsed
+        start, end = _auth_span(line)
+        if end < 0 or i < end:
+            return False  # not shaped as expected, or the operation found was not the request's (after auth)
+        return self._is_service(bytes(line[start:end]))
+
+    def _is_service(self, raw: bytes) -> bool:
+        """Whether ``raw`` is one JSON object with the service's display name and role (see ``Extractor``)."""
+        known = self._auths.get(raw)
+        if known is not None:
+            return known
+        try:
+            auth = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            auth = None
+        ok = False
+        if type(auth) is dict and auth.get("display_name") == "approle":
+            meta = auth.get("metadata")
+            ok = type(meta) is dict and meta.get("role_name") == self.service_role
+        if len(self._auths) >= 256:
+            self._auths.clear()
+        self._auths[raw] = ok
+        return ok
+
+
+# Vault writes a response entry as {"time":"...","type":"response","auth":{...},"request":{...},...}.
+_HEAD = b'{"time":"'
+_AUTH_KEY = b'","type":"response","auth":{'
+_NO_SPAN = (-1, -1)
+
+
+def _auth_span(line: bytes | bytearray) -> tuple[int, int]:
+    """Where the top-level ``auth`` object of a response entry may be, or (-1, -1).
+
+    Cheap necessary conditions only: the line starts as Vault writes a response entry (a time string, the type,
+    then ``auth``: so the ``auth`` found is the top-level one; a time holds no quote), and the object seems to end
+    before ``"request"``. The caller parses ``line[start:end]``, which succeeds only if it is exactly one JSON
+    object: the auth object itself, however the guess was made.
+    """
+    if not line.startswith(_HEAD):
+        return _NO_SPAN
+    q = line.find(b'"', 9, 48)
+    if q < 0 or not line.startswith(_AUTH_KEY, q):
+        return _NO_SPAN
+    start = q + len(_AUTH_KEY) - 1
+    end = line.find(b'},"request":{', start)
+    return _NO_SPAN if end < 0 else (start, end + 1)
 
 
 def read_unit(

@@ -244,8 +244,8 @@ def accesses(s: Summary) -> list[Access]:
                     account=r.account,
                     grant_id=r.grant_id,
                     principal=u.principal,
-                    path="sys/wrapping/unwrap",
-                    operation="update",
+                    path=u.path,
+                    operation="read" if u.path == "cubbyhole/response" else "update",
                     outcome="ok" if u.ok else "failed",
                     reason="",
                     approvers="",
@@ -256,8 +256,8 @@ def accesses(s: Summary) -> list[Access]:
         if a.kind not in _ACCESS_KINDS:
             continue
         kind = a.kind.value
-        if a.kind is AnomalyKind.PERMISSION_DENIED and not a.path.startswith(s.mount + "/"):
-            kind = "api_denied"
+        if a.kind is AnomalyKind.PERMISSION_DENIED and not a.path.startswith((s.mount + "/", "sys/")):
+            kind = "api_denied"  # refused by the custody API (Vault's refusals are on the mount, or sys/ paths)
         outcome = "denied" if a.kind is AnomalyKind.PERMISSION_DENIED else ("error" if a.error else "ok")
         rows.append(
             trusted(

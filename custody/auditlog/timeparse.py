@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from custody import durations
-from custody.auditlog.facts import norm_time
+from custody.auditlog.facts import MAX_YEAR, MIN_YEAR, norm_time
 from custody.errors import ValidationError
 
 _DURATION = re.compile(r"^[0-9]+[smhdw]$")
@@ -49,4 +49,14 @@ def parse_time(value: str | datetime | None, now: datetime | None = None) -> str
                 raise TimeArgError(text) from e
             if dt.tzinfo is None:
                 dt = dt.replace(tzinfo=UTC)
-    return norm_time(dt.astimezone(UTC).isoformat().replace("+00:00", "Z"))
+    try:
+        dt = dt.astimezone(UTC)
+    except OverflowError as e:  # year 1 or 9999 moved out of range by its zone
+        raise TimeArgError(str(value)) from e
+    # Entry times are kept in [MIN_YEAR, MAX_YEAR]: a bound outside is the same as that end of the range.
+    dt = min(max(dt, _LOW), _HIGH)
+    return norm_time(dt.isoformat().replace("+00:00", "Z"))
+
+
+_LOW = datetime(MIN_YEAR, 1, 1, tzinfo=UTC)
+_HIGH = datetime(MAX_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)

@@ -110,14 +110,67 @@ KEY_PATHS = st.sampled_from(
 )
 
 
+# Times and TTLs that look like Vault's but are not real (or overflow datetime arithmetic): they reach the
+# correlator's date arithmetic only when the line is a hand-out, or the last entry of the log.
+HOSTILE_TIME = st.one_of(
+    st.sampled_from(
+        [
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
+            "2026-13-45T99:99:99.5Z",
+            "9999-99-99T99:99:99.999999999Z",
+            "2026-02-30T07:01:05.401134417Z",
+            "2026-11-25T24:00:00.000000000Z",
+            "\uff12\uff10\uff12\uff16-11-25T07:01:05.401134417Z",
+            "0001-01-01T00:00:00.000000000Z",
+            "9999-12-31T23:59:59.999999999Z",
+        ]
+    ),
+    st.text(min_size=30, max_size=30).map(lambda t: t[:10] + "T" + t[11:19] + "." + t[20:29] + "Z"),
+    st.builds(
+        "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{}Z".format,
+        st.integers(0, 9999),
+        st.integers(0, 99),
+        st.integers(0, 99),
+        st.integers(0, 99),
+        st.integers(0, 99),
+        st.integers(0, 99),
+        st.text("0123456789", min_size=1, max_size=9),
+    ),
+)
+HOSTILE_TTL = st.sampled_from([10**18, 2**63 - 1, -(2**63), -1, 0, 10**10, "9" * 30]) | st.integers(-(2**63), 2**63 - 1)
+HOSTILE_EDIT = st.one_of(
+    st.tuples(st.just(["time"]), HOSTILE_TIME),
+    st.tuples(st.just(["response", "wrap_info", "ttl"]), HOSTILE_TTL),
+)
+CUSTODY_RESPONSES = [i for i, ln in enumerate(LINES) if ln in CUSTODY and b'"type":"response"' in ln]
+
+
 @RELAXED
-@given(st.lists(st.tuples(st.sampled_from(CUSTODY), KEY_PATHS, JSON_VALUE), min_size=1, max_size=20))
+@given(st.lists(st.tuples(st.sampled_from(CUSTODY), KEY_PATHS, JSON_VALUE | HOSTILE_TIME), min_size=1, max_size=20))
 def test_real_entries_with_hostile_values_never_crash(edits: list[tuple[bytes, list[str], Any]]) -> None:
     lines = [_mutate(line, path, value) for line, path, value in edits]
     s = summarize_partial(read_lines(lines))
     for fmt in ("json", "markdown", "csv", "html"):
         from custody.auditlog import render
 
+        assert render(s, fmt)
+
+
+@RELAXED
+@given(st.lists(st.tuples(st.sampled_from(CUSTODY_RESPONSES), HOSTILE_EDIT), min_size=1, max_size=6))
+def test_hostile_times_and_ttls_in_a_whole_log_never_crash(edits: list[tuple[int, tuple[list[str], Any]]]) -> None:
+    """The edited lines sit among all the others: hand-outs, their unwraps and the log's end all take part."""
+    lines = list(LINES)
+    for i, (path, value) in edits:
+        lines[i] = _mutate(lines[i], path, value)
+    s = summarize_partial(read_lines(lines))
+    assert s.input.lines_invalid <= len({i for i, _ in edits})
+    for r in s.reveals:
+        assert r.wrap_ttl_seconds >= 0
+    from custody.auditlog import render
+
+    for fmt in ("json", "markdown", "csv", "html"):
         assert render(s, fmt)
 
 
