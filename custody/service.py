@@ -30,7 +30,7 @@ from custody.domain.models import (
 )
 from custody.domain.platforms import parse_account_id, parse_codes
 from custody.domain.reasons import validate_reason, validate_ticket
-from custody.durations import parse_duration
+from custody.durations import format_duration, parse_duration
 from custody.errors import (
     AuthError,
     CasConflict,
@@ -63,15 +63,35 @@ from custody.store import Store, WrapInfo, with_cas_retry
 log = get_logger("custody.service")
 T = TypeVar("T")
 
-# Which policy a caller needs for which path, for the hint in a 403.
-_POLICY_HINTS = {
-    "accounts": "custody-security",
-    "codes": "custody-security",
-    "grants": "custody-requester (request, reveal) or custody-approver (approve, deny, review)",
-    "rotation": "custody-rotation",
-    "audit": "custody-auditor",
-    "emergency": "custody-emergency",
-}
+# Which policy a caller needs for which path, for the hint in a 403: the first pattern that matches the path
+# (``+`` is one segment, as in Vault policies; a trailing ``*`` any rest).
+_POLICY_HINTS = (
+    ("accounts/+/+/emergency", "custody-emergency"),
+    ("accounts/+/+/grants", "custody-requester"),
+    ("grants/+/reveal", "custody-requester"),
+    ("grants/+/approve", "custody-approver"),
+    ("grants/+/review", "custody-approver"),
+    ("grants/+/deny", "custody-approver or custody-security"),
+    ("grants/+", "custody-approver, custody-security or custody-auditor (a requester sees only their own)"),
+    ("grants", "custody-requester (your own grants), custody-approver, custody-security or custody-auditor"),
+    ("accounts*", "custody-security"),
+    ("codes*", "custody-security"),
+    ("rotation*", "custody-rotation"),
+    ("audit*", "custody-auditor"),
+)
+
+
+def policy_hint(path: str) -> str:
+    parts = path.split("/")
+    for pattern, hint in _POLICY_HINTS:
+        if pattern.endswith("*"):
+            if parts[0] == pattern[:-1]:
+                return hint
+            continue
+        want = pattern.split("/")
+        if len(want) == len(parts) and all(w in ("+", p) for w, p in zip(want, parts, strict=True)):
+            return hint
+    return "see policies/"
 
 
 @dataclass(frozen=True)
@@ -102,12 +122,9 @@ class Custody:
         principal = principal or self._caller(token)
         if not self._allowed_or_forget(token, path, capability):
             self._record_denial(principal, path, capability)
-            area = path.split("/", 1)[0]
-            if "/emergency" in path:
-                area = "emergency"
             raise PermissionDenied(
                 f"permission denied: {capability} on {self.api_path}/{path}",
-                hint=f"ask for a policy that allows it ({_POLICY_HINTS.get(area, 'see policies/')})",
+                hint=f"ask for a policy that allows it ({policy_hint(path)})",
             )
         return principal
 
@@ -277,7 +294,7 @@ class Custody:
         duration = parse_duration(ttl) if ttl else self.settings.grant_ttl
         if not timedelta(minutes=1) <= duration <= self.settings.grant_max_ttl:
             raise ValidationError(
-                f"ttl must be between 1m and {self.settings.grant_max_ttl}",
+                f"ttl must be between 1m and {format_duration(self.settings.grant_max_ttl)}",
                 hint="e.g. --ttl 1h",
             )
         account = self._account(account_id)

@@ -128,9 +128,10 @@ class RequestContext:
             refused = error_response(411, ["send the request body with a Content-Length"], request_id)
             await refused(scope, receive, send_with_headers)
             return
-        if scope["method"] in ("POST", "PUT") and "content-type" not in headers:
-            # The bao/vault CLI sends JSON bodies without a content type.
-            scope["headers"] = [*scope["headers"], (b"content-type", b"application/json")]
+        if scope["method"] in ("POST", "PUT") and not headers.get("content-type", "").startswith("application/json"):
+            # Like Vault, every body is JSON: the bao/vault CLI sends none, and `curl -d` says it is a form.
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+            scope["headers"].append((b"content-type", b"application/json"))
         start = time.perf_counter()
         await self.app(scope, receive, send_with_headers)
         log.info("http", method=scope["method"], path=scope["path"], status=status,

@@ -313,6 +313,12 @@ def correlate(
             acc.anomalies += 1
 
     writes = len(part.keys) + sum(len(h) for h in part.grants.values()) + len(denials)
+    if not writes and not handouts and part.lines_total:
+        # A typo in --mount or --service-role reads as a quiet, clean log: say that nothing was recognised.
+        warnings.append(
+            f"no write by the custody service ({service_role}) to {mount}/ is in these logs: if custody was used "
+            "in this period, check --mount and --service-role, and that these are its Vault's audit logs"
+        )
     if writes and len(part.hmaced) * 2 > writes:
         warnings.append(
             f"most custody writes have HMAC'd fields: tune {mount} with audit_non_hmac_request_keys "
@@ -598,6 +604,16 @@ def correlate(
         if t.area == ADMIN:
             kind = AnomalyKind.MOUNT_ADMIN
             detail, severity = _admin_detail(t, who_txt, mount)
+        elif t.area == MOUNT and norm_path(t.path) == f"{mount}/config" and "permission denied" not in t.error:
+            # The KV engine's settings, not a record: reading them shows no code (bootstrap reads them on every
+            # run); changing them can turn off check-and-set or version limits.
+            kind = AnomalyKind.MOUNT_ADMIN
+            reads = t.operation == "read"
+            severity = Severity.LOW if reads else Severity.HIGH
+            detail = (f"{who_txt} {'read' if reads else f'ran {t.operation} on'} the custody mount's KV settings "
+                      f"({t.path}){'' if reads else ': check-and-set and version limits protect every code'}")
+            if t.error:
+                detail += f"; error: {t.error.strip()}"
         elif "permission denied" in t.error:
             kind = AnomalyKind.PERMISSION_DENIED
             detail = f"{who_txt} was refused {t.operation} on {t.path} by Vault policy"

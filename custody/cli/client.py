@@ -34,7 +34,7 @@ def _object(resp: httpx.Response) -> dict[str, Any] | None:
 def _not_custody(resp: httpx.Response, addr: str) -> errors.StoreError:
     kind = resp.headers.get("content-type", "no content type").split(";")[0]
     err = errors.StoreError(f"the server at {addr} did not answer like custody (HTTP {resp.status_code}, {kind})",
-                            hint="check CUSTODY_ADDR points at the custody server")
+                            hint="check CUSTODY_ADDR points at the custody server (not at Vault itself)")
     err.retryable = False
     return err
 
@@ -45,6 +45,9 @@ def _raise(resp: httpx.Response, addr: str) -> None:
         raise _not_custody(resp, addr)
     messages = [str(m) for m in body["errors"]]
     message = messages[0] if messages else f"HTTP {resp.status_code}"
+    if resp.status_code in (404, 405) and "no handler for route" in message:
+        # Vault's own answer for a path no engine serves: CUSTODY_ADDR names Vault, not custody in front of it.
+        raise _not_custody(resp, addr)
     hint = next((m.removeprefix("hint: ") for m in messages[1:] if m.startswith("hint: ")), None)
     cls = _BY_STATUS.get(resp.status_code, errors.StoreError if resp.status_code >= 500 else errors.CustodyError)
     if "exhausted" in message or "no codes left" in message:

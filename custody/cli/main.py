@@ -216,7 +216,13 @@ def codes_status(account: str | None, fmt: str) -> None:
     else:
         rows = client.call("GET", "codes", params={"list": "true"})["data"]["accounts"]
     out = rows[0] if account and fmt == "json" else rows
-    emit(fmt, out, table(rows, ["account", "remaining", "total", "age_days", "deposited_by", "rotation_due"]))
+    text = table(rows, ["account", "remaining", "total", "age_days", "deposited_by", "rotation_due"])
+    for row in rows:  # an open rotation is the one thing here that asks for action now
+        if rot := row.get("interrupted_rotation"):
+            text += (f"\n{row['account']}: rotation #{rot.get('rotation')} started by {rot.get('actor')} at "
+                     f"{rot.get('started_at')} has not finished; if it was interrupted, finish it with "
+                     f"`custody codes rotate {row['account']} --resume`")
+    emit(fmt, out, text)
 
 
 # ---- access ------------------------------------------------------------------------------------------------

@@ -97,7 +97,8 @@ def check_reveal(grant: Grant, actor: Principal, now: datetime) -> None:
             f"only the requester of grant {grant.id} can reveal it", hint="request your own grant"
         )
     if grant.effective_status(now) is GrantStatus.revealed:
-        raise Conflict(f"grant {grant.id} was already revealed", hint="a grant hands out one code, once")
+        raise Conflict(f"grant {grant.id} was already revealed",
+                       hint="a grant hands out one code, once: request a new grant if you need another")
     _must_be(grant, now, GrantStatus.approved, action="revealed")
     distinct = {a.by_id for a in grant.approvals} - {grant.requester_id}
     if len(distinct) < grant.approvals_required and not grant.emergency:

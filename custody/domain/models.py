@@ -32,6 +32,10 @@ class Tier(StrEnum):
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$")
 
 
+def _strs(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
 class Principal(Model):
     """Who is calling, as Vault says (never as the caller says)."""
 
@@ -50,12 +54,13 @@ class Principal(Model):
             raise AuthError("this Vault token names no identity (a batch token without an entity)",
                             hint="log in through an auth method (userpass, OIDC, AppRole...) or use a service token")
         ident = entity or "token-" + hashlib.sha256(accessor.encode()).hexdigest()[:12]
-        policies = data.get("policies") or []
+        # The token's own policies and those its identity groups give: what the caller is allowed, all told.
+        policies = [*(_strs(data.get("policies"))), *(_strs(data.get("identity_policies")))]
         return cls(
             id=ident,
             display_name=str(data.get("display_name") or "unknown"),
             entity_id=entity,
-            policies=tuple(str(p) for p in policies) if isinstance(policies, list) else (),
+            policies=tuple(dict.fromkeys(policies)),
         )
 
 

@@ -91,7 +91,8 @@ def parse_account_id(account_id: str) -> tuple[Platform, str]:
     if not match:
         raise ValidationError(
             f"not an account id: {account_id[:80]!r}",
-            hint="account ids look like <platform>/<username>, e.g. pypi/acme-publisher",
+            hint="account ids look like <platform>/<username> with the platform in lower case, "
+                 f"e.g. pypi/acme-publisher (known platforms: {', '.join(sorted(PLATFORMS))})",
         )
     platform_name, username = match.groups()
     platform = PLATFORMS.get(platform_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -193,3 +194,25 @@ def test_api_envelope_and_errors(stack: Stack, account: str) -> None:
 def test_unreachable_custody_server(stack: Stack) -> None:
     r = stack.cli("security", "accounts", "list", custody_addr="http://127.0.0.1:9")
     assert r.exit_code == 1 and "unreachable" in r.err and "CUSTODY_ADDR" in r.err
+    # An easy mix-up: CUSTODY_ADDR set to Vault's address
+    r = stack.cli("security", "accounts", "list", custody_addr=stack.vault_addr)
+    assert r.exit_code == 1 and "did not answer like custody" in r.err and "not at Vault itself" in r.err, r.err
+
+
+def test_whoami_shows_the_policies_groups_give(stack: Stack) -> None:
+    """Someone asking why they were refused must see every policy they hold, not only their token's own."""
+    r = stack.cli("engineer", "whoami", "--format", "json")
+    assert r.exit_code == 0, r.err
+    policies = r.json()["policies"]
+    assert "custody-requester" in policies and "custody-emergency" in policies, policies
+    assert "custody-security" not in policies
+
+
+def test_a_json_body_sent_as_a_form_is_read_as_json(stack: Stack, account: str) -> None:
+    """`curl -d '{...}'` labels the body a form; Vault reads every body as JSON, and so does custody."""
+    resp = httpx.post(f"{stack.custody_addr}/v1/custody/accounts/{account}/grants",
+                      content=json.dumps({"reason": "Lost my hardware key; need to publish the 2.3.1 fix"}),
+                      headers={"X-Vault-Token": stack.token("engineer"),
+                               "Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["data"]["account"] == account

@@ -233,6 +233,8 @@ def test_cli_resume_after_a_crash(stack: Stack, service: Custody) -> None:
         Rotation(service, after_step=crash).rotate(stack.token("security"), acct, "\n".join(new_codes(8)))
     r = stack.cli("security", "codes", "status", acct, "--format", "json")
     assert r.json()["interrupted_rotation"]["rotation"] == 1
+    r = stack.cli("security", "codes", "status", acct)  # the text form says so too, with what to run
+    assert r.exit_code == 0 and "rotation #1" in r.out and f"custody codes rotate {acct} --resume" in r.out
     r = stack.cli("security", "codes", "rotate", acct, stdin="\n".join(new_codes(8)))
     assert r.exit_code == 1 and "already in progress" in r.err and "--resume" in r.err
     r = stack.cli("security", "codes", "rotate", acct, "--resume", "--format", "json")

@@ -372,3 +372,34 @@ def test_window_bounds_outside_the_range_of_entry_times() -> None:
     assert parse_time("9999-12-31") == "9000-12-31T23:59:59.999999000Z"
     with pytest.raises(TimeArgError):
         parse_time("0001-01-01T00:00:00+01:00")
+
+
+def test_the_kv_settings_are_mount_admin_not_a_read_of_codes() -> None:
+    """Bootstrap (root) reads <mount>/config on every run: that shows no code and must not read as an incident;
+    changing it (check-and-set, version limits) is a mount change that matters."""
+    direct = find(LINES, lambda e: e["type"] == "response" and "root" in (e.get("auth") or {}).get("policies", [])
+                  and e["request"]["path"].startswith("custody-kv/data/codes/")
+                  and e["request"]["operation"] == "read")[0]
+
+    def at_config(op: str) -> Callable[[dict[str, Any]], None]:
+        def change(e: dict[str, Any]) -> None:
+            e["request"]["path"], e["request"]["operation"] = "custody-kv/config", op
+        return change
+
+    found = {}
+    for op in ("read", "update"):
+        s = summarize_lines([edit(direct, at_config(op))])
+        (a,) = s.anomalies
+        found[op] = (a.kind, a.severity)
+    assert found == {"read": (AnomalyKind.MOUNT_ADMIN, Severity.LOW),
+                     "update": (AnomalyKind.MOUNT_ADMIN, Severity.HIGH)}
+    (codes,) = summarize_lines([direct]).anomalies
+    assert (codes.kind, codes.severity) == (AnomalyKind.DIRECT_ACCESS, Severity.CRITICAL)
+
+
+def test_a_mistyped_mount_is_not_a_clean_log() -> None:
+    right = summarize([EVASION], workers=1)
+    assert not any("no write by the custody service" in w for w in right.warnings)
+    wrong = summarize([EVASION], mount="custody-kvv", workers=1)
+    assert wrong.totals.reveals == 0
+    assert any("check --mount" in w for w in wrong.warnings), wrong.warnings

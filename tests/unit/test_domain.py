@@ -158,3 +158,15 @@ def test_default_approvals() -> None:
 def test_fingerprint_is_short_and_not_the_code() -> None:
     fp = fingerprint("0123456789abcdef")
     assert fp.startswith("fp-") and "0123456789abcdef" not in fp and len(fp) == 13
+
+
+@pytest.mark.parametrize(("path", "policy"), [
+    ("accounts/pypi/acme/grants", "custody-requester"), ("accounts/pypi/acme/emergency", "custody-emergency"),
+    ("accounts/pypi/acme/codes", "custody-security"), ("grants/gr_aaaaaaaaaaaaaaaa/approve", "custody-approver"),
+    ("grants/gr_aaaaaaaaaaaaaaaa/reveal", "custody-requester"), ("rotation/sweep", "custody-rotation"),
+    ("audit/summary", "custody-auditor"),
+])
+def test_a_refusal_names_the_policy_that_would_allow_it(path: str, policy: str) -> None:
+    from custody.service import policy_hint
+
+    assert policy_hint(path) == policy
