@@ -289,12 +289,7 @@ class Rotation:
 
     def _start(self, account: Account, codes: list[str], who: Principal, reason: str) -> dict[str, Any]:
         account_id = account.id
-        current, _ = self.custody._codeset(account_id)
-        reused = {c.fp for c in current.codes} & set(_fps(codes)) if current else set()
-        if reused:  # regenerating invalidates every old code: a code seen before means a stale file
-            raise Conflict(
-                f"{len(reused)} of these codes are already deposited for {account_id}; a rotation takes newly "
-                "regenerated codes", hint="regenerate the recovery codes on the platform, then rotate with those")
+        _refuse_reused(account_id, self.custody._codeset(account_id)[0], codes)  # before anything is written
         now = self.custody.clock()
         number = max((int(k) for k in self.store.list_keys(f"rotations/{account_id}/") if k.isdigit()),
                      default=0) + 1
@@ -341,7 +336,7 @@ class Rotation:
         ev = evidence.data
         if ev.get("status") != "completed":
             new_set = str(ev["new_set"])
-            new_version = self._stored_version(account_id, new_set)
+            new_version = self._stored_version(account_id, new_set, int(ev.get("previous_generation") or 0))
             if new_version is None:
                 if codes is None:
                     raise PreconditionFailed(
@@ -388,11 +383,16 @@ class Rotation:
             "revoked_grants": ev.get("revoked_grants") or [],
         }
 
-    def _stored_version(self, account_id: str, new_set: str) -> int | None:
-        """The version at which the set named ``new_set`` was written, or None if it never was."""
+    def _stored_version(self, account_id: str, new_set: str, previous_generation: int) -> int | None:
+        """The version at which this rotation wrote the set named ``new_set``, or None if it never did: the set must
+        be of a generation after the one current when the rotation started (the same codes deposited before do
+        not count as rotated)."""
         path = codes_path(account_id)
         entry = self.store.read(path)
-        if entry is None or set_digest(c.fp for c in codeset_from_record(entry.data).codes) != new_set:
+        if entry is None:
+            return None
+        current = codeset_from_record(entry.data)
+        if set_digest(c.fp for c in current.codes) != new_set or current.generation <= previous_generation:
             return None
         version = entry.version  # later reveals keep the same codes: walk back to the first version of this set
         while version > 1:
@@ -407,9 +407,11 @@ class Rotation:
         def attempt() -> int:
             current = self.store.read(codes_path(account_id))
             previous = codeset_from_record(current.data) if current else None
-            generation = previous.generation + 1 if previous else 1
-            # A current version deleted outside custody reads as none, but check-and-set still names it.
+            _refuse_reused(account_id, previous, codes)  # also when a resumed run is given the codes
+            # A current version deleted outside custody reads as none, but check-and-set still names it; and as a
+            # generation never exceeds the version that wrote it, one past that version is new to every grant.
             cas = current.version if current else self.store.current_version(codes_path(account_id))
+            generation = previous.generation + 1 if previous else cas + 1
             cs = CodeSet.new(account_id, codes, who.display_name, now, generation, previous=previous)
             record = codeset_to_record(cs) | stamp("codes.rotated", who, now) | {"rotation": number}
             return write_codes(self.store, account_id, record, cs, cas, now)
@@ -470,6 +472,15 @@ class Rotation:
         grant = self.custody._grant(grant_id)
         self.custody._notify("grant.revoked", grant, who)
         return True
+
+
+def _refuse_reused(account_id: str, current: CodeSet | None, codes: list[str]) -> None:
+    """Regenerating invalidates every old code: a code of the current set in the new one means a stale file."""
+    reused = {c.fp for c in current.codes} & set(_fps(codes)) if current else set()
+    if reused:
+        raise Conflict(
+            f"{len(reused)} of these codes are already deposited for {account_id}; a rotation takes newly "
+            "regenerated codes", hint="regenerate the recovery codes on the platform, then rotate with those")
 
 
 def _fps(codes: Iterable[str]) -> list[str]:

@@ -235,6 +235,13 @@ class Custody:
         codes = parse_codes(platform, text)
         now = self.clock()
         current = self.store.read(codes_path(account_id))
+        if current is None and (deleted := self.store.current_version(codes_path(account_id))):
+            # Which of its codes were handed out went with it: a new set must not hand them out again.
+            raise PreconditionFailed(
+                f"the current code set of {account_id} (version {deleted}) was deleted outside custody",
+                hint=f"if by mistake, undelete it (bao kv undelete -versions={deleted} "
+                     f"{self.store.mount}/codes/{account_id}); if its codes may be exposed, regenerate them on the "
+                     "platform and run `custody codes rotate`")
         if current is not None and not replace:
             raise Conflict(
                 f"{account_id} already has codes deposited",
@@ -247,9 +254,8 @@ class Custody:
         event = "codes.replaced" if current else "codes.deposited"
         from custody.rotation import write_codes  # keeps the sweep's per-account summary true
 
-        # A current version deleted outside custody reads as none, but check-and-set still names it.
-        cas = current.version if current else self.store.current_version(codes_path(account_id))
-        write_codes(self.store, account_id, codeset_to_record(cs) | stamp(event, who, now), cs, cas=cas, now=now)
+        write_codes(self.store, account_id, codeset_to_record(cs) | stamp(event, who, now), cs,
+                    cas=current.version if current else 0, now=now)
         log.info(event, account=account_id, actor=who.display_name, count=cs.total)
         self.notifier.emit({"event": event, "account": account_id, "actor": who.display_name, "total": cs.total})
         return self._status(account, cs, now)

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from custody.errors import CodesChanged, PreconditionFailed, StoreError
+from custody.errors import CodesChanged, Conflict, PreconditionFailed, StoreError
 from custody.rotation import Rotation, evidence_path, marker_path
 from custody.service import Custody
 from tests.conftest import REASON, Clock, Stack, new_codes, uniq
@@ -222,6 +222,31 @@ def test_concurrent_rotation_is_refused(stack: Stack, service: Custody) -> None:
     assert seen == ["marked", "stored"] and first["generation"] == 2 and not first["resumed"]
 
 
+@pytest.mark.parametrize("step", ["marked", "evidence"])
+def test_a_resumed_rotation_refuses_the_codes_already_deposited(stack: Stack, service: Custody, clock: Clock,
+                                                                step: str) -> None:
+    """The stale-file check holds for a rotation finished later, not only for one started now."""
+    acct, current = new_account(service, stack)
+    sec = stack.token("security")
+
+    def crash(name: str) -> None:
+        if name == step:
+            raise Crash(name)
+
+    with pytest.raises(Crash):
+        Rotation(service, after_step=crash).rotate(sec, acct, "\n".join(new_codes(8)))
+    clock.advance(minutes=16)
+    before = root_get(stack, f"metadata/codes/{acct}").json()["data"]["current_version"]
+    for resume in (False, True):
+        with pytest.raises(Conflict, match="already deposited"):
+            Rotation(service).rotate(sec, acct, "\n".join(current), resume=resume)
+    assert root_get(stack, f"metadata/codes/{acct}").json()["data"]["current_version"] == before
+    status = service.code_status(sec, acct)[0]
+    assert status["generation"] == 1 and status["interrupted_rotation"] is not None
+    done = Rotation(service).rotate(sec, acct, "\n".join(new_codes(8)), resume=True)  # the real new codes
+    assert done["status"] == "completed" and service.code_status(sec, acct)[0]["generation"] == 2
+
+
 def test_cli_resume_after_a_crash(stack: Stack, service: Custody) -> None:
     acct, _ = new_account(service, stack)
 
@@ -287,10 +312,15 @@ def test_a_code_set_deleted_outside_custody_is_due_and_can_be_rotated(stack: Sta
     sweep = Rotation(service).sweep(stack.token("rotation"))
     row = due_row(sweep, acct)
     assert row is not None and "no_codes" in str(row), row
+    # Which codes were handed out went with the deleted version: a deposit must not guess, a rotation may
+    with pytest.raises(PreconditionFailed, match="deleted outside custody") as caught:
+        service.deposit(sec, acct, "\n".join(new_codes(8)), replace=True)
+    assert "undelete" in (caught.value.hint or "") and "codes rotate" in (caught.value.hint or "")
     result = Rotation(service).rotate(sec, acct, "\n".join(new_codes(8)))
     assert result["status"] == "completed"
     status = service.code_status(sec, acct)[0]
     assert status["remaining"] == 8 and status["interrupted_rotation"] is None
+    assert status["generation"] > 1  # new to every grant requested before
     assert due_row(Rotation(service).sweep(stack.token("rotation")), acct) is None
 
 
