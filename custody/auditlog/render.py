@@ -76,8 +76,9 @@ def _short(t: str) -> str:
     return f"{t[:10]} {t[11:19]}Z" if len(t) >= 19 else t
 
 
-# Markdown that would turn text from the log (a reason, a name) into a link, an image, HTML, code or a table cell.
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~])")
+# Markdown that would turn text from the log (a reason, a name) into a link, an image, HTML, an entity, code or a
+# table cell.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~&])")  # & too: "&#x202E;" would render as a direction override
 
 
 def _md(text: object) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from custody.domain.models import Account, Decision, Grant, GrantStatus, Principal, new_grant_id
-from custody.domain.reasons import _CONTROL
+from custody.domain.reasons import hidden_characters
 from custody.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationError
 
 OPEN = (GrantStatus.pending, GrantStatus.approved)
@@ -22,7 +22,7 @@ OPEN = (GrantStatus.pending, GrantStatus.approved)
 
 def _comment(text: str | None) -> str:
     comment = (text or "").strip()
-    if len(comment) > 1000 or any(ch in comment for ch in "\r\n\x00") or _CONTROL.search(comment):
+    if len(comment) > 1000 or hidden_characters(comment):
         raise ValidationError("a comment is one line of at most 1000 characters, without control or "
                               "direction-override characters")
     return comment

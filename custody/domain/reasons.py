@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from custody.errors import ValidationError
 
@@ -11,10 +12,24 @@ JUNK = frozenset(
      "because", "reason", "access", "need", "needed", "please", "pls", "lorem", "ipsum", "todo", "tbd", "-", "."}
 )
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
-# Control characters, line and paragraph separators, direction overrides, and invisible (zero-width) characters:
-# none belongs in a one-line human reason, and each can make the text read differently from what it holds.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u00ad\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
+# Characters that display as nothing or change how text around them displays: none belongs in a one-line human
+# text, and each can make it read differently from what it holds (or pad it past a minimum length). Every format
+# character (Cf: zero-width spaces and joiners, direction marks and overrides, tags, the BOM), control, private-use,
+# surrogate and unassigned code point, plus the blank letters and variation selectors that are not Cf.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+_BLANK = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
+                    "\U000e0100-\U000e01ef]")
 MAX_REASON = 2000
+
+
+def hidden_characters(text: str) -> bool:
+    """Whether ``text`` holds a character a reader cannot see (a tab aside) or a line break."""
+    for ch in text:
+        if " " <= ch < "\x7f" or ch == "\t":
+            continue  # printable ASCII: the common case, decided without a table lookup
+        if unicodedata.category(ch) in _HIDDEN_CATEGORIES:
+            return True
+    return _BLANK.search(text) is not None
 
 
 def validate_reason(text: str | None, min_length: int = 20) -> str:
@@ -23,7 +38,7 @@ def validate_reason(text: str | None, min_length: int = 20) -> str:
     raw = text or ""
     if not raw.strip():
         raise ValidationError("a reason is required", hint=hint)
-    if _CONTROL.search(raw) or "\n" in raw or "\r" in raw:
+    if hidden_characters(raw):
         raise ValidationError("the reason contains control, invisible or direction-override characters",
                               hint="one line of plain text")
     reason = " ".join(raw.split())  # runs of spaces (any kind) count once toward the minimum length

