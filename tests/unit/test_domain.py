@@ -105,7 +105,7 @@ def test_padding_does_not_count_toward_the_minimum_length(pad: str) -> None:
 
 
 @pytest.mark.parametrize("invisible", ["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200f", "\u3164",
-                                       "\U000e0020", "\u061c", "\ufe0f", "\u2800", "\ue000"])
+                                       "\U000e0020", "\u061c", "\ufe0f", "\u2800", "\ue000", "\u200c"])
 def test_invisible_characters_are_refused(invisible: str) -> None:
     with pytest.raises(ValidationError, match="invisible"):
         validate_reason("Lost my hardware key on a trip" + invisible * 12, 20)
@@ -175,5 +175,8 @@ def test_a_refusal_names_the_policy_that_would_allow_it(path: str, policy: str) 
 
 def test_text_people_write_is_not_mistaken_for_hidden_characters() -> None:
     for text in ("Lost my hardware key in München; need to publish 2.3.1 👍", "键丢了 需要发布安全修复版本 2.3.1",
-                 "perdí mi llave\tde hardware, urge publicar"):
+                 "perdí mi llave\tde hardware, urge publicar", "Lost my YubiKey \u26a0\ufe0f need the 2.3.1 fix",
+                 "dev \U0001f469\u200d\U0001f4bb lost the key, must publish today",
+                 "\u06a9\u0644\u06cc\u062f \u0633\u062e\u062a\u200c\u0627\u0641\u0632\u0627\u0631\u06cc "
+                 "\u06af\u0645 \u0634\u062f\u0647 \u0627\u0633\u062a", "lost key \U0001fae8 need release 2.3.1"):
         assert validate_reason(text, 10)
