@@ -354,10 +354,8 @@ class Rotation:
             to_revoke = sorted(set(ev.get("revoked_grants") or []) | set(self._open_grants(account_id)))
             ev = ev | {"new_version": new_version, "destroyed_versions": destroyed, "revoked_grants": to_revoke}
             version = self.store.write(evidence_path(account_id, number), ev, cas=evidence.version)
-            for gid in to_revoke:
-                self._revoke(gid, who)
             # What was revoked, by this run or an interrupted one; not a grant revealed before it could be.
-            revoked = [g for g in to_revoke if self._revoked_by_rotation(g)]
+            revoked = [g for g in to_revoke if self._revoke(g, who)]
             self._step("revoked")
             done = ev | stamp("rotation.completed", who, now) | {"status": "completed", "revoked_grants": revoked,
                                                                  "completed_at": now.isoformat()}
@@ -433,13 +431,6 @@ class Rotation:
                              hint="run `custody codes rotate --resume` to try again")
         return sorted(int(v) for v in versions if v.isdigit() and since <= int(v) < new_version)
 
-    def _revoked_by_rotation(self, grant_id: str) -> bool:
-        try:
-            grant = self.custody._grant(grant_id)
-        except NotFound:
-            return False
-        return grant.status is GrantStatus.revoked and grant.revoked_reason == REVOKED_REASON
-
     def _open_grants(self, account_id: str) -> list[str]:
         """Pending or approved grants of the account, and reveals of it that stopped half-way (their codes are
         about to be gone: a resumed reveal must not take a code of the new set without a new approval)."""
@@ -457,21 +448,21 @@ class Rotation:
             return None
 
     def _revoke(self, grant_id: str, who: Principal) -> bool:
-        def attempt() -> bool:
+        """Revoke the grant if it is still open. Whether it ends revoked by a rotation (this run or an interrupted
+        one): not when a reveal finished before revocation reached it."""
+        def attempt() -> tuple[Grant, bool]:
             grant = self.custody._grant(grant_id)
             now = self.custody.clock()
             if not revocable(grant, now):
-                return False
-            self.custody._save(revoke_grant(grant, now, REVOKED_REASON), "grant.revoked", who, now,
-                               cas=grant.version)
-            return True
+                return grant, False
+            return self.custody._save(revoke_grant(grant, now, REVOKED_REASON), "grant.revoked", who, now,
+                                      cas=grant.version), True
 
-        if not with_cas_retry(attempt):
-            return False
-        log.info("grant.revoked", grant_id=grant_id, actor=who.display_name, reason=REVOKED_REASON)
-        grant = self.custody._grant(grant_id)
-        self.custody._notify("grant.revoked", grant, who)
-        return True
+        grant, revoked_now = with_cas_retry(attempt)
+        if revoked_now:
+            log.info("grant.revoked", grant_id=grant_id, actor=who.display_name, reason=REVOKED_REASON)
+            self.custody._notify("grant.revoked", grant, who)
+        return grant.status is GrantStatus.revoked and grant.revoked_reason == REVOKED_REASON
 
 
 def _refuse_reused(account_id: str, current: CodeSet | None, codes: list[str]) -> None:
