@@ -104,36 +104,41 @@ def child_env(directory: Path) -> dict[str, str]:
     return env
 
 
+def _marker(directory: Path) -> bytes:
+    return f"{DEV_MARKER}={directory.resolve()}".encode()
+
+
+def _carries(pid: int | str, marker: bytes) -> bool:
+    """Whether process ``pid``'s environment holds ``marker``; OSError if it cannot be read."""
+    return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+
+
 def started_for(directory: Path) -> list[int]:
     """Processes started by a dev stack in ``directory``, found by their environment (Linux ``/proc``; elsewhere,
     and for other users' processes, nothing is found)."""
-    entry = f"{DEV_MARKER}={directory.resolve()}".encode()
+    marker = _marker(directory)
     found = []
     with contextlib.suppress(OSError):
         for name in os.listdir("/proc"):
             if not name.isdigit() or int(name) == os.getpid():
                 continue
-            try:
-                environ = Path(f"/proc/{name}/environ").read_bytes()
-            except OSError:
-                continue
-            if entry in environ.split(b"\0"):
-                found.append(int(name))
+            with contextlib.suppress(OSError):
+                if _carries(name, marker):
+                    found.append(int(name))
     return found
 
 
 def ours(pid: int | None, directory: Path) -> bool:
     """Whether ``pid`` is alive and was started for ``directory``: a pid from an old state file may have been
     reused by an unrelated process (after a reboot, say). Without Linux ``/proc``, alive is all that can be told."""
-    if not _alive(pid):
+    if not pid or not _alive(pid):
         return False
     try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        return _carries(pid, _marker(directory))
     except FileNotFoundError:
         return not Path("/proc/self").exists()
     except OSError:  # another user's process
         return False
-    return f"{DEV_MARKER}={directory.resolve()}".encode() in environ.split(b"\0")
 
 
 def stop_all(pids: list[int | None], directory: Path) -> bool:
