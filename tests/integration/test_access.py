@@ -13,7 +13,7 @@ from custody.cli.client import Client
 from custody.devstack import bao_binary
 from custody.errors import Conflict, CustodyError, Exhausted, PermissionDenied, PreconditionFailed, ValidationError
 from custody.service import Custody
-from tests.conftest import DEPOSITED, REASON, Clock, Stack, new_codes, uniq
+from tests.helpers import DEPOSITED, REASON, Clock, Stack, new_codes, uniq
 
 pytestmark = pytest.mark.integration
 

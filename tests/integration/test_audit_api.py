@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import DEPOSITED, REASON, Stack
+from tests.helpers import DEPOSITED, REASON, Stack
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from custody.auditlog import render, summarize
 from custody.auditlog.cli import main as audit_main
 from custody.auditlog.model import AnomalyKind, Severity, Summary, UnwrapStatus
 from custody.devstack import DevStack
-from tests.conftest import REASON, Stack, new_codes, uniq
+from tests.helpers import REASON, Stack, new_codes, uniq
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import REASON, Stack, uniq
+from tests.helpers import REASON, Stack, uniq
 
 pytestmark = pytest.mark.integration
 

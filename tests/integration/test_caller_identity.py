@@ -12,7 +12,7 @@ import pytest
 from custody.domain.models import Principal
 from custody.errors import AuthError, PermissionDenied
 from custody.service import Custody
-from tests.conftest import REASON, Stack, uniq
+from tests.helpers import REASON, Stack, uniq
 
 pytestmark = pytest.mark.integration
 

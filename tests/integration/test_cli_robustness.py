@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from custody.cli.main import main
-from tests.conftest import local_http, run_cli
+from tests.helpers import local_http, run_cli
 
 TOKEN = "s.robustnesstoken0000000000"
 GRANT = {"id": "gr_abcdefghijklmnop", "status": "pending", "account": "pypi/acme-publisher", "requester": "alice",

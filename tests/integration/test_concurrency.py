@@ -15,7 +15,7 @@ import pytest
 from custody.cli.client import Client
 from custody.devstack import _stop, _wait, free_port
 from custody.errors import CustodyError, Exhausted
-from tests.conftest import DEPOSITED, REASON, Stack, new_codes, uniq
+from tests.helpers import DEPOSITED, REASON, Stack, new_codes, uniq
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -32,7 +32,7 @@ from custody.errors import StoreError
 from custody.notify import Notifier
 from custody.service import Custody
 from custody.store import Store
-from tests.conftest import DEPOSITED, REASON, Clock, Stack, local_http, new_codes, uniq
+from tests.helpers import DEPOSITED, REASON, Clock, Stack, local_http, new_codes, uniq
 from tests.integration.test_notify_and_secrecy import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("faults")]

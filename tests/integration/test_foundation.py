@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from custody.devstack import bao_binary
-from tests.conftest import DEPOSITED, Stack, new_codes, uniq
+from tests.helpers import DEPOSITED, Stack, new_codes, uniq
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from custody.devha import HAStack
-from tests.conftest import DEPOSITED, REASON, new_codes, uniq
+from tests.helpers import DEPOSITED, REASON, new_codes, uniq
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("ha")]
 

@@ -17,7 +17,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from custody.devstack import DevStack
-from tests.conftest import DEPOSITED, REASON, Stack, uniq
+from tests.helpers import DEPOSITED, REASON, Stack, uniq
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

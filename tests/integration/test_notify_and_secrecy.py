@@ -13,7 +13,7 @@ import pytest
 from custody.config import PolicySettings
 from custody.notify import Notifier, slack_payload
 from custody.service import Custody
-from tests.conftest import DEPOSITED, REASON, Clock, Stack
+from tests.helpers import DEPOSITED, REASON, Clock, Stack
 
 pytestmark = pytest.mark.integration
 

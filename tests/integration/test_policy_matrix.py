@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from custody.bootstrap import POLICY_DIR
-from tests.conftest import Stack, uniq
+from tests.helpers import Stack, uniq
 
 pytestmark = pytest.mark.integration
 

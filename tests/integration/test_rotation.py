@@ -10,7 +10,7 @@ import pytest
 from custody.errors import CodesChanged, Conflict, PreconditionFailed, StoreError
 from custody.rotation import Rotation, evidence_path, marker_path
 from custody.service import Custody
-from tests.conftest import REASON, Clock, Stack, new_codes, uniq
+from tests.helpers import REASON, Clock, Stack, new_codes, uniq
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 from custody.config import ServerSettings
 from custody.errors import StoreError
 from custody.store import Store
-from tests.conftest import Stack
+from tests.helpers import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from custody.cli.main import main
-from tests.conftest import local_http
+from tests.helpers import local_http
 
 
 def test_bad_server_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from benchmarks.loadgen import Pool
-from tests.conftest import local_http
+from tests.helpers import local_http
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,43 @@
+"""custody's event vocabulary: one name for each thing that happens, written by the use cases (into KV records,
+logs and notifications) and read back by the audit summary from Vault's audit log.
+
+The values are part of the audit contract: records already in Vault carry them, so a value never changes; a new
+event gets a new member.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Event(StrEnum):
+    # accounts
+    account_created = "account.created"
+    account_updated = "account.updated"
+    # code sets
+    codes_deposited = "codes.deposited"
+    codes_replaced = "codes.replaced"
+    codes_rotated = "codes.rotated"
+    code_consumed = "code.consumed"
+    code_wrapped = "code.wrapped"
+    # grants
+    grant_requested = "grant.requested"
+    grant_emergency = "grant.emergency"  # a notification: an emergency grant was requested (approved at once)
+    grant_approved = "grant.approved"
+    grant_denied = "grant.denied"
+    grant_reviewed = "grant.reviewed"
+    grant_revealing = "grant.revealing"  # the reveal's claim: the grant is taken, its code not yet recorded
+    grant_revealed = "grant.revealed"
+    grant_reveal_failed = "grant.reveal_failed"  # a claim undone: no code could be handed out
+    grant_reveal_resumed = "grant.reveal_resumed"
+    grant_expired = "grant.expired"
+    grant_revoked = "grant.revoked"
+    # rotation
+    rotation_started = "rotation.started"
+    rotation_completed = "rotation.completed"
+    rotation_again = "rotation.again"
+    rotation_due = "rotation.due"
+    rotation_overdue = "rotation.overdue"
+    rotation_sweep = "rotation.sweep"
+    # authorization
+    access_denied = "access.denied"

@@ -1,0 +1,158 @@
+"""Shared test helpers: the stack handle, an in-process CLI runner, a throwaway HTTP server, a clock, unique names.
+
+Imported by tests and by ``conftest.py`` (which only defines fixtures)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+import sys
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from custody.bootstrap import Admin, add_group_member
+from custody.cli.client import Client
+from custody.cli.main import main
+from custody.store import Store
+
+# Every code a test deposits: at the end of the session no log may contain any of them.
+DEPOSITED: set[str] = set()
+
+
+def new_codes(n: int = 8) -> list[str]:
+    codes = [secrets.token_hex(8) for _ in range(n)]
+    DEPOSITED.update(codes)
+    return codes
+
+
+def uniq(prefix: str = "acct") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def run_cli(env: dict[str, str | None], args: Sequence[str], stdin: str = "") -> tuple[int, str, str]:
+    """The real CLI in-process with ``env`` set (None: unset) and ``stdin`` as its input, all restored afterwards;
+    returns (exit code, stdout, stderr)."""
+    saved = {k: os.environ.get(k) for k in env}
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    try:
+        _set_env(env)
+        sys.stdin = io.StringIO(stdin)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        sys.stdin = old_stdin
+        _set_env(saved)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _set_env(env: dict[str, str | None]) -> None:
+    for k, v in env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@contextlib.contextmanager
+def local_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A throwaway HTTP server on loopback answering with ``handler``; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class Result:
+    exit_code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.out)
+
+
+@dataclass
+class Stack:
+    state: dict[str, Any]
+    dir: Path
+    extra_tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def vault_addr(self) -> str:
+        return str(self.state["vault_addr"])
+
+    @property
+    def custody_addr(self) -> str:
+        return str(self.state["custody_addr"])
+
+    def token(self, who: str) -> str:
+        return self.extra_tokens.get(who) or str(self.state["tokens"][who])
+
+    def client(self, who: str) -> Client:
+        return Client(self.custody_addr, self.token(who))
+
+    def admin(self) -> Admin:
+        return Admin(self.vault_addr, self.token("root"))
+
+    def cli(self, who: str | None, *args: str, stdin: str = "", custody_addr: str | None = None) -> Result:
+        """Run the real CLI in-process, as ``who`` (None: no token at all), against this stack's server or
+        ``custody_addr``."""
+        env = {"CUSTODY_ADDR": custody_addr or self.custody_addr, "VAULT_ADDR": self.vault_addr, "HOME": str(self.dir),
+               "BAO_TOKEN": None, "CUSTODY_VAULT_ADDR": None, "VAULT_TOKEN": None if who is None else self.token(who)}
+        return Result(*run_cli(env, args, stdin))
+
+    def make_user(self, name: str, *groups: str) -> str:
+        """A userpass identity in the given identity groups; returns its token."""
+        admin = self.admin()
+        password = secrets.token_urlsafe(16)
+        admin.call("POST", f"auth/userpass/users/{name}", {"password": password})
+        auth = admin.call("POST", f"auth/userpass/login/{name}", {"password": password})["auth"]
+        for group in groups:
+            add_group_member(admin, group, auth["entity_id"])
+        self.extra_tokens[name] = auth["client_token"]
+        return str(auth["client_token"])
+
+    def service_store(self) -> Store:
+        """A Store logged in as the custody service (same AppRole as the server)."""
+        store = Store(self.vault_addr)
+        secret = (self.dir / "service-secret-id").read_text().strip()
+        role_id = self.admin().call("GET", "auth/approle/role/custody-service/role-id")["data"]["role_id"]
+        store.use_approle(role_id, secret)
+        return store
+
+    def logs(self) -> dict[str, str]:
+        return {p.name: p.read_text(errors="replace") for p in self.dir.glob("*.log")}
+
+
+class Clock:
+    """An injectable clock for the service: tests move time instead of sleeping."""
+
+    def __init__(self) -> None:
+        from custody.domain.models import utcnow
+
+        self.now = utcnow()
+
+    def __call__(self) -> Any:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**kw)
+
+
+REASON = "Lost my hardware key on the train; need to log in and revoke a leaked API token"
