@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from custody.callers import CallerCache
 from custody.config import PolicySettings
 from custody.domain import grants as rules
+from custody.domain.ids import GRANT_ID
 from custody.domain.models import (
-    GRANT_ID,
     Account,
     CodeSet,
     Grant,

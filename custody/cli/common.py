@@ -13,7 +13,7 @@ import click
 import pydantic
 
 from custody.cli.client import segment
-from custody.domain.models import GRANT_ID
+from custody.domain.ids import GRANT_ID
 from custody.domain.platforms import parse_account_id
 from custody.errors import CustodyError, ValidationError
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from custody.domain.models import Account, Decision, Grant, GrantStatus, Principal, new_grant_id
+from custody.domain.ids import new_grant_id
+from custody.domain.models import Account, Decision, Grant, GrantStatus, Principal
 from custody.domain.reasons import hidden_characters
 from custody.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationError
 

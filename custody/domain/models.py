@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
-import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from custody.domain.ids import GRANT_ID_PATTERN
 from custody.domain.platforms import parse_account_id
 from custody.errors import AuthError, ValidationError
 
@@ -185,12 +184,7 @@ class Decision(Model):
     comment: str = ""
 
 
-GRANT_ID = re.compile(r"gr_[a-z2-7]{16}")
-GrantId = Annotated[str, Field(pattern=r"^gr_[a-z2-7]{16}$")]
-
-
-def new_grant_id() -> str:
-    return "gr_" + base64.b32encode(secrets.token_bytes(10)).decode().lower()
+GrantId = Annotated[str, Field(pattern=GRANT_ID_PATTERN)]
 
 
 class Grant(Model):
