@@ -4,6 +4,7 @@ Wide tables scroll inside their own box, so the page reads at laptop and half-sc
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,13 +24,15 @@ p.meta, .note { color: var(--muted); margin: 4px 0; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: 6px 10px; border-bottom: 1px solid var(--line); }
 th { background: var(--bg); font-weight: 600; white-space: nowrap; position: sticky; top: 0; }
-td { overflow-wrap: anywhere; } td.nowrap { white-space: nowrap; overflow-wrap: normal; }
+td { overflow-wrap: break-word; } td.nowrap { white-space: nowrap; overflow-wrap: normal; }
 tr:last-child td { border-bottom: none; }
 ul.ev { margin: 0; padding-left: 16px; } ul.ev li { margin: 2px 0; }
 .sev { display: inline-block; border-radius: 10px; padding: 1px 8px; font-size: 12px; font-weight: 600; }
 .critical { background: #b00020; color: #fff; } .high { background: #e65100; color: #fff; }
 .medium { background: #ffd54f; color: #3a2d00; } .low { background: #cfd8dc; color: #263238; }
 .flag { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size: 13px; white-space: nowrap; }
+.tag { display: inline-block; background: #eef1f5; border: 1px solid var(--line); border-radius: 4px;
+       padding: 0 6px; margin: 0 4px 4px 0; font-size: 12px; }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size: 12.5px; }
 @media (max-width: 900px) { body { padding: 16px; } th, td { padding: 5px 6px; } .card { min-width: 100px; } }
 @media print { .scroll { overflow: visible; border: none; } }
@@ -40,6 +43,11 @@ def e(value: object) -> str:
     if value is None:
         return ""
     return html.escape(", ".join(map(str, value)) if isinstance(value, list) else str(value), quote=True)
+
+
+def _code(escaped: str) -> str:
+    """`x` in already escaped text as <code>x</code>."""
+    return re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped)
 
 
 def _table(head: Sequence[str], rows: Iterable[Sequence[str]], nowrap: Sequence[int] = ()) -> str:
@@ -66,14 +74,26 @@ def _flags(flags: list[dict[str, Any]]) -> str:
         for f in flags), nowrap=(0,))
 
 
+def _ownership(p: dict[str, Any]) -> str:
+    if p["owners"] is None:
+        return "<i>unknown</i>" + ("" if p["in_pypi_data"] else " <i>(no PyPI data)</i>")
+    parts = [f"Owners: {e(p['owners']) or '<i>none</i>'}"]
+    parts += [f"Maintainers: {e(p['maintainers'])}"] if p["maintainers"] else []
+    parts += [f"Organization: {e(p['organization'])}"] if p["organization"] else []
+    return "<br>".join(parts)
+
+
 def _projects(rows: list[dict[str, Any]]) -> str:
-    return _table(("project", "owners", "maintainers", "organization", "published by", "flags"), (
-        (f"<b>{e(p['project'])}</b>", e(p["owners"]) if p["owners"] is not None else "<i>unknown</i>",
-         e(p["maintainers"]), e(p["organization"]),
+    return _table(("project", "PyPI roles", "published by", "flags"), (
+        (f"<b>{e(p['project'])}</b>", _ownership(p),
          _evidence([f"{x['where']} — {x['tool']}, {x['method']}, {x['index']}"
                     + (f", secret {x['secret']}" if x["secret"] else "") for x in p["publishing"]])
          if p["publishing"] else "<i>no scanned repository</i>",
-         " ".join(f'<span class="flag">{e(f)}</span>' for f in p["flags"])) for p in rows))
+         _tags(p["flags"])) for p in rows))
+
+
+def _tags(flags: list[str]) -> str:
+    return "".join(f'<span class="flag tag">{e(f)}</span>' for f in flags)
 
 
 def _custody(c: dict[str, Any] | None) -> str:
@@ -88,7 +108,7 @@ def _custody(c: dict[str, Any] | None) -> str:
 def _accounts(rows: list[dict[str, Any]]) -> str:
     return _table(("account", "roles", "custody", "flags"), (
         (f"<b>{e(a['account'])}</b>", _evidence([f"{x['role']} of {x['project']}" for x in a["projects"]]),
-         _custody(a["custody"]), " ".join(f'<span class="flag">{e(f)}</span>' for f in a["flags"]))
+         _custody(a["custody"]), _tags(a["flags"]))
         for a in rows), nowrap=(0,))
 
 
@@ -108,7 +128,7 @@ def page(r: dict[str, Any]) -> str:
     open_ = [f for f in r["flags"] if not f["determined"]]
     cards = [(s["pypi_projects"], "PyPI projects"), (s["findings"], "publish steps"), (s["repos"], "repositories"),
              (len(r["accounts"]), "PyPI accounts"), (len(determined), "flags"), (len(open_), "undetermined")]
-    notes = "".join(f'<p class="note">{e(n)}</p>' for n in r["notes"])
+    notes = "".join(f'<p class="note">{_code(e(n))}</p>' for n in r["notes"])
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
