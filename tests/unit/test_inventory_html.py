@@ -71,7 +71,8 @@ def test_report_fits_the_window(browser: Any, tmp_path: Path, width: int) -> Non
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # wide tables scroll in their own box
     assert page.inner_text("h1") == "Inventory report"
     assert page.locator("span.sev.high").count() >= 5
-    assert "do not appear in PyPI's `ownership` data" in page.inner_text("body")
+    assert "do not appear in PyPI's ownership data" in page.inner_text("body")
+    assert page.locator("p.note code").first.inner_text() == "ownership"
     shots = os.environ.get("CUSTODY_SCREENSHOTS")
     target = Path(shots) if shots else tmp_path
     target.mkdir(parents=True, exist_ok=True)
