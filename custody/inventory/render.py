@@ -13,7 +13,7 @@ from typing import Any
 
 FINDING_COLUMNS = ("repo", "file", "line", "job", "tool", "method", "index", "secret", "project", "platform",
                    "credential", "id_token", "literal", "index_url", "via")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#])")
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~&])")  # not `_`: GFM does not emphasise inside words
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -46,9 +46,19 @@ def csv_text(head: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def _warnings_md(warnings: list[dict[str, Any]]) -> list[str]:
-    rows = [(w.get("severity", ""), f"{w.get('repo', '')}/{w['file']}" if w.get("repo") else w["file"],
+    """Scan warnings (with severity and kind) and PyPI document warnings (file, line, message) alike."""
+    if all("kind" not in w for w in warnings):
+        return md_table(("file", "line", "message"), ((w["file"], w["line"] or "", w["message"]) for w in warnings))
+    rows = [(w.get("severity", ""), f"{w['repo']}/{w['file']}" if w.get("repo") else w["file"],
              w.get("line") or "", w.get("kind", ""), w["message"]) for w in warnings]
     return md_table(("severity", "file", "line", "kind", "message"), rows)
+
+
+def _notes(notes: list[str]) -> list[str]:
+    out: list[str] = []
+    for n in notes:  # custody's own sentences, Markdown as written; one quoted paragraph each
+        out += [f"> {n}", ""]
+    return out[:-1]
 
 
 # ---- scan ---------------------------------------------------------------------------------------------------
@@ -69,7 +79,7 @@ def scan_csv(scan: dict[str, Any]) -> str:
 # ---- import -------------------------------------------------------------------------------------------------
 def import_markdown(data: dict[str, Any]) -> str:
     out = [f"# PyPI ownership: {len(data['projects'])} projects, {len(data['accounts'])} accounts", ""]
-    out += [f"> {md(n)}" for n in data["notes"]] + [""]
+    out += [*_notes(data["notes"]), ""]
     out += md_table(("project", "owners", "maintainers", "organization", "source"), (
         (p["project"], p["owners"] if p["ownership_known"] else "unknown (no ownership in the document)",
          p["maintainers"] if p["ownership_known"] else "unknown", p["organization"] or "", p["source"])
@@ -77,8 +87,7 @@ def import_markdown(data: dict[str, Any]) -> str:
     out += ["", "## Accounts", ""]
     out += md_table(("account", "projects"), ((a["account"], [f"{x['project']} ({x['role']})" for x in a["projects"]])
                                               for a in data["accounts"]))
-    warnings = [{"file": w["file"], "line": w["line"], "message": w["message"]} for w in data["warnings"]]
-    out += ["", f"## Warnings ({len(warnings)})", "", *_warnings_md(warnings)]
+    out += ["", f"## Warnings ({len(data['warnings'])})", "", *_warnings_md(data["warnings"])]
     return "\n".join(out) + "\n"
 
 
@@ -94,7 +103,7 @@ def report_markdown(r: dict[str, Any]) -> str:
     s = r["summary"]
     out = [f"# Inventory report: {s['pypi_projects']} PyPI projects, {s['findings']} publish steps in {s['repos']} "
            f"repositories (custody {s['custody']})", ""]
-    out += [f"> {md(n)}" for n in r["notes"]] + ["", "## Flags", ""]
+    out += [*_notes(r["notes"]), "", "## Flags", ""]
     determined = [f for f in r["flags"] if f["determined"]]
     out += md_table(("severity", "flag", "subject", "evidence"),
                     ((f["severity"], f["flag"], f["subject"], " / ".join(f["evidence"])) for f in determined))

@@ -46,7 +46,7 @@ def test_text_markdown_and_csv() -> None:
     assert code == 0
     assert text.startswith("# Publishing inventory: 3 publish steps in 1 repositories")
     assert "| legacy | .github/workflows/publish.yaml | 11 | pypi | gh-action-pypi-publish | token | pypi | " \
-           "PYPI\\_API\\_TOKEN | acme-legacy |" in text
+           "PYPI_API_TOKEN | acme-legacy |" in text
     code, out, _ = run_cli(NO_SERVER, ["inventory", "scan", str(REPOS / "legacy"), "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["line"], r["method"], r["secret"]) for r in rows] == [("11", "token", "PYPI_API_TOKEN"),
