@@ -34,6 +34,7 @@ def test_json_is_only_json(args: list[str]) -> None:
 
 def test_scan_json_shape() -> None:
     code, out, _ = run_cli(NO_SERVER, ["inventory", "scan", str(REPOS / "widgets"), "--format", "json"])
+    assert code == 0
     data = json.loads(out)
     assert set(data) == {"findings", "repos", "warnings"}
     assert set(data["findings"][0]) >= {"repo", "file", "line", "job", "tool", "method", "index", "secret", "project"}

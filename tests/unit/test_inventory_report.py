@@ -122,3 +122,28 @@ def test_a_file_that_is_not_a_scan_is_a_clear_error(tmp_path: Path) -> None:
     assert "hint: make it with: custody inventory scan PATH... --format json > scan.json" in err
     code, out, err = run_cli({}, ["inventory", "report"])
     assert code == 1 and "nothing to report on" in err
+
+
+def test_unknown_project_and_literal_credential_flags(tmp_path: Path) -> None:
+    root = tmp_path / "mono"
+    for sub in ("a", "b"):
+        (root / sub).mkdir(parents=True)
+        (root / sub / "pyproject.toml").write_text(f'[project]\nname = "mono-{sub}"\n')
+    (root / ".github" / "workflows").mkdir(parents=True)
+    (root / ".github" / "workflows" / "p.yml").write_text(
+        "on: push\njobs:\n  up:\n    steps:\n      - run: twine upload dist/*\n"
+        "        env:\n          TWINE_PASSWORD: not-a-reference\n      - run: twine upload b/dist/*\n"
+        "        env:\n          TWINE_PASSWORD: ${{ secrets.B }}\n")
+    r = build_report([], [root], [], False, [], False)
+    got = [(f["flag"], f["severity"], f["subject"], f["subject_kind"], f["evidence"]) for f in r["flags"]]
+    assert got == [
+        ("literal-credential", "critical", "mono", "repository", [
+            "mono/.github/workflows/p.yml:7: literal credential (value not shown) in TWINE_PASSWORD: revoke it on "
+            "PyPI now, then move it to a secret or to Trusted Publishing"]),
+        ("long-lived-token", "high", "mono-b", "project", [
+            "mono/.github/workflows/p.yml:8 job up: twine uploads to pypi with B (env: TWINE_PASSWORD); Trusted "
+            "Publishing would work here"]),
+        ("unknown-project", "medium", "mono/.github/workflows/p.yml:5", "step", [
+            "job up: twine to pypi; which project it uploads cannot be told"]),
+    ]
+    assert "not-a-reference" not in json.dumps(r)
