@@ -17,7 +17,7 @@ from custody.inventory.importing import ImportResult
 from custody.inventory.pypi import ownership, parse_text
 from custody.inventory.report import Inputs, build
 from custody.inventory.scanning import scan
-from custody.inventory.yamlsafe import LineList, LineMap, YamlRefused, load
+from custody.inventory.yamlsafe import LineList, LineMap, Mark, YamlRefused, load
 
 KEYS = ["on", "jobs", "steps", "run", "uses", "with", "env", "permissions", "id-token", "secrets", "inputs",
         "strategy", "matrix", "include", "exclude", "password", "repository-url", "packages-dir", "user",
@@ -44,11 +44,24 @@ def line_tree(value: Any) -> Any:
     if isinstance(value, list):
         seq = LineList()
         seq.extend(line_tree(v) for v in value)
-        seq.marks = [None] * len(seq)  # type: ignore[list-item]
+        seq.marks = [Mark(i + 1, False) for i in range(len(seq))]
         return seq
     return value
 
 
+STEP = st.one_of(TREES, st.fixed_dictionaries({}, optional={
+    "uses": st.one_of(st.just("pypa/gh-action-pypi-publish@release/v1"), st.just("./.github/workflows/w.yml"), TREES),
+    "run": st.one_of(SCRIPT, TREES), "with": TREES, "env": TREES, "working-directory": TREES}))
+JOB = st.fixed_dictionaries({"steps": st.lists(STEP, max_size=4)}, optional={
+    "permissions": TREES, "env": TREES, "strategy": TREES, "secrets": TREES, "with": TREES,
+    "uses": st.one_of(st.just("./.github/workflows/w.yml"), st.just("o/r/.github/workflows/x.yml@v1"), TREES)})
+GL_JOB = st.fixed_dictionaries({"script": st.one_of(st.lists(st.one_of(SCRIPT, TREES), max_size=3), TREES)}, optional={
+    "before_script": TREES, "extends": st.one_of(st.just(".t"), TREES), "id_tokens": TREES, "variables": TREES})
+WORKFLOW = st.fixed_dictionaries(
+    {"jobs": st.dictionaries(st.sampled_from(["a", "b"]), st.one_of(JOB, TREES), min_size=1, max_size=3)},
+    optional={"on": TREES, "permissions": TREES, "env": TREES})
+PIPELINE = st.dictionaries(st.sampled_from(["a", ".t", "default", "variables", "include"]),
+                           st.one_of(GL_JOB, TREES), max_size=4)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -69,8 +82,8 @@ def test_shell_reader_never_crashes(script: str) -> None:
     assert all(p.line >= 0 for p in problems)
 
 
-@FAST
-@given(TREES, TREES)
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(WORKFLOW, TREES), st.one_of(PIPELINE, TREES))
 def test_readers_take_any_structure(workflow: Any, other: Any) -> None:
     docs = {".github/workflows/w.yml": line_tree(workflow), ".gitlab-ci.yml": line_tree(other)}
     repo = Repo("r", [], lambda rel, asked_by, line: docs.get(rel))
