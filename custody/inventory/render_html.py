@@ -34,7 +34,8 @@ ul.ev { margin: 0; padding-left: 16px; } ul.ev li { margin: 2px 0; }
 .tag { display: inline-block; background: #eef1f5; border: 1px solid var(--line); border-radius: 4px;
        padding: 0 6px; margin: 0 4px 4px 0; font-size: 12px; }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size: 12.5px; }
-@media (max-width: 900px) { body { padding: 16px; } th, td { padding: 5px 6px; } .card { min-width: 100px; } }
+@media (max-width: 900px) { body { padding: 16px; } th, td { padding: 5px 6px; } .card { min-width: 100px; }
+                            td > .flag { white-space: normal; } }
 @media print { .scroll { overflow: visible; border: none; } }
 """
 
