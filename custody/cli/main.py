@@ -333,7 +333,7 @@ def _add_feature_commands() -> None:
         importlib.import_module(module).attach(cli)
 
 
-FEATURE_COMMANDS: list[str] = ["custody.cli.rotation_cmds", "custody.auditlog.cli"]
+FEATURE_COMMANDS: list[str] = ["custody.cli.rotation_cmds", "custody.auditlog.cli", "custody.cli.inventory"]
 _add_feature_commands()
 
 
