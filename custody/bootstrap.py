@@ -26,7 +26,8 @@ from custody.errors import PermissionDenied, StoreError, ValidationError
 from custody.httpclient import client
 from custody.records import NON_HMAC_KEYS, SECRET_KEYS
 
-POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+# The policies ship inside the package (a wheel carries them); the repository's top-level policies/ is a link here.
+POLICY_DIR = Path(__file__).resolve().parent / "policies"
 
 # ---- the setup, as data (Terraform's module must agree with every value here) ----------------------------------
 KV_MOUNT = "custody-kv"
