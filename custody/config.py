@@ -124,6 +124,7 @@ class ServerSettings(PolicySettings):
     # to send a request once connected or once it starts its next one, how long a kept-alive connection may idle,
     # how long shutdown waits for requests in progress, then for queued webhook events.
     max_connections: int = Field(1000, ge=1, le=1_000_000)
+    open_files: int = Field(0, ge=0, le=1 << 20)  # the file limit to set at start; 0: max_connections + a reserve
     header_read_timeout: float = Field(10.0, gt=0, le=300)
     keep_alive_timeout: float = Field(5.0, gt=0, le=300)
     shutdown_timeout: float = Field(10.0, gt=0, le=300)

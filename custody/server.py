@@ -48,7 +48,8 @@ def run(settings: ServerSettings | None = None) -> None:
     clog.configure(settings.log_format, settings.log_level)
     app = build(settings)
     log = clog.get_logger()
-    files = open_files_limit(settings.max_connections + OPEN_FILES_RESERVE)
+    files = open_files_limit(settings.open_files or settings.max_connections + OPEN_FILES_RESERVE,
+                             exact=bool(settings.open_files))
     cap = connection_cap(settings.max_connections, files)
     log.info("custody.start", host=settings.listen_host, port=settings.listen_port, vault=settings.vault_addr,
              max_connections=cap, open_files=files)

@@ -48,15 +48,20 @@ LISTEN_BACKLOG = OPEN_FILES_RESERVE // 4
 REPORT_EVERY = 10.0  # seconds between two log lines about the same kind of thing
 
 
-def open_files_limit(wanted: int) -> int:
-    """Raise this process's soft limit on open files towards ``wanted`` (never past the hard limit); return the
-    soft limit in force afterwards."""
+def open_files_limit(wanted: int, exact: bool = False) -> int:
+    """Raise this process's soft limit on open files to at least ``wanted`` or, with ``exact``, set it to
+    ``wanted``; never past the hard limit. Returns the soft limit in force afterwards (the old one when the system
+    refuses the change)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < ceiling:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
-        soft = ceiling
-    return wanted if soft == resource.RLIM_INFINITY else soft
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    unlimited = soft == resource.RLIM_INFINITY
+    if (exact and soft != target) or (not exact and not unlimited and soft < target):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft, unlimited = target, False
+        except (OSError, ValueError):  # a sandbox that forbids it: work within what there is
+            pass
+    return wanted if unlimited else soft
 
 
 def connection_cap(max_connections: int, files: int) -> int:

@@ -64,6 +64,9 @@ def test_the_file_limit_is_raised_as_far_as_allowed() -> None:
         ceiling = hard if hard != resource.RLIM_INFINITY else soft + 1
         assert open_files_limit(ceiling + 1000) == ceiling  # never past the hard limit
         assert resource.getrlimit(resource.RLIMIT_NOFILE) == (ceiling, hard)
+        assert open_files_limit(512) == ceiling  # raising only: more than enough is left alone
+        assert open_files_limit(512, exact=True) == 512  # a limit the deployment sets, lower or higher
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (512, hard)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
