@@ -54,7 +54,7 @@ def build_wheel(out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     base = tmp_path_factory.mktemp("wheel")
     wheel = build_wheel(base)
     venv = base / "venv"
@@ -67,7 +67,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("VAULT_", "BAO_", "CUSTODY_", "PYTHON", "VIRTUAL_ENV"))}
     env |= {"HOME": str(home), "XDG_STATE_HOME": str(home / "state"), "PATH": f"{venv / 'bin'}:{env['PATH']}"}
-    return Installed(venv / "bin", env, home)
+    yield Installed(venv / "bin", env, home)
+    shutil.rmtree(venv, ignore_errors=True)  # about 200 MB, most of it the bao binary
 
 
 @pytest.fixture
