@@ -41,4 +41,4 @@ bench: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .custody-dev
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .custody-dev build dist custody.egg-info

@@ -12,19 +12,22 @@ lacks a right therefore changes nothing, and ``dry_run`` stops after the reads.
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import requests
+import httpx
 
 from custody.durations import parse_duration
 from custody.errors import PermissionDenied, StoreError, ValidationError
+from custody.httpclient import client
 from custody.records import NON_HMAC_KEYS, SECRET_KEYS
 
-POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+# The policies ship inside the package (a wheel carries them); the repository's top-level policies/ is a link here.
+POLICY_DIR = Path(__file__).resolve().parent / "policies"
 
 # ---- the setup, as data (Terraform's module must agree with every value here) ----------------------------------
 KV_MOUNT = "custody-kv"
@@ -154,8 +157,11 @@ class Admin:
 
     addr: str
     token: str
-    verify: bool | str = True
-    session: requests.Session = field(default_factory=requests.Session)
+    verify: bool | str = True  # True: the public CAs (or REQUESTS_CA_BUNDLE); a path: that CA bundle
+    http: httpx.Client = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.http = client(self.verify, timeout=15)
 
     def __repr__(self) -> str:
         return f"Admin(addr={self.addr!r})"
@@ -173,18 +179,19 @@ class Admin:
             time.sleep(0.2)
         return self._answer(resp, method, path, ok404)
 
-    def _request(self, method: str, path: str, json: Any) -> requests.Response:
+    def _request(self, method: str, path: str, json: Any) -> httpx.Response:
         try:
-            return self.session.request(method, f"{self.addr.rstrip('/')}/v1/{path}", json=json, timeout=15,
-                                        headers={"X-Vault-Token": self.token}, verify=self.verify)
-        except requests.exceptions.SSLError:
-            raise StoreError(f"TLS to Vault at {self.addr} failed (certificate not trusted)",
-                             hint="pass --ca-cert with the CA bundle that signed Vault's certificate") from None
-        except requests.RequestException:
-            raise StoreError(f"Vault at {self.addr} is unreachable",
-                             hint="check --vault-addr (scheme, host and port) and that Vault is running") from None
+            return self.http.request(method, f"{self.addr.rstrip('/')}/v1/{path}", json=json,
+                                     headers={"X-Vault-Token": self.token})
+        except httpx.ConnectError as exc:
+            if _tls_failure(exc):
+                raise StoreError(f"TLS to Vault at {self.addr} failed (certificate not trusted)",
+                                 hint="pass --ca-cert with the CA bundle that signed Vault's certificate") from None
+            raise _unreachable(self.addr) from None
+        except (httpx.HTTPError, httpx.InvalidURL):
+            raise _unreachable(self.addr) from None
 
-    def _answer(self, resp: requests.Response, method: str, path: str, ok404: bool) -> dict[str, Any]:
+    def _answer(self, resp: httpx.Response, method: str, path: str, ok404: bool) -> dict[str, Any]:
         if resp.status_code == 404 and ok404:
             return {}
         if resp.status_code >= 400:
@@ -199,6 +206,21 @@ class Admin:
             raise StoreError(f"bootstrap step {method} {path} failed: HTTP {resp.status_code} {errors[:200]}",
                              hint="fix the cause and run again: bootstrap is idempotent")
         return resp.json() if resp.content else {}
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    """Whether an httpx error was caused by TLS (httpx keeps the ssl error in the chain of causes)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _unreachable(addr: str) -> StoreError:
+    return StoreError(f"Vault at {addr} is unreachable",
+                      hint="check --vault-addr (scheme, host and port) and that Vault is running")
 
 
 # ---- steps -------------------------------------------------------------------------------------------------------

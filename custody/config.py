@@ -120,6 +120,15 @@ class ServerSettings(PolicySettings):
     # How long a token's identity (lookup-self) is remembered; never past the token's own expiry. The capability
     # check that refuses a revoked token is made on every request regardless. 0 asks lookup-self every time.
     caller_cache_seconds: float = Field(300.0, ge=0, le=3600)
+    # Connections (custody.serving): the most open at once (kept below the open-files limit), how long a client has
+    # to send a request once connected or once it starts its next one, how long a kept-alive connection may idle,
+    # how long shutdown waits for requests in progress, then for queued webhook events.
+    max_connections: int = Field(1000, ge=1, le=1_000_000)
+    open_files: int = Field(0, ge=0, le=1 << 20)  # the file limit to set at start; 0: max_connections + a reserve
+    header_read_timeout: float = Field(10.0, gt=0, le=300)
+    keep_alive_timeout: float = Field(5.0, gt=0, le=300)
+    shutdown_timeout: float = Field(10.0, gt=0, le=300)
+    webhook_flush_timeout: float = Field(5.0, ge=0, le=300)
 
     @field_validator("vault_addr", "public_vault_addr")
     @classmethod

@@ -14,21 +14,34 @@ Everything lives in one directory; ``state.json`` (0600) holds the root token, t
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import requests
+import httpx
 
 from custody.bootstrap import Admin, bootstrap
-from custody.devstack import DevStack, _alive, _wait, bao_binary, child_env, free_port, ours, stop_all
+from custody.devkit import (
+    alive,
+    bao_binary,
+    child_env,
+    demo_identities,
+    free_port,
+    load_state,
+    ours,
+    save_state,
+    start,
+    start_server,
+    status,
+    stop_stack,
+    until,
+    wait_http,
+    write_secret,
+)
 from custody.errors import StoreError
+from custody.httpclient import client
 
 # sys/health answers: 200 active, 429 standby, 472/473 DR/perf standby, 501 not initialised, 503 sealed.
 _ANY_HEALTH = (200, 429, 472, 473, 501, 503)
@@ -64,19 +77,7 @@ audit "file" "file" {{
 
 def _health(addr: str) -> int | None:
     """The node's sys/health status code, or None when it does not answer."""
-    try:
-        return requests.get(f"{addr}/v1/sys/health", timeout=1).status_code
-    except requests.RequestException:
-        return None
-
-
-def _until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise StoreError(f"{what} did not happen within {timeout:.0f}s")
+    return status(f"{addr}/v1/sys/health")
 
 
 class HAStack:
@@ -86,13 +87,13 @@ class HAStack:
         self.dir = directory.resolve()
         self.nodes = nodes
         self.replicas = replicas
-        self.state_file = self.dir / "state.json"
         self.state: dict[str, Any] = {}
+        self.http = client(timeout=30)
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
     def running(self) -> dict[str, Any] | None:
         """The state of a stack from an earlier ``up`` whose every process is still alive."""
-        state = self._load()
+        state = load_state(self.dir)
         procs = [*state.get("replicas", []), *state.get("nodes", [])] if state else []
         if state and state.get("tokens") and procs and all(ours(p.get("pid"), self.dir) for p in procs):
             return state
@@ -111,33 +112,31 @@ class HAStack:
                 self.state["nodes"].append(self._start_node(i, free_port(), free_port(), env))
             self._save()
             for node in self.state["nodes"]:
-                _wait(f"{node['addr']}/v1/sys/health", 20, ok=_ANY_HEALTH)
+                wait_http(f"{node['addr']}/v1/sys/health", 20, ok=_ANY_HEALTH)
             first = self.state["nodes"][0]
-            init = requests.put(f"{first['addr']}/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1},
-                                timeout=30).json()
+            init = self.http.put(f"{first['addr']}/v1/sys/init",
+                                 json={"secret_shares": 1, "secret_threshold": 1}).json()
             self.state |= {"unseal_key": init["keys_base64"][0], "root": init["root_token"]}
             self._save()
             self.unseal(0)
-            _until(lambda: _health(first["addr"]) == 200, 30, "the first node becoming active")
+            wait_http(f"{first['addr']}/v1/sys/health", 30)  # the first node active
             # Autopilot makes a joined node a voter only after it has been stable this long (default 10s).
-            resp = requests.post(f"{first['addr']}/v1/sys/storage/raft/autopilot/configuration", timeout=10,
-                                 headers={"X-Vault-Token": self.state["root"]},
-                                 json={"server_stabilization_time": "1s", "cleanup_dead_servers": False})
+            self.http.post(f"{first['addr']}/v1/sys/storage/raft/autopilot/configuration",
+                           headers={"X-Vault-Token": self.state["root"]},
+                           json={"server_stabilization_time": "1s", "cleanup_dead_servers": False})
             for i, node in enumerate(self.state["nodes"][1:], start=1):
-                resp = requests.post(f"{node['addr']}/v1/sys/storage/raft/join",
-                                     json={"leader_api_addr": first["addr"]}, timeout=30)
+                resp = self.http.post(f"{node['addr']}/v1/sys/storage/raft/join",
+                                      json={"leader_api_addr": first["addr"]})
                 if resp.status_code >= 400 or not resp.json().get("joined"):
                     raise StoreError(f"node {node['id']} could not join the cluster: HTTP {resp.status_code}")
                 self.unseal(i)
-            for node in self.state["nodes"][1:]:
-                _until(lambda n=node: _health(n["addr"]) == 429, 30, f"{node['id']} becoming a standby")
+            for node in self.state["nodes"][1:]:  # a standby answers sys/health with 429
+                wait_http(f"{node['addr']}/v1/sys/health", 30, ok=(429,))
             admin = Admin(first["addr"], self.state["root"])
             boot = bootstrap(admin)
-            self.state["tokens"] = {"root": self.state["root"]} | DevStack(self.dir)._demo_identities(admin, boot)
+            self.state["tokens"] = {"root": self.state["root"]} | demo_identities(admin, boot)
             service = boot["approles"]["custody-service"]
-            secret_file = self.dir / "service-secret-id"
-            secret_file.write_text(service["secret_id"])
-            os.chmod(secret_file, 0o600)
+            secret_file = write_secret(self.dir, service["secret_id"])
             self.state["role_id"] = service["role_id"]
             addrs = [n["addr"] for n in self.state["nodes"]]
             for r in range(self.replicas):
@@ -145,7 +144,7 @@ class HAStack:
                 self.state["replicas"].append(self._start_replica(r, rotated, secret_file, env | (extra_env or {})))
             self._save()
             for replica in self.state["replicas"]:
-                _wait(f"{replica['addr']}/v1/custody/health", 30)
+                wait_http(f"{replica['addr']}/v1/custody/health", 30)
             self._wait_for_voters(self.nodes)  # losing the leader is survivable only once all are voters
         except BaseException:
             self.down()
@@ -158,12 +157,8 @@ class HAStack:
         config = node_dir / "bao.hcl"
         config.write_text(NODE_CONFIG.format(data=node_dir / "data", node_id=f"node{i}", port=port,
                                              cluster_port=cluster_port))
-        with (node_dir / "bao.log").open("ab") as out:
-            proc = subprocess.Popen(
-                [bao_binary(), "server", f"-config={config}"], cwd=node_dir, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-            )
-        return {"id": f"node{i}", "addr": f"http://127.0.0.1:{port}", "cluster_port": cluster_port, "pid": proc.pid,
+        pid = start([bao_binary(), "server", f"-config={config}"], node_dir / "bao.log", env, cwd=node_dir)
+        return {"id": f"node{i}", "addr": f"http://127.0.0.1:{port}", "cluster_port": cluster_port, "pid": pid,
                 "dir": str(node_dir), "port": port}
 
     def _start_replica(self, r: int, addrs: list[str], secret_file: Path, env: dict[str, str]) -> dict[str, Any]:
@@ -175,40 +170,33 @@ class HAStack:
             "CUSTODY_LISTEN_PORT": str(port),
             "CUSTODY_PUBLIC_VAULT_ADDR": addrs[0],
         }
-        with (self.dir / f"custody-{r + 1}.log").open("ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "custody", "serve"], stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=server_env, start_new_session=True,
-            )
-        return {"addr": f"http://127.0.0.1:{port}", "pid": proc.pid, "vault_addrs": addrs}
+        pid = start_server(server_env, self.dir / f"custody-{r + 1}.log")
+        return {"addr": f"http://127.0.0.1:{port}", "pid": pid, "vault_addrs": addrs}
 
     def unseal(self, i: int) -> None:
         node = self.state["nodes"][i]
-        resp = requests.put(f"{node['addr']}/v1/sys/unseal", json={"key": self.state["unseal_key"]}, timeout=30)
+        resp = self.http.put(f"{node['addr']}/v1/sys/unseal", json={"key": self.state["unseal_key"]})
         if resp.status_code >= 400:
             raise StoreError(f"unsealing {node['id']} failed: HTTP {resp.status_code}")
 
     def _wait_for_voters(self, count: int, timeout: float = 30) -> None:
         def voters() -> bool:
             for node in self.state["nodes"]:
-                with contextlib.suppress(requests.RequestException, ValueError, KeyError):
-                    resp = requests.get(f"{node['addr']}/v1/sys/storage/raft/configuration", timeout=2,
-                                        headers={"X-Vault-Token": self.state["root"]})
+                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                    resp = self.http.get(f"{node['addr']}/v1/sys/storage/raft/configuration", timeout=2,
+                                         headers={"X-Vault-Token": self.state["root"]})
                     servers = resp.json()["data"]["config"]["servers"]
                     return sum(1 for s in servers if s.get("voter")) >= count
             return False
 
-        _until(voters, timeout, f"{count} Raft voters")
+        until(voters, timeout, f"{count} Raft voters")
 
     def down(self) -> bool:
         """Stop every process this stack started (from memory, or from state.json of an earlier run)."""
-        state = self.state or self._load() or {}
+        state = self.state or load_state(self.dir)
         pids = [r.get("pid") for r in state.get("replicas", [])] + [n.get("pid") for n in state.get("nodes", [])]
-        was = stop_all(pids, self.dir)
-        self.state_file.unlink(missing_ok=True)
-        (self.dir / "service-secret-id").unlink(missing_ok=True)
         self.state = {}
-        return was
+        return stop_stack(self.dir, pids)
 
     # ---- the cluster at run time ------------------------------------------------------------------------------
     def leader(self, timeout: float = 15) -> int:
@@ -217,12 +205,12 @@ class HAStack:
 
         def active() -> bool:
             for i, node in enumerate(self.state["nodes"]):
-                if _alive(node["pid"]) and _health(node["addr"]) == 200:
+                if alive(node["pid"]) and _health(node["addr"]) == 200:
                     found.append(i)
                     return True
             return False
 
-        _until(active, timeout, "an active OpenBao node")
+        until(active, timeout, "an active OpenBao node")
         return found[0]
 
     def kill(self, i: int) -> None:
@@ -239,7 +227,7 @@ class HAStack:
         env = child_env(self.dir)
         self.state["nodes"][i] = self._start_node(i + 1, node["port"], node["cluster_port"], env)
         self._save()
-        _wait(f"{node['addr']}/v1/sys/health", 20, ok=_ANY_HEALTH)
+        wait_http(f"{node['addr']}/v1/sys/health", 20, ok=_ANY_HEALTH)
         self.unseal(i)
 
     def logs(self) -> dict[str, str]:
@@ -247,22 +235,13 @@ class HAStack:
         return {str(p.relative_to(self.dir)): p.read_text(errors="replace") for p in self.dir.rglob("*.log")}
 
     # ---- persistence ------------------------------------------------------------------------------------------
-    def _load(self) -> dict[str, Any]:
-        if not self.state_file.is_file():
-            return {}
-        loaded: dict[str, Any] = json.loads(self.state_file.read_text())
-        return loaded
-
     def _save(self) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, indent=2))
-        os.chmod(tmp, 0o600)
-        tmp.replace(self.state_file)
+        save_state(self.dir, self.state)
 
 
 def public_view(state: dict[str, Any]) -> dict[str, Any]:
     """What ``custody dev ha`` prints: the dev-up shape, plus every node and replica."""
     return {"vault_addr": state["nodes"][0]["addr"], "custody_addr": state["replicas"][0]["addr"],
             "audit_log": str(Path(state["nodes"][0]["dir"]) / "audit.log"), "tokens": state["tokens"],
-            "vault_addrs": [n["addr"] for n in state["nodes"]],
+            "dir": state["dir"], "vault_addrs": [n["addr"] for n in state["nodes"]],
             "custody_addrs": [r["addr"] for r in state["replicas"]]}

@@ -1,8 +1,16 @@
 """Webhook notifications: every request, decision, reveal and emergency, posted off the request path.
 
 Every webhook URL has its own bounded in-memory queue drained by its own daemon thread, which retries each delivery
-with exponential backoff; a full queue drops the event (counted and logged), so ``emit`` never blocks and memory never
-grows without bound. One delivery attempt has a wall-clock budget (``timeout``) covering connect, send and the answer's
+with exponential backoff; a full queue drops the event (counted per event kind and logged), so ``emit`` never blocks
+and memory never grows without bound.
+
+Emergency and reveal events are urgent: they wait in a lane of their own, ahead of ordinary events, so a flood of
+ordinary events (say, while the endpoint answers 429) can neither drop nor hold them back. An urgent event takes the
+earlier events of its own grant along (a reveal's request and approvals), so each grant's story still arrives in
+order; an ordinary event waiting out a retry gives way to an urgent one. ``close`` delivers what is queued within a
+bounded wait (the server calls it when it shuts down); what is left then is counted as dropped.
+
+One delivery attempt has a wall-clock budget (``timeout``) covering connect, send and the answer's
 status line and headers; the answer's body is never read. So a slow, trickling or dead endpoint can only delay its own
 notifications: never another endpoint's, never a custody request.
 
@@ -14,14 +22,20 @@ in the configured list.
 from __future__ import annotations
 
 import contextlib
-import queue
 import socket
 import threading
-from typing import Any
+import time
+import weakref
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import httpx
 
+from custody.domain.events import Event
 from custody.logging import get_logger, scrub
+from custody.throttle import Throttle
 
 log = get_logger("custody.notify")
 
@@ -92,6 +106,97 @@ class _Deadline:
                 socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
 
 
+# Events that must reach people however busy the webhook is: an emergency grant (approved without approvals) and
+# every reveal. Any event of an emergency grant (its review, its revocation) is urgent too.
+URGENT_EVENTS = frozenset({Event.grant_emergency.value, Event.grant_revealed.value})
+
+
+def is_urgent(event: Mapping[str, Any]) -> bool:
+    return event.get("event") in URGENT_EVENTS or event.get("emergency") is True
+
+
+@dataclass
+class _Item:
+    body: dict[str, Any]
+    kind: str
+    grant: str | None
+    urgent: bool
+    attempts: int = 0
+
+
+class _Lanes:
+    """An endpoint's queue: an urgent lane served first, and an ordinary lane; each holds at most ``maxsize``
+    events it was given (an urgent event may bring its grant's earlier events along, beyond that)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.urgent: deque[_Item] = deque()
+        self.ordinary: deque[_Item] = deque()
+        self.cond = threading.Condition()
+        self.current: _Item | None = None  # the event the worker is delivering
+        self.closed = False  # take no more; get() ends once both lanes are empty
+        self.stopped = False  # get() and pause() end at once
+
+    def __len__(self) -> int:
+        return len(self.urgent) + len(self.ordinary)
+
+    def put(self, item: _Item) -> bool:
+        """Queue ``item``; False (nothing queued) when its lane is full or the queue is closed."""
+        with self.cond:
+            lane = self.urgent if item.urgent else self.ordinary
+            if self.closed or len(lane) >= self.maxsize:
+                return False
+            if item.urgent and item.grant:  # its grant's earlier events go first, in order
+                earlier = [i for i in self.ordinary if i.grant == item.grant]
+                for i in earlier:
+                    self.ordinary.remove(i)
+                    i.urgent = True
+                self.urgent.extend(earlier)
+                if self.current is not None and self.current.grant == item.grant:
+                    self.current.urgent = True  # being delivered: the rest waits for it, as it should
+            lane.append(item)
+            self.cond.notify_all()
+            return True
+
+    def give_way(self, item: _Item) -> None:
+        """Put an ordinary event back at the head of its lane (an urgent one goes first)."""
+        with self.cond:
+            self.ordinary.appendleft(item)
+
+    def get(self) -> _Item | None:
+        """The next event to deliver (it is ``current`` until the next call), or None when the worker is done."""
+        with self.cond:
+            self.current = None
+            while True:
+                if self.stopped:
+                    return None
+                if self.urgent or self.ordinary:
+                    self.current = (self.urgent or self.ordinary).popleft()
+                    return self.current
+                if self.closed:
+                    return None
+                self.cond.wait()
+
+    def pause(self, seconds: float, item: _Item) -> Literal["elapsed", "urgent", "stopped"]:
+        """Wait out a retry delay; an ordinary ``item`` stops waiting as soon as an urgent event is queued."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.stopped or (not item.urgent and bool(self.urgent)), timeout=seconds)
+            return "stopped" if self.stopped else "urgent" if not item.urgent and self.urgent else "elapsed"
+
+    def close(self, stop: bool = False) -> list[_Item]:
+        """No more events; with ``stop``, also end the worker now and return what was still queued."""
+        with self.cond:
+            self.closed = True
+            left: list[_Item] = []
+            if stop:
+                self.stopped = True
+                left = [*self.urgent, *self.ordinary]
+                self.urgent.clear()
+                self.ordinary.clear()
+            self.cond.notify_all()
+            return left
+
+
 class _Endpoint:
     """One webhook URL with its own queue, thread and HTTP client."""
 
@@ -99,10 +204,10 @@ class _Endpoint:
         self.owner = owner
         self.index = index
         self.url = url
-        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=maxsize)
+        self.lanes = _Lanes(maxsize)
         self.delivered = 0  # written by this endpoint's thread only
-        self.failed = 0  # written by this endpoint's thread only
-        self.dropped = 0  # written under the owner's lock
+        self.failed: Counter[str] = Counter()  # by event kind, under the owner's lock
+        self.dropped: Counter[str] = Counter()  # by event kind, under the owner's lock
         self.thread = threading.Thread(target=self._run, name=f"custody-webhook-{index}", daemon=True)
         self.thread.start()
 
@@ -111,31 +216,32 @@ class _Endpoint:
         # No keep-alive: every attempt opens its own connection, so the deadline always knows the socket to cut.
         limits = httpx.Limits(max_keepalive_connections=0)
         with httpx.Client(timeout=timeout, limits=limits) as client:
-            while not self.owner._stop.is_set():
-                body = self.queue.get()
-                if body is None:
-                    break
+            while (item := self.lanes.get()) is not None:
                 try:
-                    self._deliver(client, body)
+                    self._deliver(client, item)
                 except Exception as exc:  # the webhook thread must outlive any one bad delivery
-                    self.failed += 1
+                    self.owner.count(self.failed, [item])
                     log.error("webhook.error", webhook=self.index, error_type=type(exc).__name__)
 
-    def _deliver(self, client: httpx.Client, body: dict[str, Any]) -> None:
+    def _deliver(self, client: httpx.Client, item: _Item) -> None:
         owner = self.owner
-        kind = (body.get("custody_event") or body).get("event")
-        delay = owner.backoff
-        for attempt in range(1, owner.attempts + 1):
-            error = self._attempt(client, body)
+        while item.attempts < owner.attempts:
+            item.attempts += 1
+            error = self._attempt(client, item.body)
             if error is None:
                 self.delivered += 1
                 return
-            log.warning("webhook.retry", webhook=self.index, attempt=attempt, error=error, kind=kind)
-            if attempt < owner.attempts and owner._stop.wait(delay):
+            log.warning("webhook.retry", webhook=self.index, attempt=item.attempts, error=error, kind=item.kind)
+            if item.attempts == owner.attempts:
+                break
+            waited = self.lanes.pause(min(owner.backoff * 2 ** (item.attempts - 1), 30.0), item)
+            if waited == "urgent":  # try again after the urgent event, keeping the attempts made
+                self.lanes.give_way(item)
+                return
+            if waited == "stopped":
                 break  # closing: give up on this event
-            delay = min(delay * 2, 30.0)
-        self.failed += 1
-        log.error("webhook.failed", webhook=self.index, kind=kind, attempts=owner.attempts)
+        owner.count(self.failed, [item])
+        log.error("webhook.failed", webhook=self.index, kind=item.kind, attempts=item.attempts)
 
     def _attempt(self, client: httpx.Client, body: dict[str, Any]) -> str | None:
         """One POST within the deadline: None when the endpoint accepted it, else a short reason (never the URL)."""
@@ -149,6 +255,10 @@ class _Endpoint:
         finally:
             deadline.cancel()
         return None if status < 300 else f"HTTP {status}"
+
+
+# Every notifier still open, so the server can flush them all when it shuts down (see ``close_all``).
+_OPEN: weakref.WeakSet[Notifier] = weakref.WeakSet()
 
 
 class Notifier:
@@ -167,8 +277,11 @@ class Notifier:
         self.attempts = attempts
         self.backoff = backoff
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._closed = False
+        self._drop_log = Throttle(10.0)  # a flood of drops: one line per webhook and kind every 10 s
         self._endpoints = [_Endpoint(self, i, url, maxsize) for i, url in enumerate(self.urls)]
+        if self._endpoints:
+            _OPEN.add(self)
 
     @property
     def delivered(self) -> int:
@@ -176,35 +289,76 @@ class Notifier:
 
     @property
     def failed(self) -> int:
-        return sum(ep.failed for ep in self._endpoints)
+        """Events given up on after every attempt (over all webhooks)."""
+        return sum(self.failures().values())
 
     @property
     def dropped(self) -> int:
-        return sum(ep.dropped for ep in self._endpoints)
+        """Events never attempted: a full queue, or still queued when ``close`` ran out of time."""
+        return sum(self.drops().values())
+
+    def drops(self) -> dict[str, int]:
+        """Dropped events by event kind, over all webhooks."""
+        with self._lock:
+            return dict(sum((ep.dropped for ep in self._endpoints), Counter()))
+
+    def failures(self) -> dict[str, int]:
+        """Events given up on, by event kind, over all webhooks."""
+        with self._lock:
+            return dict(sum((ep.failed for ep in self._endpoints), Counter()))
+
+    def health(self) -> dict[str, Any]:
+        """What the health endpoint shows: events queued, delivered, given up on and dropped (those two also by
+        event kind)."""
+        failed, dropped = self.failures(), self.drops()
+        return {"pending": self.pending(), "delivered": self.delivered, "failed": sum(failed.values()),
+                "dropped": sum(dropped.values()), "failed_by_event": failed, "dropped_by_event": dropped}
+
+    def count(self, counter: Counter[str], items: list[_Item]) -> None:
+        with self._lock:
+            counter.update(item.kind for item in items)
 
     def emit(self, event: dict[str, Any]) -> None:
         """Queue an event for every webhook; never blocks. Where a webhook's queue is full the event is dropped for
         that webhook only, counted and logged."""
-        if not self._endpoints or self._stop.is_set():
+        if not self._endpoints:
             return
         clean = scrub(event)
         body = slack_payload(clean) if self.fmt == "slack" else clean
+        kind = str(clean.get("event"))
+        grant = clean.get("grant_id")
         for ep in self._endpoints:
-            try:
-                ep.queue.put_nowait(body)
-            except queue.Full:
-                with self._lock:
-                    ep.dropped += 1
-                log.warning("webhook.dropped", webhook=ep.index, kind=clean.get("event"))
+            item = _Item(body, kind, str(grant) if grant else None, is_urgent(clean))
+            if not ep.lanes.put(item):
+                self._drop(ep, [item], "closed" if self._closed else "queue full")
+
+    def _drop(self, ep: _Endpoint, items: list[_Item], why: str) -> None:
+        self.count(ep.dropped, items)
+        for kind, count in Counter(i.kind for i in items).items():
+            if (held := self._drop_log((ep.index, kind, why), count)) is not None:
+                log.warning("webhook.dropped", webhook=ep.index, kind=kind, count=count + held, why=why)
 
     def pending(self) -> int:
-        return sum(ep.queue.qsize() for ep in self._endpoints)
+        return sum(len(ep.lanes) for ep in self._endpoints)
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop the webhook threads (an attempt in flight ends within its deadline); queued events are not sent."""
-        self._stop.set()
+        """Take no more events, deliver what is queued for at most ``timeout`` seconds, then stop the webhook
+        threads; events still queued then are counted as dropped (an attempt in flight ends within its own
+        deadline)."""
+        self._closed = True
+        _OPEN.discard(self)
         for ep in self._endpoints:
-            with contextlib.suppress(queue.Full):
-                ep.queue.put_nowait(None)  # wakes an idle thread; a busy one sees the stop flag next
+            ep.lanes.close()
+        deadline = time.monotonic() + timeout
         for ep in self._endpoints:
-            ep.thread.join(timeout)
+            ep.thread.join(max(0.0, deadline - time.monotonic()))
+        for ep in self._endpoints:
+            if left := ep.lanes.close(stop=True):
+                self._drop(ep, left, "unsent at shutdown")
+
+
+def close_all(timeout: float) -> None:
+    """Flush and close every open notifier, all within ``timeout`` seconds in total (at server shutdown)."""
+    deadline = time.monotonic() + timeout
+    for notifier in list(_OPEN):
+        notifier.close(max(0.0, deadline - time.monotonic()))

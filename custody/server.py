@@ -1,4 +1,5 @@
-"""``custody serve``: build the service from settings and run it under uvicorn."""
+"""``custody serve``: build the service from settings and run it under uvicorn (connection handling:
+``custody.serving``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,22 @@ import uvicorn
 from fastapi import FastAPI
 
 from custody import logging as clog
+from custody import notify
 from custody.api.app import create_app
 from custody.callers import CallerCache
 from custody.config import ServerSettings
 from custody.errors import CustodyError
 from custody.notify import Notifier
 from custody.service import Custody
+from custody.serving import (
+    LISTEN_BACKLOG,
+    OPEN_FILES_RESERVE,
+    Guard,
+    Server,
+    connection_cap,
+    open_files_limit,
+    protocol_class,
+)
 from custody.store import Store
 
 
@@ -31,12 +42,25 @@ def build(settings: ServerSettings) -> FastAPI:
 
 
 def run(settings: ServerSettings | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; then answer the requests in progress, and deliver queued webhook events,
+    each within its bound (``shutdown_timeout``, ``webhook_flush_timeout``)."""
     settings = settings or ServerSettings()
     clog.configure(settings.log_format, settings.log_level)
     app = build(settings)
-    clog.get_logger().info("custody.start", host=settings.listen_host, port=settings.listen_port,
-                           vault=settings.vault_addr)
-    # h11, not httptools: httptools refuses Vault's LIST method (and answers in plain text), which would break
-    # `bao list` against custody wherever uvicorn's optional extras happen to be installed.
-    uvicorn.run(app, host=settings.listen_host, port=settings.listen_port, log_config=None, access_log=False,
-                server_header=False, http="h11")
+    log = clog.get_logger()
+    files = open_files_limit(settings.open_files or settings.max_connections + OPEN_FILES_RESERVE,
+                             exact=bool(settings.open_files))
+    cap = connection_cap(settings.max_connections, files)
+    log.info("custody.start", host=settings.listen_host, port=settings.listen_port, vault=settings.vault_addr,
+             max_connections=cap, open_files=files)
+    if cap < settings.max_connections:
+        log.warning("custody.connections_capped", max_connections=cap, wanted=settings.max_connections,
+                    open_files=files, hint="raise the open-files limit (systemd LimitNOFILE=, ulimit -n)")
+    config = uvicorn.Config(
+        app, host=settings.listen_host, port=settings.listen_port, log_config=None, access_log=False,
+        server_header=False, loop="asyncio", http=protocol_class(Guard(cap, settings.header_read_timeout)),
+        backlog=LISTEN_BACKLOG,
+        timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]  # uvicorn takes any seconds
+        timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]
+    )
+    Server(config, after_shutdown=lambda: notify.close_all(settings.webhook_flush_timeout)).run()

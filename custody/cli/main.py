@@ -40,35 +40,28 @@ def dev() -> None:
 @fmt_option
 def dev_up(directory: Path, ha: bool, fmt: str) -> None:
     """Start OpenBao (with a file audit device) and the custody server, bootstrapped, with demo users."""
-    from custody.devstack import DevStack, public_view
+    from custody import devstack
 
-    if ha:
-        from custody import devha
-
-        stack = devha.HAStack(directory)
-        view = devha.public_view(stack.running() or stack.up())
-    else:
-        view = public_view(DevStack(directory).up())
+    view = devstack.up(directory, ha=ha)
     lines = [f"export CUSTODY_ADDR={view['custody_addr']}", f"export VAULT_ADDR={view['vault_addr']}",
              f"# audit log: {view['audit_log']}", "# demo identities (export one as VAULT_TOKEN):"]
     lines += [f"export {name.upper()}_TOKEN={tok}" for name, tok in view["tokens"].items()]
     lines += ["# e.g.  VAULT_TOKEN=$SECURITY_TOKEN custody accounts list", f"# stop with: custody dev down "
-              f"--dir {directory}"]
+              f"--dir {view['dir']}"]
     emit(fmt, view, "\n".join(lines))
 
 
 @dev.command("down")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path(".custody-dev"),
-              show_default=True)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+              help="the stack's directory [default: ./.custody-dev if a stack runs there, else the one you started]")
 @fmt_option
-def dev_down(directory: Path, fmt: str) -> None:
+def dev_down(directory: Path | None, fmt: str) -> None:
     """Stop what `custody dev up` started (does nothing if nothing runs)."""
-    from custody.devha import HAStack
-    from custody.devstack import DevStack
+    from custody import devstack
 
-    state = DevStack(directory).state() or {}
-    stopped = (HAStack(directory).down() if "nodes" in state else False) or DevStack(directory).down()
-    emit(fmt, {"stopped": stopped}, "stopped" if stopped else "nothing was running")
+    stopped = devstack.down(directory)
+    emit(fmt, {"stopped": True, "dir": str(stopped)} if stopped else {"stopped": False},
+         f"stopped the dev stack in {stopped}" if stopped else "nothing was running")
 
 
 # ---- server ------------------------------------------------------------------------------------------------

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-import requests
 
 from custody.bootstrap import APPROLES, GROUPS, KV_MAX_VERSIONS, Admin, add_group_member
-from custody.devstack import _stop, _wait, bao_binary, free_port
+from custody.devkit import bao_binary, free_port, start, stop, until, wait_http
+from custody.errors import StoreError
 from custody.records import NON_HMAC_KEYS
 from tests.helpers import DEPOSITED, REASON, new_codes, run_cli
 
@@ -45,10 +46,10 @@ def fresh(tmp_path: Path) -> Iterator[Fresh]:
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     try:
         addr = f"http://127.0.0.1:{port}"
-        _wait(f"{addr}/v1/sys/health", 20)
+        wait_http(f"{addr}/v1/sys/health", 20)
         yield Fresh(addr, root, tmp_path)
     finally:
-        _stop(proc.pid)
+        stop(proc.pid)
         proc.wait(timeout=10)
 
 
@@ -132,6 +133,42 @@ def test_unreachable_vault_and_wrong_mount_type(fresh: Fresh) -> None:
     assert snapshot(fresh) == before
 
 
+@pytest.fixture
+def tls_vault(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A fresh OpenBao serving HTTPS with a CA of its own (-dev-tls); yields (address, CA file)."""
+    port, certs = free_port(), tmp_path / "tls"
+    certs.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))} | {"HOME": str(certs)}
+    pid = start([bao_binary(), "server", "-dev", "-dev-tls", "-dev-no-store-token", "-dev-root-token-id=tls-root",
+                 f"-dev-tls-cert-dir={certs}", f"-dev-listen-address=127.0.0.1:{port}"], tmp_path / "bao.log", env)
+    try:
+        until(lambda: (certs / "vault-ca.pem").exists(), 20, "the TLS dev server's CA")
+        yield f"https://127.0.0.1:{port}", certs / "vault-ca.pem"
+    finally:
+        stop(pid)
+
+
+def test_bootstrap_verifies_vaults_certificate(tls_vault: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    addr, ca = tls_vault
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "VAULT_CACERT", "BAO_CACERT"):
+        monkeypatch.delenv(name, raising=False)
+    trusted = Admin(addr, "tls-root", verify=str(ca))
+
+    def answers() -> bool:
+        try:
+            return bool(trusted.call("GET", "sys/health"))
+        except StoreError:
+            return False
+
+    until(answers, 20, "the TLS dev server")
+    code, out, err = cli("tls-root", "bootstrap", "--vault-addr", addr, "--dry-run")
+    assert code == 1 and out == ""
+    assert "certificate not trusted" in err and "--ca-cert" in err
+    code, out, err = cli("tls-root", "bootstrap", "--vault-addr", addr, "--ca-cert", str(ca), "--dry-run")
+    assert code == 0, err
+    assert "would create" in out
+
+
 def test_bad_options_are_refused_before_any_call(fresh: Fresh) -> None:
     code, _, err = bootstrap(fresh, "--service-cidr", "10.0.0.300/8")
     assert code == 1 and "not a CIDR block" in err
@@ -156,7 +193,7 @@ def test_bootstrap_is_idempotent_and_keeps_members(fresh: Fresh) -> None:
     assert service["secret_id_bound_cidrs"] == ["127.0.0.0/8"] and service["secret_id_ttl"] == 90 * 86400
     # the rotation role is bound to another network: its own secret_id is refused from here
     rot = first["approles"]["custody-rotation"]
-    resp = requests.post(f"{fresh.addr}/v1/auth/approle/login", json={"role_id": rot["role_id"],
+    resp = httpx.post(f"{fresh.addr}/v1/auth/approle/login", json={"role_id": rot["role_id"],
                                                                       "secret_id": rot["secret_id"]}, timeout=5)
     assert resp.status_code >= 400
 
@@ -252,7 +289,7 @@ def test_break_glass_flow_on_a_bootstrapped_vault(fresh: Fresh, tmp_path: Path) 
         server = subprocess.Popen([sys.executable, "-m", "custody", "serve"], stdout=log, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     try:
-        _wait(f"{custody_addr}/v1/custody/health", 20)
+        wait_http(f"{custody_addr}/v1/custody/health", 20)
 
         def run(who: str, *args: str, stdin: str = "") -> tuple[int, str, str]:
             return cli(tokens[who], *args, custody_addr=custody_addr, vault_addr=fresh.addr, stdin=stdin)
@@ -284,11 +321,11 @@ def test_break_glass_flow_on_a_bootstrapped_vault(fresh: Fresh, tmp_path: Path) 
         code, _, err = run("eng", "access", "reveal", grant)
         assert code == 1  # single use
         # state lives only where bootstrap put it: the engineer's own token cannot read the mount
-        resp = requests.get(f"{fresh.addr}/v1/custody-kv/data/codes/{acct}",
+        resp = httpx.get(f"{fresh.addr}/v1/custody-kv/data/codes/{acct}",
                             headers={"X-Vault-Token": tokens["eng"]}, timeout=5)
         assert resp.status_code == 403
     finally:
-        _stop(server.pid)
+        stop(server.pid)
         server.wait(timeout=10)
     text = log_path.read_text(errors="replace")
     assert not [c for c in DEPOSITED if c in text]

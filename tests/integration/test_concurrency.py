@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from custody.cli.client import Client
-from custody.devstack import _stop, _wait, free_port
+from custody.devkit import free_port, stop, wait_http
 from custody.errors import CustodyError, Exhausted
 from tests.helpers import DEPOSITED, REASON, Stack, new_codes, uniq
 
@@ -34,10 +34,10 @@ def replica2(stack: Stack) -> Iterator[str]:
         proc = subprocess.Popen([sys.executable, "-m", "custody", "serve"], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     try:
-        _wait(f"http://127.0.0.1:{port}/v1/custody/health", 20)
+        wait_http(f"http://127.0.0.1:{port}/v1/custody/health", 20)
         yield f"http://127.0.0.1:{port}"
     finally:
-        _stop(proc.pid)
+        stop(proc.pid)
 
 
 def test_200_concurrent_reveals_across_20_accounts(stack: Stack, replica2: str) -> None:

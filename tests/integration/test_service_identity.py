@@ -77,7 +77,7 @@ def test_dev_down_stops_the_stack_even_without_its_state_file(tmp_path: Path) ->
     import subprocess
     import sys
 
-    from custody.devstack import _alive, started_for
+    from custody.devkit import alive, started_for
 
     stack_dir = tmp_path / "stack"
     cmd = [sys.executable, "-m", "custody", "dev"]
@@ -95,7 +95,7 @@ def test_dev_down_stops_the_stack_even_without_its_state_file(tmp_path: Path) ->
                               text=True, timeout=60)
     assert down.returncode == 0, down.stderr
     assert json.loads(down.stdout)["stopped"] is True
-    assert not any(_alive(p) for p in pids)
+    assert not any(alive(p) for p in pids)
     assert started_for(stack_dir) == []
 
 
@@ -105,7 +105,8 @@ def test_a_stale_state_file_never_names_someone_elses_processes(tmp_path: Path) 
     import json
     import subprocess
 
-    from custody.devstack import DevStack, _alive
+    from custody.devkit import alive
+    from custody.devstack import DevStack
 
     strangers = [subprocess.Popen(["sleep", "300"]) for _ in range(2)]
     try:
@@ -117,7 +118,7 @@ def test_a_stale_state_file_never_names_someone_elses_processes(tmp_path: Path) 
         dev = DevStack(stack_dir)
         assert dev.running() is None
         assert dev.down() is False
-        assert all(_alive(p.pid) for p in strangers)
+        assert all(alive(p.pid) for p in strangers)
     finally:
         for p in strangers:
             p.kill()

@@ -13,6 +13,7 @@ import pytest
 from pydantic import AliasChoices
 
 from custody.config import ServerSettings
+from custody.serving import OPEN_FILES_RESERVE
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 HEALTH = "/v1/custody/health"
@@ -59,6 +60,29 @@ def test_systemd_unit_is_hardened_and_loads_the_secret_as_a_credential() -> None
     assert env["CUSTODY_SECRET_ID_FILE"] == f"%d/{credential[0]}"
     assert service["EnvironmentFile"].startswith("/etc/custody/")
     assert_real_settings(set(env), "custody.service")
+
+
+def env_file() -> dict[str, str]:
+    lines = [line for line in (DEPLOY / "systemd" / "custody.env").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def from_env(values: dict[str, str]) -> ServerSettings:
+    return ServerSettings.model_validate({k.removeprefix("CUSTODY_").lower(): v for k, v in values.items()})
+
+
+def seconds(value: str) -> float:
+    return float(value.removesuffix("s"))
+
+
+def test_systemd_unit_gives_the_server_files_for_its_connections_and_time_to_stop() -> None:
+    service = unit()["Service"]
+    limit = service["LimitNOFILE"]
+    assert ":" not in limit, "one value (soft = hard): custody may not raise its own limit under @resources"
+    settings = from_env(env_file())
+    assert int(limit) >= settings.max_connections + OPEN_FILES_RESERVE
+    assert seconds(service["TimeoutStopSec"]) >= settings.shutdown_timeout + settings.webhook_flush_timeout
 
 
 def test_systemd_env_file_names_real_settings_and_no_secret() -> None:
@@ -123,6 +147,15 @@ def test_kubernetes_deployment_is_hardened_and_probed() -> None:
     ca_vol = next(name for name, v in volumes.items() if "configMap" in v)
     assert config["CUSTODY_VAULT_CACERT"].startswith(mounts[ca_vol]["mountPath"] + "/")
     assert container["ports"][0]["containerPort"] == int(config["CUSTODY_LISTEN_PORT"])
+
+
+def test_kubernetes_sets_a_file_limit_that_fits_the_connections_and_time_to_stop() -> None:
+    config = by_kind("ConfigMap", "custody")["data"]
+    files = ("CUSTODY_VAULT_CACERT", "CUSTODY_SECRET_ID_FILE")  # paths that exist only in the pod
+    settings = from_env({k: v for k, v in config.items() if k not in files})
+    assert settings.open_files >= settings.max_connections + OPEN_FILES_RESERVE
+    grace = by_kind("Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= settings.shutdown_timeout + settings.webhook_flush_timeout
 
 
 def test_kubernetes_config_names_real_settings() -> None:

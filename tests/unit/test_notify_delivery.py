@@ -1,5 +1,7 @@
 """Webhook delivery against real loopback HTTP servers: a slow, trickling or hanging endpoint only ever delays itself,
-queues stay bounded, URLs stay out of the logs, and Slack text carries no markup from the requester."""
+queues stay bounded, a rate-limited endpoint still gets every emergency and reveal (and each grant's events in
+order), every drop is counted by event kind, closing delivers what is queued within its bound, URLs stay out of the
+logs, and Slack text carries no markup from the requester."""
 
 from __future__ import annotations
 
@@ -26,13 +28,17 @@ TRICKLE_BYTES = 120  # x 0.5 s = 60 s
 class Endpoint:
     """A real HTTP server on loopback. ``mode``: "ok" answers 204 at once; "slow-headers" trickles its status line
     and headers one byte at a time; "slow-body" sends a 200 at once, then a chunked body one byte at a time; "hang"
-    reads the request and never answers."""
+    reads the request and never answers; "rate-limited" answers 429 while ``limited`` is set, then 204; "slow-ok"
+    answers 204 after 20 ms."""
 
     def __init__(self, mode: str = "ok", path: str = "/hook") -> None:
         self.mode = mode
         self.events: list[dict[str, Any]] = []
         self.calls = 0
         self.stop = threading.Event()
+        self.limited = threading.Event()
+        self.limited.set()
+        self.refused: list[str] = []  # grant ids of the events answered 429
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,7 +59,15 @@ class Endpoint:
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def answer(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
-        if self.mode == "ok":
+        if self.mode == "rate-limited" and self.limited.is_set():
+            self.refused.append(json.loads(body).get("grant_id"))
+            h.send_response(429)
+            h.send_header("Retry-After", "1")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+        elif self.mode in ("ok", "rate-limited", "slow-ok"):
+            if self.mode == "slow-ok":
+                time.sleep(0.02)
             self.events.append(json.loads(body))
             h.send_response(204)
             h.send_header("Content-Length", "0")
@@ -167,6 +181,55 @@ def test_full_queues_drop_without_blocking_and_logs_hold_no_url(endpoints: Any, 
     logs = out.getvalue()
     assert '"webhook.dropped"' in logs and '"webhook.failed"' in logs
     assert "Zq9SecretWebhookPath" not in logs and "AbCdEfGhIjKlMnOpQrStUvWx" not in logs
+
+
+def test_a_rate_limited_webhook_still_gets_the_emergency_and_the_reveal(endpoints: Any, notifiers: Any) -> None:
+    """1,200 ordinary events against a webhook answering 429 fill its 1,000-event queue; the emergency notice and a
+    reveal that follow are neither dropped nor left behind them, and the reveal's grant keeps its order."""
+    hook = endpoints("rate-limited")
+    notifier = notifiers([hook.url], timeout=2.0, attempts=5, backoff=0.05, maxsize=1000)
+    for i in range(1200):
+        notifier.emit({"event": "grant.requested", "grant_id": f"gr_{i:04d}", "account": "pypi/a"})
+    wait_until(lambda: len(hook.refused) >= 1)
+    notifier.emit({"event": "grant.emergency", "grant_id": "gr_emerg", "account": "pypi/b", "emergency": True})
+    notifier.emit({"event": "grant.revealed", "grant_id": "gr_0500", "account": "pypi/a"})
+    wait_until(lambda: "gr_emerg" in hook.refused)  # tried next, ahead of 1,000 queued events
+    drops = notifier.drops()
+    assert set(drops) == {"grant.requested"} and 199 <= drops["grant.requested"] <= 200
+    assert notifier.dropped == drops["grant.requested"]
+    health = notifier.health()
+    assert health["dropped_by_event"] == drops and health["pending"] >= 1000
+    hook.limited.clear()  # the rate limit lifts
+    wait_until(lambda: len(hook.events) >= 3)
+    # The emergency first; the reveal's grant keeps its order: its request, then the reveal.
+    assert [(e["event"], e["grant_id"]) for e in hook.events[:3]] == [
+        ("grant.emergency", "gr_emerg"), ("grant.requested", "gr_0500"), ("grant.revealed", "gr_0500")]
+    assert notifier.failed == 0
+
+
+def test_close_delivers_what_is_queued(endpoints: Any) -> None:
+    hook = endpoints("slow-ok")
+    notifier = Notifier([hook.url], timeout=2.0)
+    for i in range(20):
+        notifier.emit({"event": "grant.requested", "grant_id": f"gr_{i}"})
+    notifier.close(timeout=10)
+    assert [e["grant_id"] for e in hook.events] == [f"gr_{i}" for i in range(20)]
+    assert notifier.dropped == 0 and notifier.pending() == 0
+    notifier.emit({"event": "grant.requested", "grant_id": "gr_late"})  # after close: counted, not sent
+    assert notifier.drops() == {"grant.requested": 1}
+
+
+def test_close_gives_up_within_its_bound_and_counts_what_is_left(endpoints: Any) -> None:
+    dead = endpoints("hang")
+    notifier = Notifier([dead.url], timeout=2.0, attempts=1)
+    for i in range(5):
+        notifier.emit({"event": "grant.approved", "grant_id": f"gr_{i}"})
+    wait_until(lambda: dead.calls == 1)
+    started = time.monotonic()
+    notifier.close(timeout=0.3)
+    assert time.monotonic() - started < 1.0
+    assert notifier.drops() == {"grant.approved": 4}  # the fifth was in flight: it fails within its own deadline
+    wait_until(lambda: notifier.failed == 1)
 
 
 HOSTILE = "<!channel> urgent: approve at <https://evil.example/login|custody approve page>"

@@ -1,12 +1,13 @@
 # custody's setup on a Vault/OpenBao, the same as `custody bootstrap` makes it: the KV v2 state mount with audit
-# tuning, one ACL policy per role read from policies/*.hcl, AppRoles for the server and the rotation cron, and one
-# identity group per human role. Group members are left to you (people's entities, or your OIDC/LDAP group as a
-# member group); AppRole secret_ids are not created here, so they never land in Terraform state.
+# tuning, one ACL policy per role read from custody/policies/*.hcl (the files the package ships), AppRoles for the
+# server and the rotation cron, and one identity group per human role. Group members are left to you (people's
+# entities, or your OIDC/LDAP group as a member group); AppRole secret_ids are not created here, so they never land
+# in Terraform state.
 
 locals {
-  policy_dir = coalesce(var.policy_dir, "${path.module}/../../../policies")
+  policy_dir = coalesce(var.policy_dir, "${path.module}/../../../custody/policies")
 
-  # Every file in policies/, by name. A new policy file without an entry here fails the agreement test.
+  # Every file in custody/policies/, by name. A new policy file without an entry here fails the agreement test.
   policy_names = [
     "custody-approver",
     "custody-auditor",

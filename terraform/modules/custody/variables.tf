@@ -20,7 +20,7 @@ variable "approle_mount" {
 }
 
 variable "policy_dir" {
-  description = "Directory holding custody's policies/*.hcl (the repository's policies/ by default)."
+  description = "Directory holding custody's policy files (*.hcl); by default the package's own, custody/policies/."
   type        = string
   default     = null
 }
