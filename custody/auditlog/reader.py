@@ -7,8 +7,8 @@ counted invalid when they do not even start like a JSON object.
 
 Plain files are cut into byte ranges at line boundaries and read by a process pool (one worker per core);
 gzip files are read whole by one worker each. Every worker returns a ``Partial``; partials merge into one.
-Memory is one chunk per worker plus the reduced state (``facts.Partial``: grant timelines, account state and the
-entries the summary lists), whatever the number of lines.
+Memory is one chunk per worker plus the reduced state (``partial.Partial``: grant timelines, account state and the
+entries the summary lists, these on disk past a bound), whatever the number of lines.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from typing import Any, BinaryIO, NamedTuple, cast
 import orjson
 
 from custody.auditlog._fastsearch import Searcher
-from custody.auditlog.facts import Extractor, Partial
+from custody.auditlog.extract import Extractor
+from custody.auditlog.partial import Partial
 from custody.errors import CustodyError
 
 CHUNK = 8 << 20
@@ -380,6 +381,25 @@ def _absorb(total: Partial, msg: tuple[Any, ...]) -> bool:
     return bool(kind == "exit")
 
 
+def _receive(conns: list[Connection], total: Partial, lock: threading.Lock, failure: list[BaseException]) -> None:
+    """Fold what the workers send into ``total`` until each has said it is done; an error goes to ``failure``."""
+    pending = list(conns)
+    try:
+        while pending:
+            for ready in multiprocessing.connection.wait(pending):
+                conn = cast(Connection, ready)
+                try:
+                    msg = conn.recv()
+                except EOFError:
+                    msg = ("exit", None)
+                with lock:
+                    finished = _absorb(total, msg)
+                if finished:
+                    pending.remove(conn)
+    except BaseException as e:  # handed to the main thread, raised there
+        failure.append(e)
+
+
 def read_lines(
     lines: Iterable[bytes],
     mount: str = "custody-kv",
@@ -404,16 +424,33 @@ def read_paths(
     service_role: str = "custody-service",
     workers: int | None = None,
 ) -> Partial:
-    """Read all files (any mix of plain and gzip, any order) into one Partial, in parallel when it pays."""
+    """Read all files (any mix of plain and gzip, any order) into one Partial, in parallel when it pays.
+
+    Everything read goes into that one Partial chunk by chunk, whichever process read it, so that only it grows
+    (and its ``FactStore`` moves to disk past its bound) while every reader holds one chunk's state at a time.
+    """
     for p in paths:
         if not p.is_file():
             raise AuditReadError(p, "no such file")
     n = workers if workers is not None else (os.cpu_count() or 1)
     units = plan(paths, n)
     total = Partial(files={str(p) for p in paths})
+    lock = threading.Lock()
+
+    def into_total(part: Partial) -> None:
+        if part.has_state():
+            piece = part.take_state()
+            with lock:
+                total.merge(piece)
+
+    def read_here(unit: Unit) -> None:
+        rest = read_unit(unit, mount, service_role, into_total)
+        with lock:
+            total.merge(rest)
+
     if n <= 1 or len(units) <= 1:
         for u in units:
-            total.merge(read_unit(u, mount, service_role))
+            read_here(u)
         return total
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
     # The parent reads units too: one fewer process on a two-core machine.
@@ -430,30 +467,15 @@ def read_paths(
         children.append(child)
 
     # A thread of the parent receives what the workers stream, as they send it, so that they never wait on the
-    # pipe; it folds their facts into a Partial of its own, merged into the parent's once everyone is done.
-    from_workers = Partial()
+    # pipe, and folds it into the total.
     failure: list[BaseException] = []
-
-    def pump() -> None:
-        pending = list(conns)
-        try:
-            while pending:
-                for ready in multiprocessing.connection.wait(pending):
-                    conn = cast(Connection, ready)
-                    try:
-                        finished = _absorb(from_workers, conn.recv())
-                    except EOFError:
-                        finished = True
-                    if finished:
-                        pending.remove(conn)
-        except BaseException as e:  # handed to the main thread, raised there
-            failure.append(e)
-
-    receiver_thread = threading.Thread(target=pump, name="auditlog-receiver", daemon=True)
+    receiver_thread = threading.Thread(
+        target=_receive, args=(conns, total, lock, failure), name="auditlog-receiver", daemon=True
+    )
     receiver_thread.start()
     try:
         for unit in shares[0]:
-            total.merge(read_unit(unit, mount, service_role))
+            read_here(unit)
         receiver_thread.join()
     finally:
         for child in children:
@@ -462,5 +484,4 @@ def read_paths(
             child.join()
     if failure:
         raise failure[0]
-    total.merge(from_workers)
     return total

@@ -15,7 +15,6 @@ from typing import Literal, assert_never
 
 import orjson
 
-from custody.auditlog.correlate import to_dt
 from custody.auditlog.model import (
     Access,
     Anomaly,
@@ -25,8 +24,8 @@ from custody.auditlog.model import (
     Severity,
     Summary,
     UnwrapStatus,
-    trusted,
 )
+from custody.auditlog.timeparse import to_dt
 
 Format = Literal["json", "markdown", "csv", "html"]
 FORMATS: tuple[Format, ...] = ("json", "markdown", "csv", "html")
@@ -221,9 +220,7 @@ def accesses(s: Summary) -> list[Access]:
     for r in s.reveals:
         approvers = "; ".join(a.approver for a in r.approvers)
         rows.append(
-            trusted(
-                Access,
-                time=r.time,
+            Access(time=r.time,
                 kind="reveal",
                 account=r.account,
                 grant_id=r.grant_id,
@@ -238,9 +235,7 @@ def accesses(s: Summary) -> list[Access]:
         )
         for u in r.unwraps:
             rows.append(
-                trusted(
-                    Access,
-                    time=u.time,
+                Access(time=u.time,
                     kind="unwrap",
                     account=r.account,
                     grant_id=r.grant_id,
@@ -261,9 +256,7 @@ def accesses(s: Summary) -> list[Access]:
             kind = "api_denied"  # refused by the custody API (Vault's refusals are on the mount, or sys/ paths)
         outcome = "denied" if a.kind is AnomalyKind.PERMISSION_DENIED else ("error" if a.error else "ok")
         rows.append(
-            trusted(
-                Access,
-                time=a.time,
+            Access(time=a.time,
                 kind=kind,
                 account=a.account,
                 grant_id=a.grant_id,
