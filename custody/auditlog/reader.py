@@ -31,6 +31,7 @@ import orjson
 from custody.auditlog._fastsearch import Searcher
 from custody.auditlog.extract import Extractor
 from custody.auditlog.partial import Partial
+from custody.auditlog.spill import FactStore
 from custody.errors import CustodyError
 
 CHUNK = 8 << 20
@@ -326,7 +327,8 @@ def read_unit(
 def _read_unit(unit: Unit, mount: str, service_role: str, after_chunk: Callable[[Partial], None] | None) -> Partial:
     ex = Extractor(mount, service_role)
     rules = Prefilter(mount, service_role)
-    part = Partial(files={unit.path})
+    # Handed on chunk by chunk (``after_chunk``), it holds one chunk's facts: never moved to disk, always sendable.
+    part = Partial(files={unit.path}, facts=FactStore(may_spill=after_chunk is None))
     path = Path(unit.path)
     try:
         if unit.gz:
@@ -359,6 +361,7 @@ def _worker(units: list[Unit], mount: str, service_role: str, conn: Connection) 
         if part.has_state():
             conn.send(("state", part.take_state()))
 
+    unit = None
     try:
         for unit in units:
             part = read_unit(unit, mount, service_role, flush)
@@ -366,6 +369,8 @@ def _worker(units: list[Unit], mount: str, service_role: str, conn: Connection) 
             conn.send(("done", part))
     except AuditReadError as e:
         conn.send(("error", str(e.path), e.why))
+    except Exception as e:  # anything else: said, never a silent loss of what this worker read
+        conn.send(("error", unit.path if unit else "?", f"the reading process failed: {type(e).__name__}: {e}"))
     finally:
         conn.send(("exit", None))
         conn.close()
@@ -390,8 +395,8 @@ def _receive(conns: list[Connection], total: Partial, lock: threading.Lock, fail
                 conn = cast(Connection, ready)
                 try:
                     msg = conn.recv()
-                except EOFError:
-                    msg = ("exit", None)
+                except EOFError:  # the worker died before it said it was done
+                    msg = ("error", "?", "a reading process ended before it had sent all it read")
                 with lock:
                     finished = _absorb(total, msg)
                 if finished:

@@ -36,7 +36,8 @@ def winner_key(f: Fact) -> tuple[int, int, bytes]:
 class FactStore:
     """Facts by request id, and the ids seen both as a request and as a response entry (for ``duplicates``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, may_spill: bool = True) -> None:
+        self.may_spill = may_spill  # False for a reader's per-chunk store, which is sent to the parent whole
         self.mem: dict[str, Fact] = {}
         self.both: set[str] = set()
         self.db: sqlite3.Connection | None = None
@@ -51,7 +52,7 @@ class FactStore:
         old = self.mem.get(rid)
         if old is None:
             self.mem[rid] = f
-            if len(self.mem) > MEMORY_FACTS:
+            if len(self.mem) > MEMORY_FACTS and self.may_spill:
                 self._spill()
             return
         if old.rank != f.rank:
@@ -179,13 +180,13 @@ class FactStore:
             self.db = None
 
     # --- between processes: a worker's store is one chunk's facts, never spilled ------------------------------
-    def __getstate__(self) -> tuple[dict[str, Fact], set[str]]:
+    def __getstate__(self) -> tuple[dict[str, Fact], set[str], bool]:
         if self.db is not None:
             raise TypeError("a spilled FactStore stays in its process")
-        return self.mem, self.both
+        return self.mem, self.both, self.may_spill
 
-    def __setstate__(self, state: tuple[dict[str, Fact], set[str]]) -> None:
-        self.mem, self.both = state
+    def __setstate__(self, state: tuple[dict[str, Fact], set[str], bool]) -> None:
+        self.mem, self.both, self.may_spill = state
         self.db = None
         self._lock = threading.Lock()
 
