@@ -16,15 +16,12 @@ from __future__ import annotations
 import gc
 import gzip
 import itertools
-import multiprocessing
-import multiprocessing.connection
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 import orjson
 
@@ -33,6 +30,9 @@ from custody.auditlog.extract import Extractor
 from custody.auditlog.partial import Partial
 from custody.auditlog.spill import FactStore
 from custody.errors import CustodyError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 CHUNK = 8 << 20
 NEAR = 8192  # bytes searched with bytes.find after a hit before falling back to memmem
@@ -388,11 +388,13 @@ def _absorb(total: Partial, msg: tuple[Any, ...]) -> bool:
 
 def _receive(conns: list[Connection], total: Partial, lock: threading.Lock, failure: list[BaseException]) -> None:
     """Fold what the workers send into ``total`` until each has said it is done; an error goes to ``failure``."""
+    import multiprocessing.connection
+
     pending = list(conns)
     try:
         while pending:
             for ready in multiprocessing.connection.wait(pending):
-                conn = cast(Connection, ready)
+                conn = cast("Connection", ready)
                 try:
                     msg = conn.recv()
                 except EOFError:  # the worker died before it said it was done
@@ -457,6 +459,8 @@ def read_paths(
         for u in units:
             read_here(u)
         return total
+    import multiprocessing
+
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
     # The parent reads units too: one fewer process on a two-core machine.
     procs = min(n, len(units))

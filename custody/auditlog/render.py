@@ -9,16 +9,13 @@ fonts or images fetched from anywhere, so it can be attached to an audit as evid
 
 from __future__ import annotations
 
-import csv
-import html
-import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, assert_never
 
-import orjson
+import msgspec
 
 from custody.auditlog.model import (
     Access,
@@ -66,8 +63,11 @@ def render(summary: Summary, fmt: Format) -> str:
 
 
 def render_json(summary: Summary) -> str:
-    data = summary.model_dump(mode="json")
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+    """Keys sorted, two-space indent: stable, diff-able evidence."""
+    return msgspec.json.format(_ENCODE(summary), indent=2).decode() + "\n"
+
+
+_ENCODE = msgspec.json.Encoder(order="sorted").encode
 
 
 def _who(p: Principal) -> str:
@@ -393,6 +393,9 @@ def _cell(value: str) -> str:
 
 
 def render_csv(s: Summary) -> str:
+    import csv
+    import io
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
@@ -460,8 +463,12 @@ _DOT = {
 }
 
 
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """HTML-escaped text, quotes included (what ``html.escape(text, quote=True)`` gives)."""
+    return str(text).translate(_ESCAPES)
 
 
 def _path_html(path: str) -> str:

@@ -10,14 +10,16 @@ the request entry, then a fixed order of content, so the result never depends on
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from custody.auditlog.facts import Fact, Handout, Touch, UnwrapAttempt, Write
+
+if TYPE_CHECKING:
+    import sqlite3
 
 MEMORY_FACTS = 50_000  # facts kept in memory before they move to disk (about 20 MB of them)
 CACHE_KB = 16_384  # SQLite's page cache once spilled
@@ -77,6 +79,8 @@ class FactStore:
                     self._insert([(f, 6)])
 
     def _spill(self) -> None:
+        import sqlite3
+
         db = sqlite3.connect("", check_same_thread=False)  # "": a private temporary file, deleted on close
         db.execute(f"PRAGMA cache_size=-{CACHE_KB}")
         db.execute("PRAGMA journal_mode=OFF")
