@@ -23,6 +23,7 @@ from custody.auditlog.model import (
     AnomalyKind,
     Offender,
     Principal,
+    PrincipalSummary,
     Reveal,
     Severity,
     Summary,
@@ -100,13 +101,18 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
+def _when(t: str, day_of: str) -> str:
+    """A time of the same day as ``day_of`` as its time of day; another day's in full."""
+    return f"{t[11:19]}Z" if t[:10] == day_of[:10] and len(t) >= 19 else _short(t)
+
+
 def _approved_by(r: Reveal) -> str:
     """Who approved, with their comments; for an emergency grant, who reviewed it (when, with what comment)."""
-    parts = [f"{a.approver} ({_short(a.at)}): {a.comment}" if a.comment else a.approver for a in r.approvers]
+    parts = [f"{a.approver} at {_when(a.at, r.time)}" + (f": {a.comment}" if a.comment else "") for a in r.approvers]
     if r.emergency:
         if r.review is not None:
             said = f": {r.review.comment}" if r.review.comment else ""
-            parts.append(f"emergency, reviewed by {r.review.by} at {_short(r.review.at) or '?'}{said}")
+            parts.append(f"emergency, reviewed by {r.review.by} at {_when(r.review.at, r.time) or '?'}{said}")
         else:
             parts.append("emergency, not reviewed")
     return "; ".join(parts) or "-"
@@ -221,15 +227,20 @@ def accounts_table(s: Summary) -> Table:
     )
 
 
+def _grants_of(p: PrincipalSummary) -> str:
+    """What a principal did to which grants, in one cell: 'requested g-1, g-2; approved g-3'."""
+    parts = [(what, ids) for what, ids in (("requested", p.requested), ("approved", p.approved),
+                                           ("denied", p.denied), ("reviewed", p.reviewed), ("revealed", p.revealed))]
+    return "; ".join(f"{what} {', '.join(ids)}" for what, ids in parts if ids) or "-"
+
+
 def principals_table(s: Summary) -> Table:
     return Table(
         "principals",
         "Principals",
-        ("principal", "entity", "requested", "approved", "denied", "reviewed", "revealed", "unwrapped", "direct",
-         "denied attempts", "anomalies"),
+        ("principal", "entity", "grants", "unwrapped", "direct accesses", "denied attempts", "anomalies"),
         [
-            (p.principal.display_name, (UUID, p.principal.entity_id), ", ".join(p.requested), ", ".join(p.approved),
-             ", ".join(p.denied), ", ".join(p.reviewed), ", ".join(p.revealed), p.unwrapped, p.direct_accesses,
+            (p.principal.display_name, (UUID, p.principal.entity_id), _grants_of(p), p.unwrapped, p.direct_accesses,
              p.access_denied, p.anomalies)
             for p in s.principals
         ],
@@ -432,7 +443,7 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px soli
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;width:100%;margin:.6em 0}th,td{border:1px solid #d0d7de;padding:4px 6px;
 text-align:left;vertical-align:top;overflow-wrap:break-word;word-break:normal}td:first-child{white-space:nowrap}
-th{background:#f6f8fa;white-space:nowrap}tr:nth-child(even) td{background:#fbfcfd}
+th{background:#f6f8fa}tr:nth-child(even) td{background:#fbfcfd}
 .path{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.92em}.seg{white-space:nowrap}
 .prose{overflow-wrap:anywhere}
 .nw{white-space:nowrap}.why{color:#57606a;font-size:.9em}.num{text-align:right}
