@@ -171,7 +171,7 @@ def test_the_report_shows_comments_and_the_denial(summary: Summary, scenario: Sc
     """On the real service's records: the approver's comment, and who denied which request, why it was asked and
     what the approver said, in every format an auditor reads."""
     crit = next(r for r in summary.reveals if r.grant_id == scenario.grants["crit"])
-    assert [a.comment for a in crit.approvers][0] == "called the owner"
+    assert crit.approvers[0].comment == "called the owner"
     (d,) = summary.denials
     assert (d.grant_id, d.denied_by.display_name, d.reason, d.comment) == (
         scenario.grants["denied"], "userpass-approver", REASON, "no ticket")
