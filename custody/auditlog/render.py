@@ -341,7 +341,8 @@ def accesses(s: Summary) -> list[Access]:
     for r in s.reveals:
         approvers = "; ".join(a.approver for a in r.approvers)
         rows.append(
-            Access(time=r.time,
+            Access(
+                time=r.time,
                 kind="reveal",
                 account=r.account,
                 grant_id=r.grant_id,
@@ -356,7 +357,8 @@ def accesses(s: Summary) -> list[Access]:
         )
         for u in r.unwraps:
             rows.append(
-                Access(time=u.time,
+                Access(
+                    time=u.time,
                     kind="unwrap",
                     account=r.account,
                     grant_id=r.grant_id,
@@ -377,7 +379,8 @@ def accesses(s: Summary) -> list[Access]:
             kind = "api_denied"  # refused by the custody API (Vault's refusals are on the mount, or sys/ paths)
         outcome = "denied" if a.kind is AnomalyKind.PERMISSION_DENIED else ("error" if a.error else "ok")
         rows.append(
-            Access(time=a.time,
+            Access(
+                time=a.time,
                 kind=kind,
                 account=a.account,
                 grant_id=a.grant_id,
