@@ -462,6 +462,7 @@ table.stack td{display:block;width:auto}table.stack tr{border:1px solid #d0d7de;
 table.stack td{border:0;border-bottom:1px solid #eaeef2;white-space:normal;display:grid;
 grid-template-columns:9em minmax(0,1fr);gap:.6em}
 table.stack td::before{content:attr(data-label);font-size:.85em;color:#57606a}
+table.stack td>span{justify-self:start}
 .path{min-width:0}}
 .sign td{height:2.5em}svg{max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif;fill:#1b1f24}
 @media print{.cards{break-inside:avoid}h2{break-after:avoid}.scroll{overflow:visible}}
