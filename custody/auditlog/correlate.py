@@ -246,8 +246,8 @@ def assemble(ctx: Context) -> Summary:
     not_listed = NotListed(anomalies=groups, principals=ctx.principals.unlisted(), accounts=ctx.accounts.unlisted())
     if not_listed.anomalies or not_listed.principals or not_listed.accounts:
         ctx.warnings.append(
-            "this log holds more than the summary lists one by one: see not_listed for what was counted "
-            "(totals stay exact)"
+            "this log holds more than the summary lists one by one: the rest is counted (in the report under "
+            "'Counted, not listed one by one', in JSON under not_listed) and the totals stay exact"
         )
     totals = Totals(
         reveals=len(ctx.reveals),
