@@ -1,10 +1,13 @@
 """Access-log summaries of custody from Vault/OpenBao file audit devices.
+
 summary = summarize([Path("audit.log"), Path("audit.log.1.gz")], since="2025-01-01", until=None)
 print(render(summary, "markdown"))
 
-Reading is streaming and parallel (``reader``), turning entries into facts is ``facts``, joining them into
-figures and anomalies is ``correlate`` (pure), and ``render`` prints JSON, Markdown, CSV or HTML. The JSON
-schema is ``model.Summary``, versioned by ``SCHEMA_VERSION``.
+Reading is streaming and parallel (``reader``); ``extract`` turns entries into the facts of ``facts``, which
+``partial`` reduces as they are read (``spill`` keeps the ones listed one by one, on disk past a bound);
+``correlate`` joins them into figures and anomalies in named stages over a ``context`` (pure), with
+``anomalies`` and ``reveals`` judging each call and hand-out; ``render`` prints JSON, Markdown, CSV or HTML.
+Every time is handled by ``timeparse``. The JSON schema is ``model.Summary``, versioned by ``SCHEMA_VERSION``.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from custody.auditlog.correlate import DEFAULT_LATE_AFTER, correlate
-from custody.auditlog.facts import Partial
 from custody.auditlog.model import SCHEMA_VERSION, AnomalyKind, Summary
+from custody.auditlog.partial import Partial
 from custody.auditlog.reader import AuditReadError, paused_gc, read_lines, read_paths
 from custody.auditlog.render import FORMATS, render
 from custody.auditlog.timeparse import TimeArgError, parse_time
@@ -75,6 +78,7 @@ def summarize(
     ``since``/``until`` take a datetime, an ISO 8601 date or time (naive means UTC), or a duration back from
     now such as ``24h`` or ``7d``; the window is ``[since, until)``. Raises ``AuditReadError`` when a file
     cannot be read at all and ``TimeArgError`` for a bad time; bad lines are counted in ``summary.input.lines_invalid``.
+    Memory is bounded whatever the log: see ``context`` for what is counted rather than listed past a bound.
     """
     s, u = parse_time(since), parse_time(until)  # fail on a bad argument before reading gigabytes
     with paused_gc():

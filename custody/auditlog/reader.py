@@ -7,8 +7,8 @@ counted invalid when they do not even start like a JSON object.
 
 Plain files are cut into byte ranges at line boundaries and read by a process pool (one worker per core);
 gzip files are read whole by one worker each. Every worker returns a ``Partial``; partials merge into one.
-Memory is one chunk per worker plus the reduced state (``facts.Partial``: grant timelines, account state and the
-entries the summary lists), whatever the number of lines.
+Memory is one chunk per worker plus the reduced state (``partial.Partial``: grant timelines, account state and the
+entries the summary lists, these on disk past a bound), whatever the number of lines.
 """
 
 from __future__ import annotations
@@ -16,21 +16,23 @@ from __future__ import annotations
 import gc
 import gzip
 import itertools
-import multiprocessing
-import multiprocessing.connection
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 import orjson
 
 from custody.auditlog._fastsearch import Searcher
-from custody.auditlog.facts import Extractor, Partial
+from custody.auditlog.extract import Extractor
+from custody.auditlog.partial import Partial
+from custody.auditlog.spill import FactStore
 from custody.errors import CustodyError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 CHUNK = 8 << 20
 NEAR = 8192  # bytes searched with bytes.find after a hit before falling back to memmem
@@ -325,7 +327,8 @@ def read_unit(
 def _read_unit(unit: Unit, mount: str, service_role: str, after_chunk: Callable[[Partial], None] | None) -> Partial:
     ex = Extractor(mount, service_role)
     rules = Prefilter(mount, service_role)
-    part = Partial(files={unit.path})
+    # Handed on chunk by chunk (``after_chunk``), it holds one chunk's facts: never moved to disk, always sendable.
+    part = Partial(files={unit.path}, facts=FactStore(may_spill=after_chunk is None))
     path = Path(unit.path)
     try:
         if unit.gz:
@@ -358,6 +361,7 @@ def _worker(units: list[Unit], mount: str, service_role: str, conn: Connection) 
         if part.has_state():
             conn.send(("state", part.take_state()))
 
+    unit = None
     try:
         for unit in units:
             part = read_unit(unit, mount, service_role, flush)
@@ -365,6 +369,8 @@ def _worker(units: list[Unit], mount: str, service_role: str, conn: Connection) 
             conn.send(("done", part))
     except AuditReadError as e:
         conn.send(("error", str(e.path), e.why))
+    except Exception as e:  # anything else: said, never a silent loss of what this worker read
+        conn.send(("error", unit.path if unit else "?", f"the reading process failed: {type(e).__name__}: {e}"))
     finally:
         conn.send(("exit", None))
         conn.close()
@@ -378,6 +384,27 @@ def _absorb(total: Partial, msg: tuple[Any, ...]) -> bool:
     elif kind == "error":
         raise AuditReadError(Path(msg[1]), msg[2])
     return bool(kind == "exit")
+
+
+def _receive(conns: list[Connection], total: Partial, lock: threading.Lock, failure: list[BaseException]) -> None:
+    """Fold what the workers send into ``total`` until each has said it is done; an error goes to ``failure``."""
+    import multiprocessing.connection
+
+    pending = list(conns)
+    try:
+        while pending:
+            for ready in multiprocessing.connection.wait(pending):
+                conn = cast("Connection", ready)
+                try:
+                    msg = conn.recv()
+                except EOFError:  # the worker died before it said it was done
+                    msg = ("error", "?", "a reading process ended before it had sent all it read")
+                with lock:
+                    finished = _absorb(total, msg)
+                if finished:
+                    pending.remove(conn)
+    except BaseException as e:  # handed to the main thread, raised there
+        failure.append(e)
 
 
 def read_lines(
@@ -404,17 +431,36 @@ def read_paths(
     service_role: str = "custody-service",
     workers: int | None = None,
 ) -> Partial:
-    """Read all files (any mix of plain and gzip, any order) into one Partial, in parallel when it pays."""
+    """Read all files (any mix of plain and gzip, any order) into one Partial, in parallel when it pays.
+
+    Everything read goes into that one Partial chunk by chunk, whichever process read it, so that only it grows
+    (and its ``FactStore`` moves to disk past its bound) while every reader holds one chunk's state at a time.
+    """
     for p in paths:
         if not p.is_file():
             raise AuditReadError(p, "no such file")
     n = workers if workers is not None else (os.cpu_count() or 1)
     units = plan(paths, n)
     total = Partial(files={str(p) for p in paths})
+    lock = threading.Lock()
+
+    def into_total(part: Partial) -> None:
+        if part.has_state():
+            piece = part.take_state()
+            with lock:
+                total.merge(piece)
+
+    def read_here(unit: Unit) -> None:
+        rest = read_unit(unit, mount, service_role, into_total)
+        with lock:
+            total.merge(rest)
+
     if n <= 1 or len(units) <= 1:
         for u in units:
-            total.merge(read_unit(u, mount, service_role))
+            read_here(u)
         return total
+    import multiprocessing
+
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
     # The parent reads units too: one fewer process on a two-core machine.
     procs = min(n, len(units))
@@ -430,30 +476,15 @@ def read_paths(
         children.append(child)
 
     # A thread of the parent receives what the workers stream, as they send it, so that they never wait on the
-    # pipe; it folds their facts into a Partial of its own, merged into the parent's once everyone is done.
-    from_workers = Partial()
+    # pipe, and folds it into the total.
     failure: list[BaseException] = []
-
-    def pump() -> None:
-        pending = list(conns)
-        try:
-            while pending:
-                for ready in multiprocessing.connection.wait(pending):
-                    conn = cast(Connection, ready)
-                    try:
-                        finished = _absorb(from_workers, conn.recv())
-                    except EOFError:
-                        finished = True
-                    if finished:
-                        pending.remove(conn)
-        except BaseException as e:  # handed to the main thread, raised there
-            failure.append(e)
-
-    receiver_thread = threading.Thread(target=pump, name="auditlog-receiver", daemon=True)
+    receiver_thread = threading.Thread(
+        target=_receive, args=(conns, total, lock, failure), name="auditlog-receiver", daemon=True
+    )
     receiver_thread.start()
     try:
         for unit in shares[0]:
-            total.merge(read_unit(unit, mount, service_role))
+            read_here(unit)
         receiver_thread.join()
     finally:
         for child in children:
@@ -462,5 +493,4 @@ def read_paths(
             child.join()
     if failure:
         raise failure[0]
-    total.merge(from_workers)
     return total

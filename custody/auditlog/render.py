@@ -1,32 +1,35 @@
 """Render a Summary as JSON (the stable schema), Markdown (for tickets), CSV (one row per access) or HTML.
+
+Markdown and HTML show the same sections in the same order, built once as ``Table``s (``sections``): the
+answer first (who got which code, why, approved by whom), then what needs a look (anomalies, and what was
+counted but not listed), denied requests, the recognised setup, and the figures per account and principal.
 The HTML report is one self-contained file: inline CSS, an inline SVG timeline of reveals, no script, no
 fonts or images fetched from anywhere, so it can be attached to an audit as evidence and opened offline.
 """
 
 from __future__ import annotations
 
-import csv
-import html
-import io
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, assert_never
 
-import orjson
+import msgspec
 
-from custody.auditlog.correlate import to_dt
 from custody.auditlog.model import (
     Access,
     Anomaly,
     AnomalyKind,
+    Offender,
     Principal,
+    PrincipalSummary,
     Reveal,
     Severity,
     Summary,
     UnwrapStatus,
-    trusted,
 )
+from custody.auditlog.timeparse import to_dt
 
 Format = Literal["json", "markdown", "csv", "html"]
 FORMATS: tuple[Format, ...] = ("json", "markdown", "csv", "html")
@@ -61,8 +64,11 @@ def render(summary: Summary, fmt: Format) -> str:
 
 
 def render_json(summary: Summary) -> str:
-    data = summary.model_dump(mode="json")
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+    """Keys sorted, two-space indent: stable, diff-able evidence."""
+    return msgspec.json.format(_ENCODE(summary), indent=2).decode() + "\n"
+
+
+_ENCODE = msgspec.json.Encoder(order="sorted").encode
 
 
 def _who(p: Principal) -> str:
@@ -76,12 +82,213 @@ def _short(t: str) -> str:
     return f"{t[:10]} {t[11:19]}Z" if len(t) >= 19 else t
 
 
+# --- the sections, for Markdown and HTML alike -----------------------------------------------------------------
+
+# how HTML shows a cell (Markdown: as text): a path breaks after slashes, an id never breaks
+PATH, SEV, KIND, WHY_TEXT, ID, UUID = "path", "sev", "kind", "why", "id", "uuid"
+
+
+@dataclass
+class Table:
+    """One section of the report: a title, a lead paragraph, and rows (each cell text, or (style, text))."""
+
+    anchor: str
+    title: str
+    head: tuple[str, ...]
+    rows: list[tuple[object, ...]]
+    lead: str = ""
+    empty: str = "None."
+    notes: list[str] = field(default_factory=list)
+
+
+def _when(t: str, day_of: str) -> str:
+    """A time of the same day as ``day_of`` as its time of day; another day's in full."""
+    return f"{t[11:19]}Z" if t[:10] == day_of[:10] and len(t) >= 19 else _short(t)
+
+
+def _approved_by(r: Reveal) -> str:
+    """Who approved, with their comments; for an emergency grant, who reviewed it (when, with what comment)."""
+    parts = [f"{a.approver} at {_when(a.at, r.time)}" + (f": {a.comment}" if a.comment else "") for a in r.approvers]
+    if r.emergency:
+        if r.review is not None:
+            said = f": {r.review.comment}" if r.review.comment else ""
+            parts.append(f"emergency, reviewed by {r.review.by} at {_when(r.review.at, r.time) or '?'}{said}")
+        else:
+            parts.append("emergency, not reviewed")
+    return "; ".join(parts) or "-"
+
+
+def reveals_table(s: Summary) -> Table:
+    return Table(
+        "reveals",
+        "Reveals: who got which code, why, approved by whom",
+        ("time", "account", "grant", "requester", "reason", "ticket", "approved by (comment)", "unwrap"),
+        [
+            (_short(r.time), (ID, r.account), (ID, r.grant_id), _who(r.requester), r.reason, (ID, r.ticket),
+             _approved_by(r), (ID, r.unwrap_status.value))
+            for r in s.reveals
+        ],
+    )
+
+
+def anomalies_table(s: Summary, with_why: bool) -> Table:
+    head = ("time", "severity", "kind", "principal", "path", "detail")
+    rows: list[tuple[object, ...]] = []
+    for a in s.anomalies:
+        row: tuple[object, ...] = (_short(a.time), (SEV, a.severity), (KIND, a.kind.value), _who(a.principal),
+                                   (PATH, a.path), a.detail)
+        rows.append((*row, (WHY_TEXT, a.why)) if with_why else row)
+    t = Table("anomalies", "Anomalies", (*head, "why it matters") if with_why else head, rows)
+    listed = sum(1 for _ in s.anomalies)
+    if s.totals.anomalies > listed:
+        t.lead = (f"{listed} of {s.totals.anomalies} anomalies are listed here, the earliest of each kind and "
+                  "severity; the others are counted in the next section.")
+    return t
+
+
+def not_listed_table(s: Summary) -> Table:
+    nl = s.not_listed
+    t = Table(
+        "not-listed",
+        "Counted, not listed one by one",
+        ("kind", "severity", "total", "listed", "first seen", "last seen", "top offenders (at least)"),
+        [
+            ((KIND, g.kind.value), (SEV, g.severity), g.total, g.listed, _short(g.first_seen), _short(g.last_seen),
+             _offenders(g.top_offenders))
+            for g in nl.anomalies
+        ],
+        lead="This log holds more than a report can list one by one. Totals above are exact; each kind of anomaly "
+        "lists its earliest, and the rest are counted here with when they started and stopped and who made most "
+        "of them.",
+        empty="",
+    )
+    if nl.principals is not None:
+        u = nl.principals
+        t.notes.append(
+            f"{u.count}{'+' if u.count_more else ''} more principals are not listed one by one: together "
+            f"{u.access_denied} denied attempts, {u.direct_accesses} direct accesses, {u.anomalies} anomalies."
+        )
+    if nl.accounts is not None:
+        u = nl.accounts
+        t.notes.append(
+            f"{u.count}{'+' if u.count_more else ''} more account paths, named only in other people's calls, are "
+            f"not listed: together {u.access_denied} denied attempts."
+        )
+    return t
+
+
+def _offenders(top: Sequence[Offender]) -> str:
+    shown = [
+        f"{_who(o.principal)}: {o.count}" + (f" (up to {o.count + o.count_error})" if o.count_error else "")
+        for o in top
+        if o.count > 1 or not o.count_error
+    ]
+    if shown:
+        return "; ".join(shown)
+    most = max((o.count + o.count_error for o in top), default=0)
+    return f"none stands out: spread over many principals, none with more than {most}"
+
+
+def denials_table(s: Summary) -> Table:
+    return Table(
+        "denials",
+        "Denied requests",
+        ("time", "account", "grant", "requester", "reason", "ticket", "denied by", "comment"),
+        [(_short(d.time), (ID, d.account), (ID, d.grant_id), _who(d.requester), d.reason, (ID, d.ticket),
+          _who(d.denied_by), d.comment or "-") for d in s.denials],
+    )
+
+
+def setup_table(s: Summary) -> Table:
+    who = sorted({_who(w.principal) for w in s.setup})
+    return Table(
+        "setup",
+        "Setup",
+        ("time", "principal", "path", "what it did"),
+        [(_short(w.time), _who(w.principal), (PATH, w.path), w.what) for w in s.setup],
+        lead=f"{len(s.setup)} write(s) by {', '.join(who)} recognised as what `custody bootstrap` does (same paths, "
+        "fields and values as far as the log shows them). They are not anomalies; any other change of the mount "
+        "is listed under Anomalies at its severity.",
+        empty="",
+    )
+
+
+def accounts_table(s: Summary) -> Table:
+    return Table(
+        "accounts",
+        "Accounts",
+        ("account", "owner", "tier", "requests", "approvals", "grants denied", "denied attempts", "reveals",
+         "deposits", "rotations", "codes left"),
+        [
+            (a.account, a.owner, a.tier, a.requests, a.approvals, a.grants_denied, a.access_denied, len(a.reveals),
+             a.deposits, a.rotations, "-" if a.codes_remaining is None else a.codes_remaining)
+            for a in s.accounts
+        ],
+    )
+
+
+def _grants_of(p: PrincipalSummary) -> str:
+    """What a principal did to which grants, in one cell: 'requested g-1, g-2; approved g-3'."""
+    parts = [(what, ids) for what, ids in (("requested", p.requested), ("approved", p.approved),
+                                           ("denied", p.denied), ("reviewed", p.reviewed), ("revealed", p.revealed))]
+    return "; ".join(f"{what} {', '.join(ids)}" for what, ids in parts if ids) or "-"
+
+
+def principals_table(s: Summary) -> Table:
+    return Table(
+        "principals",
+        "Principals",
+        ("principal", "entity", "grants", "unwrapped", "direct accesses", "denied attempts", "anomalies"),
+        [
+            (p.principal.display_name, (UUID, p.principal.entity_id), _grants_of(p), p.unwrapped, p.direct_accesses,
+             p.access_denied, p.anomalies)
+            for p in s.principals
+        ],
+    )
+
+
+def sections(s: Summary, why_per_row: bool) -> list[Table]:
+    """The report's sections, in order; the optional ones only when they have rows."""
+    out = [reveals_table(s), anomalies_table(s, why_per_row)]
+    if s.not_listed.anomalies or s.not_listed.principals or s.not_listed.accounts:
+        out.append(not_listed_table(s))
+    out.append(denials_table(s))
+    if s.setup:
+        out.append(setup_table(s))
+    return [*out, accounts_table(s), principals_table(s)]
+
+
+def headline(s: Summary) -> str:
+    t = s.totals
+    return (f"{t.reveals} reveals, {t.requests} requests, {t.approvals} approvals, {t.grants_denied} grants denied, "
+            f"{t.access_denied} denied attempts, {t.direct_accesses} direct accesses, {t.deposits} deposits, "
+            f"{t.rotations} rotations; {t.anomalies} anomalies")
+
+
+def anomaly_breakdown(s: Summary) -> str:
+    """What the anomalies are, by severity and kind: '1 critical (direct_access), 3 medium (permission_denied)'."""
+    counts: dict[tuple[Severity, str], int] = {}
+    for a in s.anomalies:
+        counts[(a.severity, a.kind.value)] = counts.get((a.severity, a.kind.value), 0) + 1
+    for g in s.not_listed.anomalies:  # the groups count all of theirs, listed or not
+        counts[(g.severity, g.kind.value)] = g.total
+    order = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+    by_sev: dict[Severity, list[str]] = {}
+    for (sev, kind), n in sorted(counts.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
+        by_sev.setdefault(sev, []).append(f"{n} {kind.replace('_', ' ')}")
+    return "; ".join(f"{sev.value}: {', '.join(kinds)}" for sev, kinds in by_sev.items())
+
+
+# --- Markdown --------------------------------------------------------------------------------------------------
+
 # Markdown that would turn text from the log (a reason, a name) into a link, an image, HTML, an entity, code or a
 # table cell.
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~&])")  # & too: "&#x202E;" would render as a direction override
 
 
 def _md(text: object) -> str:
+    if isinstance(text, tuple):
+        text = text[1]
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\r", " ").replace("\n", " ")
 
 
@@ -92,7 +299,6 @@ def _md_table(head: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str
 
 
 def render_markdown(s: Summary) -> str:
-    t = s.totals
     lines = [
         "# Custody access summary",
         "",
@@ -100,10 +306,7 @@ def render_markdown(s: Summary) -> str:
         f"{s.window.until or 'end of logs'}. Entries from {s.input.first_entry or '-'} to "
         f"{s.input.last_entry or '-'}.",
         "",
-        f"**{t.reveals} reveals, {t.requests} requests, {t.approvals} approvals, "
-        f"{t.grants_denied} grants denied, "
-        f"{t.access_denied} denied attempts, {t.direct_accesses} direct accesses, {t.deposits} deposits, "
-        f"{t.rotations} rotations; {t.anomalies} anomalies.**",
+        f"**{headline(s)}.**" + (f" Anomalies by severity: {_md(anomaly_breakdown(s))}." if s.anomalies else ""),
         "",
         f"Read {s.input.lines_total} lines from {len(s.input.files)} file(s): "
         f"{s.input.lines_custody} custody lines parsed, {s.input.lines_invalid} invalid, "
@@ -111,101 +314,18 @@ def render_markdown(s: Summary) -> str:
         "",
     ]
     for w in s.warnings:
-        lines += [f"> **Warning:** {w}", ""]
-    lines += ["## Anomalies", ""]
-    if s.anomalies:
-        lines += _md_table(
-            ("time", "severity", "kind", "principal", "path", "detail", "why it matters"),
-            (
-                (_short(a.time), a.severity.value, a.kind.value, _who(a.principal), a.path, a.detail, a.why)
-                for a in s.anomalies
-            ),
-        )
-    else:
-        lines.append("None.")
-    lines += ["", "## Reveals", ""]
-    if s.reveals:
-        lines += _md_table(
-            ("time", "account", "grant", "requester", "reason", "ticket", "approvers", "unwrap"),
-            (
-                (
-                    _short(r.time),
-                    r.account,
-                    r.grant_id,
-                    _who(r.requester),
-                    r.reason,
-                    r.ticket,
-                    ", ".join(a.approver for a in r.approvers) or ("emergency" if r.emergency else "-"),
-                    r.unwrap_status.value,
-                )
-                for r in s.reveals
-            ),
-        )
-    else:
-        lines.append("None.")
-    lines += ["", "## Accounts", ""]
-    lines += _md_table(
-        (
-            "account",
-            "owner",
-            "tier",
-            "requests",
-            "approvals",
-            "denied",
-            "denied attempts",
-            "reveals",
-            "deposits",
-            "rotations",
-            "codes left",
-        ),
-        (
-            (
-                a.account,
-                a.owner,
-                a.tier,
-                a.requests,
-                a.approvals,
-                a.grants_denied,
-                a.access_denied,
-                len(a.reveals),
-                a.deposits,
-                a.rotations,
-                "-" if a.codes_remaining is None else a.codes_remaining,
-            )
-            for a in s.accounts
-        ),
-    )
-    lines += ["", "## Principals", ""]
-    lines += _md_table(
-        (
-            "principal",
-            "entity",
-            "requested",
-            "approved",
-            "denied",
-            "revealed",
-            "unwrapped",
-            "direct",
-            "denied attempts",
-            "anomalies",
-        ),
-        (
-            (
-                p.principal.display_name,
-                p.principal.entity_id,
-                ", ".join(p.requested),
-                ", ".join(p.approved),
-                ", ".join(p.denied),
-                ", ".join(p.revealed),
-                p.unwrapped,
-                p.direct_accesses,
-                p.access_denied,
-                p.anomalies,
-            )
-            for p in s.principals
-        ),
-    )
-    return "\n".join(lines) + "\n"
+        lines += [f"> **Warning:** {_md(w)}", ""]
+    for t in sections(s, why_per_row=True):
+        lines += [f"## {t.title}", ""]
+        if t.lead:
+            lines += [_md(t.lead).replace("\\`", "`"), ""]
+        if t.rows:
+            lines += _md_table(t.head, t.rows)
+        elif t.empty:
+            lines.append(t.empty)
+        lines += [line for n in t.notes for line in ("", _md(n))]
+        lines.append("")
+    return "\n".join(lines)
 
 
 _ACCESS_KINDS = {AnomalyKind.DIRECT_ACCESS, AnomalyKind.PERMISSION_DENIED, AnomalyKind.MOUNT_ADMIN}
@@ -221,8 +341,7 @@ def accesses(s: Summary) -> list[Access]:
     for r in s.reveals:
         approvers = "; ".join(a.approver for a in r.approvers)
         rows.append(
-            trusted(
-                Access,
+            Access(
                 time=r.time,
                 kind="reveal",
                 account=r.account,
@@ -238,8 +357,7 @@ def accesses(s: Summary) -> list[Access]:
         )
         for u in r.unwraps:
             rows.append(
-                trusted(
-                    Access,
+                Access(
                     time=u.time,
                     kind="unwrap",
                     account=r.account,
@@ -261,8 +379,7 @@ def accesses(s: Summary) -> list[Access]:
             kind = "api_denied"  # refused by the custody API (Vault's refusals are on the mount, or sys/ paths)
         outcome = "denied" if a.kind is AnomalyKind.PERMISSION_DENIED else ("error" if a.error else "ok")
         rows.append(
-            trusted(
-                Access,
+            Access(
                 time=a.time,
                 kind=kind,
                 account=a.account,
@@ -290,6 +407,9 @@ def _cell(value: str) -> str:
 
 
 def render_csv(s: Summary) -> str:
+    import csv
+    import io
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
@@ -310,26 +430,42 @@ def render_csv(s: Summary) -> str:
                 a.request_id,
             )
         )
+    for g in s.not_listed.anomalies:
+        # what the rows above leave out, said in rows of its own: the CSV is read without the other sections
+        w.writerow((g.first_seen, "not_listed", "", "", "", "", g.kind.value, g.severity.value,
+                    f"{g.total - g.listed} more not listed, until {g.last_seen}", "", "", ""))
     return buf.getvalue()
 
 
-# --- HTML -------------------------------------------------------------------------------------------------
+# --- HTML ------------------------------------------------------------------------------------------------------
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;
 color:#1b1f24;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
+.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;width:100%;margin:.6em 0}th,td{border:1px solid #d0d7de;padding:4px 6px;
-text-align:left;vertical-align:top;overflow-wrap:break-word}td:first-child{white-space:nowrap}
-.long{overflow-wrap:anywhere}.nw{white-space:nowrap}
-.why{color:#57606a;font-size:.9em}th{background:#f6f8fa}tr:nth-child(even) td{background:#fbfcfd}
+text-align:left;vertical-align:top;overflow-wrap:break-word;word-break:normal}td:first-child{white-space:nowrap}
+th{background:#f6f8fa}tr:nth-child(even) td{background:#fbfcfd}
+.path{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.92em}.seg{white-space:nowrap}
+.prose{overflow-wrap:anywhere}
+.nw{white-space:nowrap}.why{color:#57606a;font-size:.9em}.num{text-align:right}
 .meta{color:#57606a}.cards{display:flex;flex-wrap:wrap;gap:.6em;margin:1em 0}.card{border:1px solid #d0d7de;
-border-radius:6px;padding:.5em .9em;min-width:7em}.card b{display:block;font-size:1.5em}
+border-radius:6px;padding:.4em .7em;min-width:5.5em}.card b{display:block;font-size:1.5em}
 .sev-critical{color:#fff;background:#a40e26}.sev-high{color:#fff;background:#cf222e}.sev-medium{background:#fff8c5}
 .sev-low{background:#ddf4ff}.pill{border-radius:9px;padding:0 6px;font-size:.85em;white-space:nowrap}
 .warn{border-left:4px solid #bf8700;background:#fff8c5;padding:.4em .8em}
-.sign td{height:2.5em}svg text{font:11px system-ui,sans-serif;fill:#1b1f24}
-@media print{.cards{break-inside:avoid}h2{break-after:avoid}}
+.kinds dt{font-weight:600;margin-top:.4em}.kinds dd{margin:0 0 0 1.5em;color:#57606a}
+nav a{margin-right:1em}.id{white-space:nowrap}
+@media (max-width:900px){table.stack thead{display:none}table.stack,table.stack tbody,table.stack tr,
+table.stack td{display:block;width:auto}table.stack tr{border:1px solid #d0d7de;margin:0 0 .6em}
+table.stack td{border:0;border-bottom:1px solid #eaeef2;white-space:normal;display:grid;
+grid-template-columns:9em minmax(0,1fr);gap:.6em}
+table.stack td::before{content:attr(data-label);font-size:.85em;color:#57606a}
+table.stack td>span{justify-self:start}
+.path{min-width:0}}
+.sign td{height:2.5em}svg{max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif;fill:#1b1f24}
+@media print{.cards{break-inside:avoid}h2{break-after:avoid}.scroll{overflow:visible}}
 """
 
 _DOT = {
@@ -342,19 +478,74 @@ _DOT = {
 }
 
 
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """HTML-escaped text, quotes included (what ``html.escape(text, quote=True)`` gives)."""
+    return str(text).translate(_ESCAPES)
 
 
-def _html_table(head: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
-    """Cells are given already escaped (some carry markup)."""
+def _path_html(path: str) -> str:
+    """A path that breaks after a slash, never inside a segment (``custody-kv`` stays whole)."""
+    return "/<wbr>".join(f'<span class="seg">{_e(part)}</span>' for part in path.split("/"))
+
+
+def _td(c: object) -> str:
+    if isinstance(c, tuple):
+        style, text = c
+        if style == SEV:
+            return f'<span class="pill sev-{_e(text)}">{_e(text)}</span>'
+        if style == KIND:
+            return f'<span class="nw">{_e(text)}</span>'
+        if style == PATH:
+            return f'<span class="path">{_path_html(str(text))}</span>'
+        if style == ID:
+            return f'<span class="id">{_e(text)}</span>'
+        if style == UUID:
+            return "-<wbr>".join(_e(part) for part in str(text).split("-"))
+        return f'<span class="why">{_e(text)}</span>'
+    if isinstance(c, int):
+        return f'<span class="num">{c}</span>'
+    return f'<span class="prose">{_e(c)}</span>' if len(str(c)) > 40 else _e(c)
+
+
+def _html_table(head: Sequence[str], rows: Iterable[Sequence[object]], cls: str = "") -> str:
+    """A table that, on a narrow page, shows each row as a block of labelled cells instead of running past the
+    margin."""
     h = "".join(f"<th>{_e(c)}</th>" for c in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>'
+    labels = [f' data-label="{_e(c)}"' for c in head]
+    body = "".join(
+        "<tr>" + "".join(f"<td{label}>{_td(c)}</td>" for label, c in zip(labels, row, strict=True)) + "</tr>"
+        for row in rows
+    )
+    table = f'<table class="stack {cls}"><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div class="scroll">{table}</div>'
 
 
-def _sev(sev: Severity) -> str:
-    return f'<span class="pill sev-{sev.value}">{_e(sev.value)}</span>'
+def _html_section(t: Table) -> str:
+    parts = [f'<h2 id="{t.anchor}">{_e(t.title)}</h2>']
+    if t.lead:
+        parts.append(f"<p>{_e(t.lead)}</p>")
+    if t.rows:
+        parts.append(_html_table(t.head, t.rows, t.anchor))
+    elif t.empty:
+        parts.append(f"<p>{_e(t.empty)}</p>")
+    parts.extend(f"<p>{_e(n)}</p>" for n in t.notes)
+    return "\n".join(parts)
+
+
+def _kinds(s: Summary) -> str:
+    """What each kind of anomaly in the report means, once per kind."""
+    seen: dict[str, str] = {}
+    for a in s.anomalies:
+        seen.setdefault(a.kind.value, a.why)
+    for g in s.not_listed.anomalies:
+        seen.setdefault(g.kind.value, g.why)
+    if not seen:
+        return ""
+    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(why)}</dd>" for k, why in sorted(seen.items()))
+    return f'<h3>What each kind means</h3><dl class="kinds">{items}</dl>'
 
 
 def timeline_svg(reveals: Sequence[Reveal], anomalies: Sequence[Anomaly], width: int = 1100) -> str:
@@ -436,111 +627,16 @@ def render_html(s: Summary) -> str:
         )
     )
     warnings = "".join(f'<p class="warn">{_e(w)}</p>' for w in s.warnings)
-    anomalies = (
-        _html_table(
-            ("time", "severity", "kind", "principal", "path", "detail", "why it matters"),
-            (
-                (
-                    _e(_short(a.time)),
-                    _sev(a.severity),
-                    f'<span class="nw">{_e(a.kind.value)}</span>',
-                    _e(_who(a.principal)),
-                    f'<span class="long">{_e(a.path)}</span>',
-                    f'<span class="long">{_e(a.detail)}</span>',
-                    f'<span class="why">{_e(a.why)}</span>',
-                )
-                for a in s.anomalies
-            ),
-        )
-        if s.anomalies
-        else "<p>None.</p>"
-    )
-    reveals = (
-        _html_table(
-            ("time", "account", "grant", "requester", "reason", "ticket", "approvers", "unwrap"),
-            (
-                (
-                    _e(_short(r.time)),
-                    _e(r.account),
-                    _e(r.grant_id),
-                    _e(_who(r.requester)),
-                    _e(r.reason),
-                    _e(r.ticket),
-                    _e(", ".join(a.approver for a in r.approvers) or ("emergency" if r.emergency else "-")),
-                    _e(r.unwrap_status.value),
-                )
-                for r in s.reveals
-            ),
-        )
-        if s.reveals
-        else "<p>None.</p>"
-    )
-    accounts = _html_table(
-        (
-            "account",
-            "owner",
-            "tier",
-            "requests",
-            "approvals",
-            "grants denied",
-            "denied attempts",
-            "reveals",
-            "deposits",
-            "rotations",
-            "codes left",
-        ),
-        (
-            (
-                _e(a.account),
-                _e(a.owner),
-                _e(a.tier),
-                str(a.requests),
-                str(a.approvals),
-                str(a.grants_denied),
-                str(a.access_denied),
-                str(len(a.reveals)),
-                str(a.deposits),
-                str(a.rotations),
-                "-" if a.codes_remaining is None else str(a.codes_remaining),
-            )
-            for a in s.accounts
-        ),
-    )
-    principals = _html_table(
-        (
-            "principal",
-            "entity",
-            "requested",
-            "approved",
-            "denied",
-            "revealed",
-            "unwrapped",
-            "direct",
-            "denied attempts",
-            "anomalies",
-        ),
-        (
-            (
-                _e(p.principal.display_name),
-                _e(p.principal.entity_id),
-                _e(", ".join(p.requested)),
-                _e(", ".join(p.approved)),
-                _e(", ".join(p.denied)),
-                _e(", ".join(p.revealed)),
-                str(p.unwrapped),
-                str(p.direct_accesses),
-                str(p.access_denied),
-                str(p.anomalies),
-            )
-            for p in s.principals
-        ),
-    )
-    files = "".join(f"<li><code>{_e(f)}</code></li>" for f in s.input.files)
-    sign = _html_table(
-        ("role", "name", "signature", "date"),
-        ((_e(r), "", "", "") for r in ("Prepared by", "Reviewed by (security)", "Auditor")),
-        cls="sign",
-    )
+    parts = sections(s, why_per_row=False)
+    nav = "".join(f'<a href="#{p.anchor}">{_e(p.title.split(":")[0])}</a>' for p in parts)
+    body = []
+    for p in parts:
+        body.append(_html_section(p))
+        if p.anchor == "reveals":
+            body.append(f"{timeline_svg(s.reveals, s.anomalies)}\n{_legend()}")
+        elif p.anchor == "anomalies":
+            body.append(_kinds(s))
+    breakdown = f"<p>Anomalies by severity: {_e(anomaly_breakdown(s))}.</p>" if s.anomalies else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -553,22 +649,24 @@ Entries from {_e(s.input.first_entry or "-")} to {_e(s.input.last_entry or "-")}
 Schema version {_e(s.schema_version)}.</p>
 {warnings}
 <div class="cards">{cards}</div>
-<h2>Timeline of reveals</h2>
-{timeline_svg(s.reveals, s.anomalies)}
-{_legend()}
-<h2>Anomalies</h2>
-{anomalies}
-<h2>Reveals</h2>
-{reveals}
-<h2>Accounts</h2>
-{accounts}
-<h2>Principals</h2>
-{principals}
-<h2>Evidence read</h2>
+{breakdown}
+<nav>{nav}<a href="#evidence">Evidence read</a></nav>
+{"".join(body)}
+{_evidence(s)}
+</body></html>
+"""
+
+
+def _evidence(s: Summary) -> str:
+    files = "".join(f"<li><code>{_e(f)}</code></li>" for f in s.input.files)
+    sign = _html_table(
+        ("role", "name", "signature", "date"),
+        ((r, "", "", "") for r in ("Prepared by", "Reviewed by (security)", "Auditor")),
+        cls="sign",
+    )
+    return f"""<h2 id="evidence">Evidence read</h2>
 <p>{s.input.lines_total} lines, {s.input.lines_custody} custody lines parsed, {s.input.lines_invalid} invalid,
 {s.input.entries_duplicate} duplicate entries dropped.</p>
 <ul>{files}</ul>
 <h2>Sign-off</h2>
-{sign}
-</body></html>
-"""
+{sign}"""

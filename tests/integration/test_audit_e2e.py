@@ -165,3 +165,26 @@ def test_cli_prints_the_same_summary(
     assert code == 0
     assert Summary.model_validate_json(out).totals == summary.totals
     assert render(summary, "html").count('class="reveal"') == 2
+
+
+def test_the_report_shows_comments_and_the_denial(summary: Summary, scenario: Scenario) -> None:
+    """On the real service's records: the approver's comment, and who denied which request, why it was asked and
+    what the approver said, in every format an auditor reads."""
+    crit = next(r for r in summary.reveals if r.grant_id == scenario.grants["crit"])
+    assert crit.approvers[0].comment == "called the owner"
+    (d,) = summary.denials
+    assert (d.grant_id, d.denied_by.display_name, d.reason, d.comment) == (
+        scenario.grants["denied"], "userpass-approver", REASON, "no ticket")
+    for fmt in ("markdown", "html"):
+        text = render(summary, fmt)
+        assert "called the owner" in text and "no ticket" in text
+        assert text.count(scenario.grants["denied"]) >= 2  # in the denied requests and the principals
+
+
+def test_the_dev_stacks_bootstrap_is_setup_not_anomalies(own_stack: Stack, scenario: Scenario) -> None:
+    """The whole log, bootstrap included: what `custody bootstrap` wrote as root is recognised as setup, once."""
+    whole = summarize([Path(own_stack.state["audit_log"])], until=scenario.start)
+    paths = sorted(w.path for w in whole.setup)
+    assert paths == ["custody-kv/config", "sys/mounts/custody-kv", "sys/mounts/custody-kv/tune"]
+    assert not [a for a in whole.anomalies if a.kind is AnomalyKind.MOUNT_ADMIN]
+    assert render(whole, "markdown").count("recognised as what `custody bootstrap` does") == 1

@@ -33,8 +33,8 @@ from custody.auditlog import (
     summarize_partial,
 )
 from custody.auditlog import reader as reader_mod
-from custody.auditlog.facts import norm_time
 from custody.auditlog.model import AnomalyKind, Severity, Summary, UnwrapStatus
+from custody.auditlog.timeparse import norm_time
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "audit"
 SCENARIO = FIXTURES / "scenario.log"

@@ -26,9 +26,11 @@ from custody.auditlog import (
     summarize_lines,
     summarize_partial,
 )
-from custody.auditlog.facts import MAX_TTL, Extractor, norm_path, norm_time
+from custody.auditlog.extract import Extractor, norm_path
+from custody.auditlog.facts import MAX_TTL
 from custody.auditlog.model import AnomalyKind, Severity, Summary, UnwrapStatus
 from custody.auditlog.reader import Prefilter
+from custody.auditlog.timeparse import norm_time
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "audit"
 EVASION = FIXTURES / "evasion.log"

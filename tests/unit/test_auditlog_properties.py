@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custody.auditlog import read_lines, summarize_partial
-from custody.auditlog.facts import Partial
 from custody.auditlog.model import Summary
+from custody.auditlog.partial import Partial
 
 SCENARIO = Path(__file__).resolve().parent.parent / "fixtures" / "audit" / "scenario.log"
 LINES = SCENARIO.read_bytes().splitlines(keepends=True)

@@ -1,0 +1,324 @@
+"""The mergeable accumulator that reduces facts as they are read.
+
+The service's writes (most of custody traffic) are folded at once into per-grant timelines and per-account
+state, keyed by a hash of their request id; the other facts (hand-outs, unwraps, touches, recorded refusals:
+what the summary lists one by one) are kept keyed by the id itself, in a ``FactStore``. The request and the
+response entry of one call, and the copies of one call in several cluster nodes' logs, all land on the same key;
+the response wins over the request (it knows the outcome), the later copy over the earlier. ``Partial`` is
+therefore a pure function of the *set* of lines read, so the partials of any split of the input merge to the
+partial of the whole (see ``Partial.merge``), and its size follows the grants and the listed entries, not the lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from hashlib import blake2b
+from typing import Any
+
+import orjson
+
+from custody.auditlog.extract import Extractor
+from custody.auditlog.facts import (
+    DEPOSIT,
+    DEPOSIT_EVENTS,
+    HMAC,
+    KEY_BITS,
+    KEY_MASK,
+    OTHER,
+    RESPONSE,
+    ROTATION,
+    Fact,
+    GrantEntry,
+    GrantInfo,
+    GrantState,
+    Write,
+)
+from custody.auditlog.spill import FactStore
+from custody.auditlog.timeparse import norm_time, time_int
+from custody.domain.events import Event
+
+Stamped = tuple[str, int, Any]  # (time, request key, value): the latest value wins, ties broken by key
+
+
+def _later(a: Stamped | None, b: Stamped | None) -> Stamped | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a[:2] >= b[:2] else b
+
+
+class AccountState:
+    """What the writes of one account's records say, reduced as they stream in (merge: latest value wins)."""
+
+    __slots__ = ("approvals_required", "events", "owner", "present", "remaining", "tier")
+
+    def __init__(self) -> None:
+        self.owner: Stamped | None = None
+        self.tier: Stamped | None = None
+        self.approvals_required: Stamped | None = None
+        self.remaining: Stamped | None = None
+        # code-set writes that count in a window (deposits, rotations) or create the account's row only in one
+        self.events: dict[int, tuple[str, int]] = {}
+        self.present = False  # has a row whatever the window (an account record, or a stated code count)
+
+    def merge(self, other: AccountState) -> None:
+        self.owner = _later(self.owner, other.owner)
+        self.tier = _later(self.tier, other.tier)
+        self.approvals_required = _later(self.approvals_required, other.approvals_required)
+        self.remaining = _later(self.remaining, other.remaining)
+        for key, ev in other.events.items():
+            self.add_event(key, ev)
+        self.present = self.present or other.present
+
+    def add_event(self, key: int, ev: tuple[str, int]) -> None:
+        old = self.events.get(key)
+        if old is None or ev > old:  # copies of one call: the later one, whatever the order of reading
+            self.events[key] = ev
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.owner, self.tier, self.approvals_required, self.remaining, self.events, self.present)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.owner, self.tier, self.approvals_required, self.remaining, self.events, self.present = state
+
+
+def request_key(request_id: str, rank: int) -> int:
+    """A 60-bit key for (request id, entry type): a 59-bit BLAKE2b hash of the id, the low bit for the type.
+
+    Kept instead of the id itself for the writes the summary reduces as it reads: 32 bytes instead of about 120
+    (string and set slot). Two different ids share a hash with probability about n^2 / 2^60 (n ids in one
+    summary: 10^-6 for a million custody writes); the write whose key collides would be taken for a repeat.
+    """
+    h = int.from_bytes(blake2b(request_id.encode(errors="surrogatepass"), digest_size=8).digest(), "big")
+    return (h >> (65 - KEY_BITS)) << 1 | (rank == RESPONSE)
+
+
+def _keeps_whole(f: Fact) -> bool:
+    """Facts listed one by one: all but the service's writes, of which only the refusals it recorded."""
+    if type(f) is not Write:
+        return True
+    return f.grant is None and f.event == Event.access_denied and not f.path.startswith("codes/")
+
+
+@dataclass
+class Partial:
+    """Everything read so far, reduced as it is read, plus line counters. Merge is commutative and idempotent.
+
+    The service's writes (the bulk of custody traffic) are not kept: each is folded at once into the state of
+    its grant (``grants``: one small ``GrantEntry`` per write, the timeline correlation needs) or its account
+    (``accounts``: latest values, and the few code-set writes a window counts), and only its request key is
+    kept (``keys``) so that a copy read again (another node's log, an overlapping rotated file, the other
+    worker's range) is recognised. ``facts`` keeps, keyed by request id, the entries the summary lists one by
+    one anyway: hand-outs, unwraps, other tokens' touches of the mount and the API refusals the service records.
+    """
+
+    files: set[str] = field(default_factory=set)
+    lines_total: int = 0
+    lines_custody: int = 0
+    lines_invalid: int = 0
+    occurrences: int = 0
+    first: str = ""
+    last: str = ""
+    facts: FactStore = field(default_factory=FactStore)
+    grants: dict[str, list[GrantEntry]] = field(default_factory=dict)
+    accounts: dict[str, AccountState] = field(default_factory=dict)
+    keys: set[int] = field(default_factory=set)  # successful writes folded into ``accounts`` or dropped
+    other_keys: set[int] = field(default_factory=set)  # writes that failed, or seen as request entries only
+    hmaced: set[int] = field(default_factory=set)  # keys of writes whose event field is HMAC'd
+
+    def add_entry_time(self, t: str) -> None:
+        if t:
+            if not self.first or t < self.first:
+                self.first = t
+            if t > self.last:
+                self.last = t
+
+    def add_fact(self, f: Fact) -> None:
+        self.occurrences += 1
+        if _keeps_whole(f):
+            self.facts.add(f)
+        else:
+            self._add_write(f)  # type: ignore[arg-type]
+
+    def _add_write(self, w: Write) -> None:
+        key = request_key(w.request_id, w.rank)
+        if w.rank != RESPONSE or not w.ok:
+            # A request entry is the call before it ran (parsed only when it carries an error); a failed write
+            # changed nothing. Neither counts, but a repeat of either is still a repeat.
+            self.other_keys.add(key)
+            return
+        if w.grant is not None:
+            # recognised as a repeat within its grant's few entries: no key in the big set
+            if self._add_grant_entry(w, w.grant, key) and w.event.startswith(HMAC):
+                self.hmaced.add(key)
+            return
+        if key not in self.keys:
+            self.keys.add(key)
+            if w.event.startswith(HMAC):
+                self.hmaced.add(key)
+        # Folded even when it is a repeat: the latest value wins, so a copy changes nothing unless it is the
+        # later copy of the same call (another node's clock), which wins as it would have in any order of reading.
+        if w.path.startswith("accounts/"):
+            self._add_account_write(w, key)
+        elif w.path.startswith("codes/"):
+            self._add_codes_write(w, key)
+
+    def _add_account_write(self, w: Write, key: int) -> None:
+        a = self._account(w.account or _account_of(w.path, "accounts/"))
+        a.present = True
+        if w.owner:
+            a.owner = _later(a.owner, (w.time, key, w.owner))
+        if w.tier:
+            a.tier = _later(a.tier, (w.time, key, w.tier))
+        if w.approvals_required:
+            a.approvals_required = _later(a.approvals_required, (w.time, key, w.approvals_required))
+
+    def _add_codes_write(self, w: Write, key: int) -> None:
+        a = self._account(w.account or _account_of(w.path, "codes/"))
+        if w.remaining >= 0:
+            a.present = True
+            a.remaining = _later(a.remaining, (w.time, key, w.remaining))
+        kind = DEPOSIT if w.event in DEPOSIT_EVENTS else ROTATION if w.event == Event.codes_rotated else OTHER
+        if kind != OTHER or w.remaining < 0:
+            a.add_event(key, (w.time, kind))
+
+    def _account(self, name: str) -> AccountState:
+        a = self.accounts.get(name)
+        if a is None:
+            a = self.accounts[name] = AccountState()
+        return a
+
+    def _add_grant_entry(self, w: Write, g: GrantState, key: int) -> bool:
+        """Add one write to its grant's timeline; False if that write is already there."""
+        stamp = time_int(w.time) << KEY_BITS | key
+        info = (g.account, g.requester, g.reason, g.ticket, g.emergency, g.reviewed_by, g.denial, g.review)
+        entries = self.grants.get(g.grant_id)
+        if entries is None:
+            self.grants[g.grant_id] = [GrantEntry(stamp, w.event, w.actor, g.status, g.approvals, GrantInfo(*info))]
+            return True
+        prev = entries[-1]
+        # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
+        e = GrantEntry(
+            stamp,
+            w.event,
+            w.actor,
+            g.status,
+            prev.approvals if g.approvals == prev.approvals else g.approvals,
+            prev.info if info == prev.info else GrantInfo(*info),
+        )
+        if _fold_repeat(entries, e):
+            return False
+        entries.append(e)
+        return True
+
+    def add_line(self, line: bytes | bytearray, ex: Extractor) -> None:
+        """Parse one candidate line; count it invalid if it is not an audit entry. Never raises."""
+        try:
+            e = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            self.lines_invalid += 1
+            return
+        if (
+            not isinstance(e, dict)
+            or e.get("type") not in ("request", "response")
+            or not isinstance(e.get("request"), dict)
+        ):
+            self.lines_invalid += 1
+            return
+        try:
+            time = norm_time(e.get("time"))
+            # Vault stamps every entry; one without a real time is not an audit entry (and would break the
+            # ordering and the durations the summary computes)
+            f = ex.fact(e, time) if time else None
+        except (TypeError, ValueError, AttributeError, IndexError, OverflowError):  # hostile shapes: never fatal
+            self.lines_invalid += 1
+            return
+        if not time:
+            self.lines_invalid += 1
+            return
+        self.add_entry_time(time)
+        if f is not None:
+            self.add_fact(f)
+
+    def take_state(self) -> Partial:
+        """Move the reduced state and facts (not the line counters) to a new Partial, leaving self empty of them.
+
+        A worker sends these pieces as it reads; merging them gives the same as merging the whole at the end.
+        """
+        out = Partial(
+            facts=self.facts,
+            grants=self.grants,
+            accounts=self.accounts,
+            keys=self.keys,
+            other_keys=self.other_keys,
+            hmaced=self.hmaced,
+            occurrences=self.occurrences,
+        )
+        self.facts, self.grants, self.accounts = FactStore(), {}, {}
+        self.keys, self.other_keys, self.hmaced = set(), set(), set()
+        self.occurrences = 0
+        return out
+
+    def has_state(self) -> bool:
+        return bool(self.facts or self.grants or self.accounts or self.keys or self.other_keys)
+
+    def merge(self, other: Partial) -> Partial:
+        """Fold ``other`` into self (and return self): the result does not depend on the order of merges, and
+        a write present in both is counted once."""
+        self.files |= other.files
+        self.lines_total += other.lines_total
+        self.lines_custody += other.lines_custody
+        self.lines_invalid += other.lines_invalid
+        self.occurrences += other.occurrences
+        self.add_entry_time(other.first)
+        self.add_entry_time(other.last)
+        self.facts.merge(other.facts)
+        grants = self.grants
+        for gid, entries in other.grants.items():
+            have = grants.get(gid)
+            if have is None:
+                grants[gid] = list(entries)  # a list of its own: other's stays other's
+            else:
+                for e in entries:
+                    if not _fold_repeat(have, e):
+                        have.append(e)
+        accounts = self.accounts
+        for name, st in other.accounts.items():
+            a = accounts.get(name)
+            if a is None:
+                a = accounts[name] = AccountState()
+            a.merge(st)  # latest values and keyed events: folding one in twice changes nothing
+        self.keys |= other.keys
+        self.other_keys |= other.other_keys
+        self.hmaced |= other.hmaced
+        return self
+
+    @property
+    def duplicates(self) -> int:
+        """Entries seen again with the same request id and type (cluster nodes, overlapping rotated files)."""
+        keys = self.keys
+        others = sum(1 for k in self.other_keys if k not in keys)
+        writes = len(keys) + sum(len(h) for h in self.grants.values())
+        return self.occurrences - len(self.facts) - self.facts.count_both() - writes - others
+
+
+def _fold_repeat(entries: list[GrantEntry], e: GrantEntry) -> bool:
+    """If ``entries`` already hold the write ``e`` is a copy of, keep the later copy of the two and say True.
+
+    Copies of one call from several nodes may differ in time; keeping the greater of the two (the later time)
+    makes the result the same whatever the order the copies are read or merged in.
+    """
+    key = e.stamp & KEY_MASK
+    for i, have in enumerate(entries):
+        if have.stamp & KEY_MASK == key:
+            if e > have:
+                entries[i] = e
+            return True
+    return False
+
+
+def _account_of(path: str, prefix: str) -> str:
+    """``accounts/pypi/acme`` -> ``pypi/acme`` (the first two segments after ``prefix``)."""
+    rest = path[len(prefix) :].split("/")
+    return "/".join(rest[:2]) if len(rest) >= 2 else ""
