@@ -1,3 +1,5 @@
+"""``python -m custody``: the same as the ``custody`` command."""
+
 from custody.cli.main import main
 
 raise SystemExit(main())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -10,6 +9,8 @@ import click
 
 def emit(fmt: str, data: Any, human: str | None = None) -> None:
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
     else:
         click.echo(human if human is not None else _text(data))

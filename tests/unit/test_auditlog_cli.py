@@ -1,4 +1,4 @@
-"""``custody audit summary`` through its own ``main(argv)``: output streams, files, exit codes."""
+"""``custody audit summary`` through the CLI's ``main(argv)``: output streams, files, exit codes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from custody.auditlog.cli import EXIT_ANOMALY, main
+from custody.cli.audit import EXIT_ANOMALY
 from custody.cli.common import EXIT_ERROR
+from custody.cli.main import main as custody_main
+
+
+def main(argv: list[str]) -> int:
+    """``custody audit ARGV...``"""
+    return custody_main(["audit", *argv])
+
 
 SCENARIO = Path(__file__).resolve().parent.parent / "fixtures" / "audit" / "scenario.log"
 

@@ -49,7 +49,7 @@ def test_no_token_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caps
 
 
 def test_token_file_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from custody.config import client_token
+    from custody.cli.settings import client_token
 
     for name in ("VAULT_TOKEN", "BAO_TOKEN"):
         monkeypatch.delenv(name, raising=False)
