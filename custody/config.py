@@ -67,6 +67,14 @@ class PolicySettings(BaseSettings):
     rotation_grace: Duration = timedelta(days=30)
     emergency_review_within: Duration = timedelta(hours=72)
 
+    @field_validator("wrap_ttl")
+    @classmethod
+    def _short_lived(cls, value: timedelta) -> timedelta:
+        # The CLI refuses to unwrap a wrapping token that lives longer (custody.cli.unwrap.MAX_WRAP_TTL).
+        if not timedelta(seconds=1) <= value <= timedelta(hours=1):
+            raise ValueError("a wrapping token must live between 1s and 1h")
+        return value
+
     @field_validator("ticket_pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:

@@ -11,8 +11,9 @@ Layout: one module per command group, each a shell that parses, calls one thing 
     whoami.py      custody whoami
     common.py      --format, the API client, codes from a file or stdin, ACCOUNT/GRANT as URL segments
     output.py      JSON or text (tables)
-    settings.py    token, CUSTODY_ADDR, log level, read from the environment (no pydantic)
-    client.py      the HTTP client (httpx) of custody
+    settings.py    token, CUSTODY_ADDR, the caller's own Vault, read from the environment (no pydantic)
+    client.py      the HTTP clients (httpx), of custody and of the caller's Vault
+    unwrap.py      a reveal's checks of the wrapping token before it is unwrapped
 
 Adding a group (say ``custody inventory``):
 

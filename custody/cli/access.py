@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
 from custody.cli.common import account_path, client, fmt_option, grant_path
 from custody.cli.output import emit, table
-from custody.errors import CustodyError
 
 
 @click.group()
@@ -78,17 +76,11 @@ for _command in (
 @click.argument("grant")
 @fmt_option
 def access_reveal(grant: str, fmt: str) -> None:
-    """Take GRANT's code: custody answers with a single-use wrapping token, unwrapped here with your token."""
-    api = client()
-    resp = api.call("POST", f"grants/{grant_path(grant)}/reveal")
-    data, wrap = resp["data"], resp["wrap_info"]
-    vault_addr = (os.environ.get("CUSTODY_VAULT_ADDR") or data.get("vault_addr") or os.environ.get("VAULT_ADDR")
-                  or os.environ.get("BAO_ADDR") or "")
-    code = api.unwrap(vault_addr, wrap["token"]).get("code")
-    if not code:
-        raise CustodyError("the unwrapped answer held no code", hint="tell the security team")
-    out = {"grant": data["grant"], "account": data["account"], "code": code, "remaining": data["remaining"]}
-    emit(fmt, out, f"{code}\n\n(one-time recovery code for {data['account']}; {data['remaining']} left. "
+    """Take GRANT's code: custody answers with a single-use wrapping token, checked and unwrapped in your Vault."""
+    from custody.cli.unwrap import take_code
+
+    out = take_code(client(), grant)
+    emit(fmt, out, f"{out['code']}\n\n(one-time recovery code for {out['account']}; {out['remaining']} left. "
                    "Use it now; it is burned once used.)")
 
 

@@ -1,4 +1,4 @@
-"""HTTP client of the custody API (and of Vault for the one unwrap a reveal needs).
+"""HTTP clients: of the custody API, and of the caller's own Vault for the lookup and unwrap a reveal needs.
 
 Imported only by the commands that talk to a server (through ``custody.cli.common.client``): httpx is most of a
 client command's start-up time, and ``custody --help`` does not need it.
@@ -18,7 +18,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402
 
 from custody import errors  # noqa: E402
-from custody.cli.settings import client_token, custody_addr, valid_token  # noqa: E402
+from custody.cli.settings import VaultAddr, client_token, custody_addr, valid_token  # noqa: E402
 from custody.urls import origin, valid_addr  # noqa: E402
 
 API_PREFIX = "/v1/custody/"
@@ -140,24 +140,70 @@ class Client:
         return body
 
     def unwrap(self, vault_addr: str, wrapping_token: str) -> dict[str, Any]:
-        """Unwrap with the caller's own token, so Vault's audit log names who took the code."""
-        if not valid_addr(vault_addr.rstrip("/")):
+        """Unwrap a reveal's token in the Vault at ``vault_addr`` with this client's token, unchecked; returns the
+        reveal record (``{"code": ...}``). ``access reveal`` checks the token first: ``custody.cli.unwrap``."""
+        addr = vault_addr.rstrip("/")
+        if not valid_addr(addr):
             raise errors.ValidationError(f"not a valid Vault address: {vault_addr[:80]!r}",
                                          hint="set CUSTODY_VAULT_ADDR to the Vault address, http(s)://host:port")
-        try:
-            resp = httpx.post(f"{vault_addr.rstrip('/')}/v1/sys/wrapping/unwrap", json={"token": wrapping_token},
-                              headers={"X-Vault-Token": self.token}, timeout=30)
-        except httpx.HTTPError as exc:
-            raise errors.StoreError(f"Vault at {vault_addr} is unreachable ({type(exc).__name__})",
-                                    hint="set CUSTODY_VAULT_ADDR to the Vault address") from None
+        payload = Vault(VaultAddr(addr, "the address given"), self.token).unwrap(wrapping_token)
+        inner = payload.get("data")
+        return dict(inner) if isinstance(inner, dict) else payload
+
+
+class Vault:
+    """The caller's own Vault: the wrapping calls of a reveal, nothing else.
+
+    The caller's token is sent only by :meth:`unwrap`, so Vault's audit log names who took the code.
+    """
+
+    def __init__(self, vault: VaultAddr, token: str | None, timeout: float = 30.0) -> None:
+        self.vault = vault
+        self._token = token
+        self._http = httpx.Client(base_url=vault.addr, timeout=timeout,
+                                  verify=tls(vault.addr, vault.cacert, vault.cacert_source))
+
+    def __repr__(self) -> str:
+        return f"Vault(addr={self.vault.addr!r})"
+
+    def lookup(self, wrapping_token: str) -> dict[str, Any] | None:
+        """The wrapping token's creation path, time and TTL; None if this Vault does not know the token.
+
+        Looking a wrapping token up does not spend it, and needs no token of the caller's: none is sent.
+        """
+        resp = self._post("sys/wrapping/lookup", {"token": wrapping_token}, None)
+        if resp.status_code == 400:
+            return None  # "wrapping token is not valid or does not exist"
+        if resp.status_code >= 400:
+            raise errors.StoreError(f"Vault at {self.vault.addr} refused to look up the wrapping token "
+                                    f"(HTTP {resp.status_code})", hint=self._where())
+        data = self._answer(resp).get("data")
+        return data if isinstance(data, dict) else {}
+
+    def unwrap(self, wrapping_token: str) -> dict[str, Any]:
+        """The wrapped answer's ``data``, unwrapped with the caller's own token."""
+        resp = self._post("sys/wrapping/unwrap", {"token": wrapping_token}, _checked(self._token))
         if resp.status_code >= 400:
             raise errors.PreconditionFailed(
                 "the wrapping token could not be unwrapped (expired, already used, or not yours)",
                 hint="if you did not unwrap it, someone else may have: tell the security team now",
             )
+        data = self._answer(resp).get("data")
+        return data if isinstance(data, dict) else {}
+
+    def _post(self, path: str, body: dict[str, Any], token: str | None) -> httpx.Response:
+        headers = {"X-Vault-Token": token} if token else {}
+        try:
+            return self._http.post(f"/v1/{path}", json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise errors.StoreError(f"Vault at {self.vault.addr} is unreachable ({type(exc).__name__})",
+                                    hint=self._where()) from None
+
+    def _answer(self, resp: httpx.Response) -> dict[str, Any]:
         answer = _object(resp)
         if answer is None:
-            raise errors.StoreError(f"the server at {vault_addr} did not answer like Vault",
-                                    hint="set CUSTODY_VAULT_ADDR to the Vault address")
-        body = answer.get("data") or {}
-        return dict(body.get("data") or body)
+            raise errors.StoreError(f"the server at {self.vault.addr} did not answer like Vault", hint=self._where())
+        return answer
+
+    def _where(self) -> str:
+        return f"your Vault's address comes from {self.vault.source}; set CUSTODY_VAULT_ADDR to change it"

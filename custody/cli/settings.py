@@ -2,6 +2,9 @@
 
 - the caller's Vault token: ``VAULT_TOKEN``, then ``BAO_TOKEN``, then ``~/.vault-token``;
 - the custody server: ``CUSTODY_ADDR`` (default ``http://127.0.0.1:8400``);
+- the caller's own Vault, where a reveal's wrapping token is checked and unwrapped: ``CUSTODY_VAULT_ADDR``, else
+  ``VAULT_ADDR``/``BAO_ADDR``, else Vault's default ``https://127.0.0.1:8200``; its CA bundle from
+  ``CUSTODY_VAULT_CACERT``, ``VAULT_CACERT`` or ``BAO_CACERT``;
 - the CLI's own log level: ``CUSTODY_CLI_LOG_LEVEL`` (default ``warning``; logs go to stderr).
 
 Plain functions over ``os.environ``, no pydantic and no HTTP library, so that ``custody --help`` and every client
@@ -13,12 +16,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from custody.errors import AuthError, ValidationError
 from custody.logging import check_log_level
 from custody.urls import valid_addr
 
 DEFAULT_CUSTODY_ADDR = "http://127.0.0.1:8400"
+DEFAULT_VAULT_ADDR = "https://127.0.0.1:8200"  # what the Vault and OpenBao CLIs use when VAULT_ADDR is unset
 TOKEN_FILE = "~/.vault-token"
 
 # What a token may hold: visible ASCII, the only characters an HTTP header carries unchanged.
@@ -71,6 +76,31 @@ def custody_addr() -> str:
         raise ValidationError("CUSTODY_ADDR is not a valid URL (http(s)://host:port)",
                               hint="e.g. export CUSTODY_ADDR=https://custody.example.com:8400")
     return addr
+
+
+class VaultAddr(NamedTuple):
+    """The caller's own Vault, and the variables it came from (for messages)."""
+
+    addr: str
+    source: str
+    cacert: str | None = None
+    cacert_source: str = ""
+
+
+def vault_addr() -> VaultAddr:
+    """The caller's own Vault: CUSTODY_VAULT_ADDR, else VAULT_ADDR, else BAO_ADDR, else Vault's default."""
+    addr, source = DEFAULT_VAULT_ADDR, "Vault's default address"
+    for name in ("CUSTODY_VAULT_ADDR", "VAULT_ADDR", "BAO_ADDR"):
+        if value := os.environ.get(name, "").strip():
+            addr, source = value.rstrip("/"), name
+            break
+    if not valid_addr(addr):
+        raise ValidationError(f"{source} is not a valid URL (http(s)://host:port)",
+                              hint=f"set {source} to your Vault's address, e.g. https://vault.example.com:8200")
+    for name in ("CUSTODY_VAULT_CACERT", "VAULT_CACERT", "BAO_CACERT"):
+        if cacert := os.environ.get(name, "").strip():
+            return VaultAddr(addr, source, cacert, name)
+    return VaultAddr(addr, source)
 
 
 def cli_log_level() -> str:

@@ -119,3 +119,12 @@ def test_a_server_that_is_not_custody_is_named_as_such(monkeypatch: pytest.Monke
     assert captured.out == ""
     assert f"did not answer like custody (HTTP {status}, {ctype})" in captured.err
     assert "CUSTODY_ADDR" in captured.err and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("ttl", ["2h", "0s"])
+def test_a_wrap_ttl_the_cli_would_refuse_stops_the_server(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str], ttl: str) -> None:
+    monkeypatch.setenv("CUSTODY_WRAP_TTL", ttl)
+    assert main(["serve"]) == 1
+    err = capsys.readouterr().err
+    assert "invalid server setting wrap_ttl (CUSTODY_WRAP_TTL): a wrapping token must live between 1s and 1h" in err
