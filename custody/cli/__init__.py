@@ -10,10 +10,11 @@ Layout: one module per command group, each a shell that parses, calls one thing 
     rotation.py    custody rotation sweep         audit.py     custody audit summary
     whoami.py      custody whoami
     common.py      --format, the API client, codes from a file or stdin, ACCOUNT/GRANT as URL segments
-    output.py      JSON or text (tables)
+    output.py      JSON or text (tables; other people's text made safe for a terminal)
     settings.py    token, CUSTODY_ADDR, the caller's own Vault, read from the environment (no pydantic)
     client.py      the HTTP clients (httpx), of custody and of the caller's Vault
     unwrap.py      a reveal's checks of the wrapping token before it is unwrapped
+    grant_text.py  a grant's whole story, as text
 
 Adding a group (say ``custody inventory``):
 

@@ -27,27 +27,13 @@ def access_request(account: str, reason: str, ticket: str | None, ttl: str | Non
     """Ask for one recovery code of ACCOUNT."""
     body = {"reason": reason, "ticket": ticket, "ttl": ttl, "emergency": emergency}
     g = client().call("POST", f"accounts/{account_path(account)}/grants", body)["data"]
-    nxt = (f"next: custody access reveal {g['id']}" if g["status"] == "approved"
-           else f"next: an approver runs `custody access approve {g['id']}`")
-    emit(fmt, g, _grant_text(g) + "\n" + nxt)
-
-
-def _grant_text(g: dict[str, Any]) -> str:
-    approvals = ", ".join(a["approver"] for a in g.get("approvals") or []) or "none"
-    lines = [
-        f"grant {g['id']}  [{g['status']}]{'  EMERGENCY' if g.get('emergency') else ''}",
-        f"  account:   {g['account']}",
-        f"  requester: {g['requester']}",
-        f"  reason:    {g['reason']}",
-        f"  ticket:    {g.get('ticket') or '-'}",
-        f"  approvals: {len(g.get('approvals') or [])}/{g['approvals_required']} ({approvals})",
-        f"  expires:   {g['expires_at']}",
-    ]
-    return "\n".join(lines)
+    _emit_grant(fmt, g)
 
 
 def _emit_grant(fmt: str, g: dict[str, Any]) -> None:
-    emit(fmt, g, _grant_text(g))
+    from custody.cli.grant_text import grant_text  # only text output needs it (and datetime)
+
+    emit(fmt, g, grant_text(g) if fmt == "text" else None)
 
 
 def _decision(action: str, doc: str, comment_help: str) -> click.Command:
@@ -101,6 +87,6 @@ def access_list(status: str | None, account: str | None, unreviewed: bool, fmt: 
 @click.argument("grant")
 @fmt_option
 def access_show(grant: str, fmt: str) -> None:
-    """GRANT: who asked, why, which ticket, its approvals and status."""
+    """GRANT's whole story: the request, each approval or the denial, the reveal, the review, what comes next."""
     g = client().call("GET", f"grants/{grant_path(grant)}")["data"]
     _emit_grant(fmt, g)

@@ -59,8 +59,11 @@ def bootstrap(vault_addr: str, mount: str, ca_cert: str | None, service_cidr: tu
 
 
 def _text(result: dict[str, Any], vault_addr: str, mount: str, dry_run: bool) -> str:
-    lines = [f"{'dry run: ' if dry_run else ''}custody at {vault_addr} (mount {mount}/): "
-             f"{result['changed']} change(s)"]
+    where = f"Vault at {vault_addr} for custody (mount {mount}/)"
+    if dry_run:
+        lines = [f"dry run of setting up {where}: {result['changed']} change(s) to make, none made"]
+    else:
+        lines = [f"set up {where}: {result['changed']} change(s)"]
     verb = "would" if dry_run else "did"
     lines += [f"  {c['action'] if c['action'] == 'unchanged' else verb + ' ' + c['action']:>12}  {c['step']}"
               for c in result["changes"]]

@@ -40,8 +40,9 @@ def sweep(max_age: str | None, min_remaining: int | None, grace: str | None, fmt
     """List accounts due for rotation and why. Exit 3 if any is overdue (for cron/CI), 0 otherwise."""
     body = {"max_age": max_age, "min_remaining": min_remaining, "grace": grace}
     r = client().call("POST", "rotation/sweep", {k: v for k, v in body.items() if v is not None})["data"]
-    rows = [{"account": d["account"], "overdue": "OVERDUE" if d["overdue"] else "due",
-             "since": (d["due_since"] or "")[:10], "remaining": d["remaining"],
+    # STATE says how urgent: "due" (rotate soon), "OVERDUE" (due for longer than the grace: the sweep exits 3).
+    rows = [{"account": d["account"], "state": "OVERDUE" if d["overdue"] else "due",
+             "due_since": (d["due_since"] or "")[:10], "remaining": d["remaining"],
              "reasons": "; ".join(x["message"] for x in d["reasons"])} for d in r["due"]]
     human = (f"{r['checked']} accounts checked, {len(r['due'])} due, {len(r['overdue'])} overdue "
              f"(max age {r['policy']['max_age']}, min remaining {r['policy']['min_remaining']}, "
@@ -49,7 +50,7 @@ def sweep(max_age: str | None, min_remaining: int | None, grace: str | None, fmt
     if r.get("expired_grants"):
         human += f"\n{len(r['expired_grants'])} grant(s) past their expiry recorded as expired"
     if rows:
-        human += "\n" + table(rows, ["account", "overdue", "since", "remaining", "reasons"])
+        human += "\n" + table(rows, ["account", "state", "due_since", "remaining", "reasons"])
     emit(fmt, r, human)
     if r["overdue"]:
         raise Overdue(f"{len(r['overdue'])} account(s) overdue for rotation")

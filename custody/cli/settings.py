@@ -44,11 +44,21 @@ def _checked_token(token: str, source: str) -> str:
 def client_token() -> str | None:
     """The caller's Vault token: VAULT_TOKEN, then BAO_TOKEN, then ~/.vault-token (Vault's own order).
 
-    Raises AuthError, naming where the token came from (never the token), if it could not go in an HTTP header.
+    None when there is none anywhere. AuthError, naming where the token came from (never the token), when it could
+    not go in an HTTP header, or when a variable is set but empty (``VAULT_TOKEN=$UNSET_VARIABLE``): that is a
+    mistake worth naming, not a reason to fall back to a stale ``~/.vault-token``.
     """
+    empty = None
     for name in ("VAULT_TOKEN", "BAO_TOKEN"):
-        if os.environ.get(name):
-            return _checked_token(os.environ[name].strip(), name)
+        value = os.environ.get(name)
+        if value is not None and value.strip():
+            return _checked_token(value.strip(), name)
+        if value is not None:
+            empty = empty or name
+    if empty:
+        raise AuthError(f"{empty} is set but empty",
+                        hint=f"export {empty}=<your Vault token> (is the variable you copied it from set?), or unset "
+                             f"{empty} to use {'BAO_TOKEN or ' if empty == 'VAULT_TOKEN' else ''}{TOKEN_FILE}")
     return _token_file()
 
 
