@@ -24,7 +24,7 @@ EXIT_ANOMALY = 4
 # Severities from the least to the most severe, as custody.auditlog.model.Severity spells them (a test keeps the
 # two equal); written out here so that `custody --help` does not import the audit reader.
 SEVERITIES = ("low", "medium", "high", "critical")
-DEFAULT_LATE_AFTER = "300s"  # custody.auditlog.DEFAULT_LATE_AFTER, likewise
+DEFAULT_LATE_AFTER = "120s"  # custody.auditlog.DEFAULT_LATE_AFTER, likewise
 FORMATS = ("markdown", "json", "csv", "html", "text")
 
 
