@@ -169,9 +169,12 @@ class Vault:
     def lookup(self, wrapping_token: str) -> dict[str, Any] | None:
         """The wrapping token's creation path, time and TTL; None if this Vault does not know the token.
 
-        Looking a wrapping token up does not spend it, and needs no token of the caller's: none is sent.
+        Looking a wrapping token up does not spend it, and OpenBao needs no token of the caller's for it: none is
+        sent, unless this Vault asks for one (it is the caller's own Vault, so their token may go there).
         """
         resp = self._post("sys/wrapping/lookup", {"token": wrapping_token}, None)
+        if resp.status_code in (401, 403):
+            resp = self._post("sys/wrapping/lookup", {"token": wrapping_token}, _checked(self._token))
         if resp.status_code == 400:
             return None  # "wrapping token is not valid or does not exist"
         if resp.status_code >= 400:

@@ -105,3 +105,36 @@ def test_origins_compare_what_requests_reach() -> None:
     assert same_server("https://vault:8200", "HTTPS://VAULT:8200/")
     assert not same_server("https://vault:8200", "http://vault:8200")
     assert not same_server("not a url", "not a url")
+
+
+def test_a_vault_that_wants_a_token_for_the_lookup_gets_the_callers_own() -> None:
+    """OpenBao looks a wrapping token up without any token; a Vault that asks for one is the caller's own Vault,
+    so the lookup is asked again with the caller's token, and nothing else changes."""
+    import json
+    from http.server import BaseHTTPRequestHandler
+
+    from custody.cli.client import Vault
+    from tests.helpers import local_http
+
+    seen: list[str | None] = []
+
+    class WantsToken(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            seen.append(self.headers.get("x-vault-token"))
+            ok = self.headers.get("x-vault-token") is not None
+            body = json.dumps({"data": {"creation_path": f"custody-kv/data/reveals/{GRANT}", "creation_ttl": 300}}
+                              if ok else {"errors": ["permission denied"]}).encode()
+            self.send_response(200 if ok else 403)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    with local_http(WantsToken) as addr:
+        info = Vault(VaultAddr(addr, "VAULT_ADDR"), "s.callerstoken000000000").lookup("s.wrapping")
+    assert seen == [None, "s.callerstoken000000000"]
+    check_wrapping(info, GRANT, MINE)
