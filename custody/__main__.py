@@ -1,5 +1,5 @@
 """``python -m custody``: the same as the ``custody`` command."""
 
-from custody.cli.main import main
+from custody.cli.main import run
 
-raise SystemExit(main())
+raise SystemExit(run())
