@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Stack, local_http, uniq
+from tests.helpers import Stack, local_http, send_json, uniq
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +34,7 @@ class _Rogue(BaseHTTPRequestHandler):
     def _reply(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
         self.seen.append((self.command, self.path, self.headers.get("x-vault-token")))
-        raw = json.dumps(self.answer).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        send_json(self, self.answer)
 
     do_GET = do_POST = _reply
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from custody.cli.main import main
-from tests.helpers import local_http
+from tests.helpers import local_http, send_json
 
 
 def test_bad_server_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -129,12 +129,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.seen.append(self.path)
-        body = b'{"data": {"accounts": []}}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, {"data": {"accounts": []}})
 
     def log_message(self, *args: object) -> None:
         pass

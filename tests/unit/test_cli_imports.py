@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import local_http
+from tests.helpers import local_http, send_json
 
 # Never for --help or a client command: the server, its settings and web stack, Vault's SDK, the audit reader,
 # structlog (and the console renderer it brings) when nothing is logged.
@@ -37,29 +37,21 @@ GRANT_JSON = {"id": GRANT, "status": "revealed", "account": "pypi/acme", "reques
 class _CustodyAndVault(BaseHTTPRequestHandler):
     """Custody's answers for the commands below, and Vault's for the wrapping lookup and unwrap of a reveal."""
 
-    def _send(self, body: object) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
     def _answer(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
         path = self.path.split("?")[0]
         if path == "/v1/custody/accounts":
-            self._send({"data": {"accounts": [{"id": "pypi/acme", "owner": "o@example.com", "tier": "standard",
+            send_json(self, {"data": {"accounts": [{"id": "pypi/acme", "owner": "o@example.com", "tier": "standard",
                                                "approvals_required": 0}]}})
         elif path == f"/v1/custody/grants/{GRANT}/reveal":
-            self._send({"data": {"grant": GRANT, "account": "pypi/acme", "remaining": 7, "vault_addr": ""},
+            send_json(self, {"data": {"grant": GRANT, "account": "pypi/acme", "remaining": 7, "vault_addr": ""},
                         "wrap_info": {"token": "s.wrappingtoken", "ttl": 300}})
         elif path == f"/v1/custody/grants/{GRANT}":
-            self._send({"data": GRANT_JSON})
+            send_json(self, {"data": GRANT_JSON})
         elif path == "/v1/sys/wrapping/lookup":
-            self._send({"data": {"creation_path": f"custody-kv/data/reveals/{GRANT}", "creation_ttl": 300}})
+            send_json(self, {"data": {"creation_path": f"custody-kv/data/reveals/{GRANT}", "creation_ttl": 300}})
         elif path == "/v1/sys/wrapping/unwrap":
-            self._send({"data": {"data": {"code": "0123456789abcdef"}, "metadata": {}}})
+            send_json(self, {"data": {"data": {"code": "0123456789abcdef"}, "metadata": {}}})
         else:
             self.send_error(404)
 

@@ -110,11 +110,10 @@ def test_origins_compare_what_requests_reach() -> None:
 def test_a_vault_that_wants_a_token_for_the_lookup_gets_the_callers_own() -> None:
     """OpenBao looks a wrapping token up without any token; a Vault that asks for one is the caller's own Vault,
     so the lookup is asked again with the caller's token, and nothing else changes."""
-    import json
     from http.server import BaseHTTPRequestHandler
 
     from custody.cli.client import Vault
-    from tests.helpers import local_http
+    from tests.helpers import local_http, send_json
 
     seen: list[str | None] = []
 
@@ -122,14 +121,10 @@ def test_a_vault_that_wants_a_token_for_the_lookup_gets_the_callers_own() -> Non
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length") or 0))
             seen.append(self.headers.get("x-vault-token"))
-            ok = self.headers.get("x-vault-token") is not None
-            body = json.dumps({"data": {"creation_path": f"custody-kv/data/reveals/{GRANT}", "creation_ttl": 300}}
-                              if ok else {"errors": ["permission denied"]}).encode()
-            self.send_response(200 if ok else 403)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            if self.headers.get("x-vault-token") is None:
+                send_json(self, {"errors": ["permission denied"]}, 403)
+            else:
+                send_json(self, {"data": {"creation_path": f"custody-kv/data/reveals/{GRANT}", "creation_ttl": 300}})
 
         def log_message(self, *_args: object) -> None:
             pass
