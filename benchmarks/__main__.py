@@ -1,11 +1,12 @@
-"""Run every benchmark in turn: ``python -m benchmarks [name ...]`` (names: audit, sweep, load)."""
+"""Run every benchmark in turn: ``python -m benchmarks [name ...]`` (names: cli, audit, sweep, load)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-BENCHES = {"audit": "benchmarks.bench_audit", "sweep": "benchmarks.bench_sweep", "load": "benchmarks.bench_load"}
+BENCHES = {"cli": "benchmarks.bench_cli", "audit": "benchmarks.bench_audit", "sweep": "benchmarks.bench_sweep",
+           "load": "benchmarks.bench_load"}
 
 
 def main(argv: list[str]) -> int:

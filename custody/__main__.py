@@ -1,3 +1,5 @@
-from custody.cli.main import main
+"""``python -m custody``: the same as the ``custody`` command."""
 
-raise SystemExit(main())
+from custody.cli.main import run
+
+raise SystemExit(run())

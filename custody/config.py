@@ -1,19 +1,19 @@
-"""Settings, read from the environment (and an optional env file) with pydantic-settings.
+"""The server's settings, read from the environment (and an optional env file) with pydantic-settings.
 
 Names follow Vault's own conventions where one exists (``VAULT_ADDR``/``BAO_ADDR``, ``VAULT_CACERT``), and are
 prefixed ``CUSTODY_`` otherwise. Secrets (the AppRole secret_id) are ``SecretStr`` so they never print.
+
+The command line's own settings (the caller's token, ``CUSTODY_ADDR``, the caller's Vault) are plain functions in
+``custody.cli.settings``: a client command does not import pydantic.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-import httpx
 from pydantic import (
     AfterValidator,
     AliasChoices,
@@ -26,7 +26,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from custody.durations import parse_duration
-from custody.errors import AuthError, CustodyError, StoreError, ValidationError
+from custody.errors import CustodyError, StoreError
+from custody.logging import check_log_level
+from custody.urls import valid_addr
 
 
 def _duration(value: object) -> timedelta:
@@ -42,15 +44,6 @@ def _duration(value: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
-LOG_LEVELS = ("debug", "info", "warning", "warn", "error", "critical")
-
-
-def check_log_level(value: str) -> str:
-    """A log level name ``logging`` knows, lower case; ValueError naming the choices otherwise."""
-    level = value.strip().lower()
-    if level not in LOG_LEVELS or level.upper() not in logging.getLevelNamesMapping():
-        raise ValueError(f"not a log level: {value[:40]!r} (one of {', '.join(LOG_LEVELS)})")
-    return level
 
 
 def _split_list(value: object) -> object:
@@ -73,6 +66,14 @@ class PolicySettings(BaseSettings):
     rotation_max_age: Duration = timedelta(days=365)
     rotation_grace: Duration = timedelta(days=30)
     emergency_review_within: Duration = timedelta(hours=72)
+
+    @field_validator("wrap_ttl")
+    @classmethod
+    def _short_lived(cls, value: timedelta) -> timedelta:
+        # The CLI refuses to unwrap a wrapping token that lives longer (custody.cli.unwrap.MAX_WRAP_TTL).
+        if not timedelta(seconds=1) <= value <= timedelta(hours=1):
+            raise ValueError("a wrapping token must live between 1s and 1h")
+        return value
 
     @field_validator("ticket_pattern")
     @classmethod
@@ -150,61 +151,3 @@ class ServerSettings(PolicySettings):
                 raise StoreError(f"cannot read CUSTODY_SECRET_ID_FILE {self.secret_id_file}: {exc.strerror}",
                                  hint="check the file exists and the server may read it") from None
         return self.secret_id
-
-
-# What a token may hold: visible ASCII, the only characters an HTTP header carries unchanged.
-_TOKEN = re.compile(r"[\x21-\x7e]+")
-
-
-def valid_token(token: str) -> bool:
-    return _TOKEN.fullmatch(token) is not None
-
-
-def _checked_token(token: str, source: str) -> str:
-    if not valid_token(token):  # never echo it: it may be a real token with a stray character
-        raise AuthError(f"{source} is not a valid Vault token",
-                        hint=f"it holds characters no Vault token has (spaces, control or non-ASCII); check {source}")
-    return token
-
-
-def client_token() -> str | None:
-    """The caller's Vault token: VAULT_TOKEN, then BAO_TOKEN, then ~/.vault-token (Vault's own order).
-
-    Raises AuthError, naming where the token came from (never the token), if it could not go in an HTTP header.
-    """
-    for name in ("VAULT_TOKEN", "BAO_TOKEN"):
-        if os.environ.get(name):
-            return _checked_token(os.environ[name].strip(), name)
-    source = "~/.vault-token"
-    try:
-        path = Path.home() / ".vault-token"
-        if not path.is_file():
-            return None
-        raw = path.read_bytes()
-    except (OSError, RuntimeError) as exc:  # RuntimeError: no home directory at all
-        raise AuthError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}",
-                        hint="set VAULT_TOKEN, or fix the file's permissions") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise AuthError(f"{source} is not a valid Vault token", hint=f"{source} is not UTF-8 text; run `bao login` "
-                        "again, or set VAULT_TOKEN") from None
-    return _checked_token(text.strip(), source) if text.strip() else None
-
-
-def valid_addr(addr: str) -> bool:
-    """An http(s) URL with a host (and, if any, a port in range)."""
-    try:
-        url = httpx.URL(addr)
-    except (httpx.InvalidURL, ValueError, TypeError):
-        return False
-    return url.scheme in ("http", "https") and bool(url.host) and 0 < (url.port or 80) < 65536
-
-
-def custody_addr() -> str:
-    """CUSTODY_ADDR (default http://127.0.0.1:8400); ValidationError if it is not an http(s) URL."""
-    addr = os.environ.get("CUSTODY_ADDR", "").strip().rstrip("/") or "http://127.0.0.1:8400"
-    if not valid_addr(addr):
-        raise ValidationError("CUSTODY_ADDR is not a valid URL (http(s)://host:port)",
-                              hint="e.g. export CUSTODY_ADDR=https://custody.example.com:8400")
-    return addr

@@ -103,7 +103,7 @@ def import_cmd(files: tuple[Path, ...], online: tuple[str, ...], fmt: str, outpu
 def _settings() -> Any:
     import pydantic
 
-    from custody.cli.common import settings_error
+    from custody.cli.server import settings_error
     from custody.inventory.settings import InventorySettings
 
     try:
@@ -137,6 +137,3 @@ def report_cmd(scans: tuple[Path, ...], repos: tuple[Path, ...], pypi_files: tup
     flags = sum(data["summary"]["flags"].values())
     _emit(text, output, f"{flags} flags, {data['summary']['undetermined']} undetermined")
 
-
-def attach(cli: click.Group) -> None:
-    cli.add_command(inventory)

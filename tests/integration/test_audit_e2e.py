@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from custody.auditlog import render, summarize
-from custody.auditlog.cli import main as audit_main
 from custody.auditlog.model import AnomalyKind, Severity, Summary, UnwrapStatus
+from custody.cli.main import main as custody_main
 from custody.devstack import DevStack
 from tests.helpers import REASON, Stack, new_codes, uniq
 
@@ -158,8 +158,9 @@ def test_accounts_and_principals(summary: Summary, scenario: Scenario) -> None:
 def test_cli_prints_the_same_summary(
     summary: Summary, scenario: Scenario, own_stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = audit_main(
-        ["summary", "--log", own_stack.state["audit_log"], "--since", scenario.start.isoformat(), "--format", "json"]
+    code = custody_main(
+        ["audit", "summary", "--log", own_stack.state["audit_log"], "--since", scenario.start.isoformat(),
+         "--format", "json"]
     )
     out, _ = capsys.readouterr()
     assert code == 0

@@ -1,4 +1,4 @@
-"""``custody audit summary`` through its own ``main(argv)``: output streams, files, exit codes."""
+"""``custody audit summary`` through the CLI's ``main(argv)``: output streams, files, exit codes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from custody.auditlog.cli import EXIT_ANOMALY, main
+from custody.cli.audit import EXIT_ANOMALY
 from custody.cli.common import EXIT_ERROR
+from custody.cli.main import main as custody_main
+
+
+def main(argv: list[str]) -> int:
+    """``custody audit ARGV...``"""
+    return custody_main(["audit", *argv])
+
 
 SCENARIO = Path(__file__).resolve().parent.parent / "fixtures" / "audit" / "scenario.log"
 
@@ -96,3 +103,17 @@ def test_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     code, _out, err = run(capsys, "--output", str(tmp_path / "missing-dir" / "r.md"))
     assert code == EXIT_ERROR
     assert "cannot write" in err
+
+
+def test_the_cli_spells_the_audit_readers_choices_as_it_does() -> None:
+    """`custody --help` does not import the audit reader, so the CLI writes its choices out: they must agree."""
+    from custody.auditlog import DEFAULT_LATE_AFTER, FORMATS
+    from custody.auditlog.model import Severity
+    from custody.auditlog.timeparse import parse_duration
+    from custody.cli import audit
+
+    assert sorted(audit.SEVERITIES) == sorted(s.value for s in Severity)
+    ranks = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+    assert [ranks[s] for s in audit.SEVERITIES] == [0, 1, 2, 3]  # least to most severe
+    assert parse_duration(audit.DEFAULT_LATE_AFTER) == DEFAULT_LATE_AFTER
+    assert set(audit.FORMATS) == {*FORMATS, "text"}

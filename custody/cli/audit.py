@@ -3,28 +3,29 @@
 Output goes to stdout (or ``--output F``); with ``--format json`` stdout holds JSON only. Errors go to stderr with
 a hint and a non-zero exit: 1 when the logs or the arguments are unusable, and, with ``--fail-on SEVERITY``, 4 when
 an anomaly at or above that severity was found (the summary is still printed first), for cron and CI.
+
+The audit reader (``custody.auditlog``) is imported inside the command: it is the heaviest part of custody.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import tempfile
-from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from custody.auditlog import DEFAULT_LATE_AFTER, render, summarize
-from custody.auditlog.model import Severity, Summary
-from custody.auditlog.render import Format
-from custody.auditlog.timeparse import parse_duration
-from custody.cli.common import run
 from custody.errors import CustodyError
 
+if TYPE_CHECKING:
+    from custody.auditlog import Summary
+
 EXIT_ANOMALY = 4
-_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+# Severities from the least to the most severe, as custody.auditlog.model.Severity spells them (a test keeps the
+# two equal); written out here so that `custody --help` does not import the audit reader.
+SEVERITIES = ("low", "medium", "high", "critical")
+DEFAULT_LATE_AFTER = "120s"  # custody.auditlog.DEFAULT_LATE_AFTER, likewise
+FORMATS = ("markdown", "json", "csv", "html", "text")
 
 
 class AnomaliesFound(click.ClickException):
@@ -42,75 +43,44 @@ def audit() -> None:
 
 
 @audit.command("summary")
-@click.option(
-    "--log",
-    "logs",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="an audit-device file (plain or .gz); repeat for rotated files and for each cluster node",
-)
+@click.option("--log", "logs", multiple=True, required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="an audit-device file (plain or .gz); repeat for rotated files and for each cluster node")
 @click.option("--since", default=None, help="ISO 8601 date/time (UTC if no zone) or a duration back: 24h, 7d")
 @click.option("--until", default=None, help="end of the window (exclusive), same forms as --since")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["markdown", "json", "csv", "html", "text"]),
-    default="markdown",
-    show_default=True,
-    help="json is the stable schema (docs/auditor-guide.md); csv has one row per access; text = markdown",
-)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True,
+              help="json is the stable schema (docs/auditor-guide.md); csv has one row per access; text = markdown")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write here")
-@click.option(
-    "--mount", default="custody-kv", show_default=True, envvar="CUSTODY_KV_MOUNT", help="the custody KV v2 mount"
-)
-@click.option(
-    "--service-role",
-    default="custody-service",
-    show_default=True,
-    help="the custody service's AppRole role name (its token is the only one allowed on the mount)",
-)
-@click.option(
-    "--late-after",
-    default=f"{int(DEFAULT_LATE_AFTER.total_seconds())}s",
-    show_default=True,
-    help="an unwrap later than this after the hand-out is reported late",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice([s.value for s in Severity]),
-    default=None,
-    help="exit 4 if an anomaly of this severity or worse is found",
-)
+@click.option("--mount", default="custody-kv", show_default=True, envvar="CUSTODY_KV_MOUNT",
+              help="the custody KV v2 mount")
+@click.option("--service-role", default="custody-service", show_default=True,
+              help="the custody service's AppRole role name (its token is the only one allowed on the mount)")
+@click.option("--late-after", default=DEFAULT_LATE_AFTER, show_default=True,
+              help="an unwrap later than this after the hand-out is reported late")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
+              help="exit 4 if an anomaly of this severity or worse is found")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="processes to read with (default: cores)")
-def summary_cmd(
-    logs: tuple[Path, ...],
-    since: str | None,
-    until: str | None,
-    fmt: str,
-    output: Path | None,
-    mount: str,
-    service_role: str,
-    late_after: str,
-    fail_on: str | None,
-    workers: int | None,
-) -> None:
+def summary_cmd(logs: tuple[Path, ...], since: str | None, until: str | None, fmt: str, output: Path | None,
+                mount: str, service_role: str, late_after: str, fail_on: str | None, workers: int | None) -> None:
     """Summarise custody access from audit-device logs: reveals with reasons and approvers, per account and
     per principal, and the anomalies an auditor must look at."""
+    from custody.auditlog import render, summarize
+    from custody.auditlog.timeparse import parse_duration
+
     s = summarize(list(logs), since, until, mount, service_role, late_after=parse_duration(late_after), workers=workers)
-    chosen: Format = "markdown" if fmt == "text" else fmt  # type: ignore[assignment]
-    text = render(s, chosen)
+    text = render(s, "markdown" if fmt == "text" else fmt)  # type: ignore[arg-type]  # one of FORMATS
     if output is None:
         click.echo(text, nl=False)
     else:
         _write(output, text)
         click.echo(f"wrote {output} ({s.totals.reveals} reveals, {s.totals.anomalies} anomalies)", err=True)
     if fail_on is not None:
-        _check(s, Severity(fail_on))
+        _check(s, fail_on)
 
 
 def _write(path: Path, text: str) -> None:
     """Write whole or not at all: a half-written report must not pass for evidence."""
+    import tempfile
+
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -125,23 +95,10 @@ def _write(path: Path, text: str) -> None:
         ) from e
 
 
-def _check(s: Summary, threshold: Severity) -> None:
-    worst = [a for a in s.anomalies if _RANK[a.severity] >= _RANK[threshold]]
+def _check(s: Summary, threshold: str) -> None:
+    worst = [a for a in s.anomalies if SEVERITIES.index(a.severity.value) >= SEVERITIES.index(threshold)]
     if worst:
         kinds = sorted({a.kind.value for a in worst})
         raise AnomaliesFound(
-            f"{len(worst)} anomal{'y' if len(worst) == 1 else 'ies'} at or above {threshold.value}: {', '.join(kinds)}"
+            f"{len(worst)} anomal{'y' if len(worst) == 1 else 'ies'} at or above {threshold}: {', '.join(kinds)}"
         )
-
-
-def attach(cli: click.Group) -> None:
-    """Add ``audit`` to the main ``custody`` command group."""
-    cli.add_command(audit)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``audit`` on its own (tests, ``python -m custody.auditlog.cli``): errors become stderr and exit codes."""
-    return run(audit, argv, "custody audit")
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
