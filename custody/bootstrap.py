@@ -22,7 +22,7 @@ import requests
 
 from custody.durations import parse_duration
 from custody.errors import PermissionDenied, StoreError, ValidationError
-from custody.records import NON_HMAC_KEYS, SECRET_KEYS
+from custody.repo.records import NON_HMAC_KEYS, SECRET_KEYS
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 

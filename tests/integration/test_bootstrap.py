@@ -18,7 +18,7 @@ import requests
 
 from custody.bootstrap import APPROLES, GROUPS, KV_MAX_VERSIONS, Admin, add_group_member
 from custody.devstack import _stop, _wait, bao_binary, free_port
-from custody.records import NON_HMAC_KEYS
+from custody.repo.records import NON_HMAC_KEYS
 from tests.helpers import DEPOSITED, REASON, new_codes, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

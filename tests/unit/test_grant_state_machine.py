@@ -61,7 +61,7 @@ def test_expiry_is_derived() -> None:
     assert g.effective_status(T0 + timedelta(minutes=59)) is GrantStatus.approved
     assert g.effective_status(T0 + timedelta(hours=1)) is GrantStatus.expired
     with pytest.raises(PreconditionFailed, match="expired"):
-        rules.reveal(g, REQ, T0 + timedelta(hours=2), "fp-x")
+        rules.claim(g, REQ, T0 + timedelta(hours=2))
 
 
 def test_emergency_only_matters_when_approvals_are_needed() -> None:
@@ -103,7 +103,7 @@ class GrantMachine(RuleBasedStateMachine):
             elif action == "deny":
                 self.grant = rules.deny(before, who, self.now)
             elif action == "reveal":
-                self.grant = rules.reveal(before, who, self.now, "fp-x")
+                self.grant = rules.complete(rules.claim(before, who, self.now), "fp-x")
                 self.reveals += 1
                 assert who.id == REQ.id
                 assert before.effective_status(self.now) is GrantStatus.approved
