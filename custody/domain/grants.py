@@ -181,10 +181,7 @@ class Pick:
     code: StoredCode
     codes: CodeSet
     fresh: bool
-
-    @property
-    def remaining(self) -> int:
-        return self.codes.remaining
+    remaining: int  # unused codes left in ``codes``
 
 
 def exhausted(account_id: str) -> Exhausted:
@@ -212,13 +209,14 @@ def pick_code(cs: CodeSet, grant: Grant, now: datetime) -> Pick:
     code, never a second), else the first unused one, marked consumed by it."""
     for c in cs.codes:
         if c.grant_id == grant.id:
-            return Pick(c, cs, fresh=False)
+            return Pick(c, cs, fresh=False, remaining=cs.remaining)
     check_generation(grant, cs)
     codes = list(cs.codes)
     for i, c in enumerate(codes):
         if c.available:
             codes[i] = c.model_copy(update={"consumed_at": now, "grant_id": grant.id})
-            return Pick(c, cs.model_copy(update={"codes": tuple(codes)}), fresh=True)
+            after = cs.model_copy(update={"codes": tuple(codes)})
+            return Pick(c, after, fresh=True, remaining=after.remaining)
     raise exhausted(grant.account)
 
 
