@@ -62,6 +62,10 @@ class CodesRepo:
         """Each version's metadata (created_time, deletion_time, destroyed), by version number."""
         return dict((self.kv.metadata(codes_path(account_id)) or {}).get("versions") or {})
 
+    def readable_versions(self, account_id: str) -> list[int]:
+        """The versions whose data still exists (not destroyed): what a rotation will destroy."""
+        return destroyable_versions(self.versions(account_id), 1 << 62)
+
     # ---- writing a new generation ---------------------------------------------------------------------------
     def write(self, cs: CodeSet, cas: int, event: Event, who: Principal, now: datetime,
               rotation: int | None = None) -> int:

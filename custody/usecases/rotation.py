@@ -35,7 +35,6 @@ from custody.domain.rotation import (
     REVOKED_REASON,
     Evidence,
     OpenRotation,
-    destroyable_versions,
     digest_of,
     refuse_reused,
     rotation_reason,
@@ -115,7 +114,7 @@ class Rotation(UseCase):
 
     def _start_evidence(self, account_id: str, number: int, codes: list[str], who: Principal, reason: str,
                         now: datetime) -> Versioned[Evidence]:
-        old = destroyable_versions(self.repo.codes.versions(account_id), 1 << 62)
+        old = self.repo.codes.readable_versions(account_id)
         current = self.repo.codes.get(account_id)
         ev = Evidence.start(account_id, number, reason, codes, previous_versions=old,
                             previous_generation=current.value.generation if current else 0, who=who, now=now)
