@@ -1,4 +1,4 @@
-"""``custody serve``: wire settings -> Store -> repository -> use cases -> app, and run it under uvicorn."""
+"""``custody serve``: build the service from settings and run it under uvicorn."""
 
 from __future__ import annotations
 
