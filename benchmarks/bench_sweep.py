@@ -19,6 +19,7 @@ import secrets
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,9 @@ from custody.devstack import DevStack
 from custody.domain.models import Account, CodeSet, utcnow
 from custody.domain.rotation import codeset_facts, summary_of, summary_to_metadata
 from custody.logging import configure
-from custody.records import account_path, account_to_record, codes_path, codeset_to_record
-from custody.rotation import Rotation
-from custody.service import Custody
+from custody.repo.records import account_path, account_to_record, codes_path, codeset_to_record
 from custody.store import Store
+from custody.usecases.suite import UseCases
 
 
 def _service_store(state: dict[str, Any], directory: Path) -> Store:
@@ -60,7 +60,7 @@ def _seed_one(store: Store, i: int) -> None:
     record = codeset_to_record(cs) | {"event": "codes.deposited"}
     version = store.write(codes_path(account_id), record, cas=0)
     if kind != 4:  # kind 4: as if deposited before summaries existed
-        # What write_codes leaves behind, in one call instead of three (a fresh key's metadata is at version 0).
+        # What a deposit leaves behind, in one call instead of three (a fresh key's metadata is at version 0).
         summary = summary_to_metadata(summary_of(codeset_facts(cs), version))
         assert summary is not None
         store.write_custom_metadata(codes_path(account_id), summary, 0)
@@ -95,12 +95,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seeded {args.accounts} accounts in {seeded:.1f}s ({args.accounts / seeded:.0f}/s)")
             ids = [f"pypi/bench-{i:06d}" for i in range(args.accounts)]
             floor = _raw_floor(store, ids, args.workers)
-            rotation = Rotation(Custody(store=store), workers=args.workers)
+            sweep = replace(UseCases.build(store, store).sweep, workers=args.workers)
             token = state["tokens"]["rotation"]
             results = []
             for label in ("first sweep", "second sweep"):
                 start = time.perf_counter()
-                result = rotation.sweep(token)
+                result = sweep.sweep(token)
                 took = time.perf_counter() - start
                 results.append(result)
                 print(f"{label}: {took:.2f}s, {args.accounts / took:.0f} accounts/s, {took / floor:.2f}x the raw "

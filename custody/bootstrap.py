@@ -24,7 +24,7 @@ import httpx
 from custody.durations import parse_duration
 from custody.errors import PermissionDenied, StoreError, ValidationError
 from custody.httpclient import client
-from custody.records import NON_HMAC_KEYS, SECRET_KEYS
+from custody.repo.records import NON_HMAC_KEYS, SECRET_KEYS
 
 # The policies ship inside the package (a wheel carries them); the repository's top-level policies/ is a link here.
 POLICY_DIR = Path(__file__).resolve().parent / "policies"

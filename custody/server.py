@@ -13,7 +13,6 @@ from custody.callers import CallerCache
 from custody.config import ServerSettings
 from custody.errors import CustodyError
 from custody.notify import Notifier
-from custody.service import Custody
 from custody.serving import (
     LISTEN_BACKLOG,
     OPEN_FILES_RESERVE,
@@ -24,6 +23,7 @@ from custody.serving import (
     protocol_class,
 )
 from custody.store import Store
+from custody.usecases.suite import UseCases
 
 
 def build(settings: ServerSettings) -> FastAPI:
@@ -35,10 +35,11 @@ def build(settings: ServerSettings) -> FastAPI:
                            hint="set CUSTODY_ROLE_ID and CUSTODY_SECRET_ID_FILE (or CUSTODY_SECRET_ID)")
     # Read at every login, so a secret_id rotated in CUSTODY_SECRET_ID_FILE is used without a restart.
     store.use_approle(settings.role_id, lambda: settings.read_secret_id().get_secret_value(), settings.approle_mount)
-    custody = Custody(store=store, settings=settings,
-                      notifier=Notifier(settings.webhooks, settings.webhook_format), api_path=settings.api_path,
-                      callers=CallerCache(max_age=settings.caller_cache_seconds))
-    return create_app(custody, settings.max_body_bytes, settings.public_vault_addr or settings.vault_addr)
+    # The Store is both custody's KV mount and what Vault says about callers.
+    uc = UseCases.build(store, store, settings, notifier=Notifier(settings.webhooks, settings.webhook_format),
+                        callers=CallerCache(max_age=settings.caller_cache_seconds), api_path=settings.api_path,
+                        audit_logs=settings.audit_logs)
+    return create_app(uc, settings.max_body_bytes, settings.public_vault_addr or settings.vault_addr)
 
 
 def run(settings: ServerSettings | None = None) -> None:

@@ -1,21 +1,19 @@
 """The Vault/OpenBao adapter: the only module that talks to Vault.
 
 It does four things: identify callers (``auth/token/lookup-self``), ask Vault what their policies allow
-(``sys/capabilities-self``), keep custody's state in a KV v2 mount with check-and-set on every write, and hand out
-codes through response wrapping. hvac and HTTP errors never leave this module: they become ``StoreError`` and
-friends, with messages that never hold a token or a secret value.
+(``sys/capabilities-self``), keep custody's state in a KV v2 mount with check-and-set on every write (the
+``custody.repo.kv.KV`` port), and hand out codes through response wrapping. hvac and HTTP errors never leave this
+module: they become ``StoreError`` and friends, with messages that never hold a token or a secret value.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import certifi
@@ -29,31 +27,14 @@ import urllib3.exceptions
 from custody.domain.models import Principal
 from custody.errors import AuthError, CasConflict, CustodyError, NotFound, StoreError
 from custody.logging import get_logger
+from custody.repo.kv import KVEntry, WrapInfo
 
 log = get_logger("custody.store")
-T = TypeVar("T")
 
 # Errors worth retrying: the active node changed, the node is sealed or standby, or the network blipped.
 _RETRY_STATUS = {429, 500, 502, 503}
 _RETRY_ERRORS = (hvac.exceptions.InternalServerError, hvac.exceptions.BadGateway,
                  hvac.exceptions.RateLimitExceeded)
-
-
-@dataclass(frozen=True)
-class KVEntry:
-    data: dict[str, Any]
-    version: int
-
-
-@dataclass(frozen=True)
-class WrapInfo:
-    token: str
-    accessor: str
-    ttl: int
-    creation_time: str
-
-    def __repr__(self) -> str:  # the wrapping token is a bearer secret
-        return f"WrapInfo(ttl={self.ttl}, creation_time={self.creation_time!r})"
 
 
 def _translate(exc: Exception, what: str) -> CustodyError:
@@ -406,14 +387,3 @@ class Store:
             return resp.status == 200
         except Exception:
             return False
-
-
-def with_cas_retry(fn: Callable[[], T], attempts: int = 20) -> T:
-    """Run a read-modify-write until its check-and-set write wins (or give up cleanly)."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except CasConflict:
-            # Full jitter, so replicas that collided do not collide again in lockstep.
-            time.sleep(random.uniform(0, min(0.005 * (2**attempt), 0.2)))  # noqa: S311 - timing, not crypto
-    raise CasConflict("too much concurrent activity on this record", hint="retry in a moment")

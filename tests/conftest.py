@@ -9,8 +9,8 @@ import pytest
 
 from custody.config import PolicySettings
 from custody.devstack import DevStack
-from custody.service import Custody
-from tests.helpers import DEPOSITED, Clock, Stack, new_codes, uniq
+from custody.usecases.suite import UseCases
+from tests.helpers import DEPOSITED, Clock, Stack, in_process, new_codes, uniq
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +42,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def service(stack: Stack, clock: Clock) -> Custody:
-    """The service in-process, against the session's real OpenBao, with a clock the test controls."""
-    return Custody(store=stack.service_store(), settings=PolicySettings(), clock=clock)
+def service(stack: Stack, clock: Clock) -> UseCases:
+    """The use cases in-process, against the session's real OpenBao, with a clock the test controls."""
+    return in_process(stack.service_store(), settings=PolicySettings(), clock=clock)
 
 
 @pytest.fixture

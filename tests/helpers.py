@@ -22,6 +22,7 @@ from custody.bootstrap import Admin, add_group_member
 from custody.cli.client import Client
 from custody.cli.main import main
 from custody.store import Store
+from custody.usecases.suite import UseCases
 
 # Every code a test deposits: at the end of the session no log may contain any of them.
 DEPOSITED: set[str] = set()
@@ -147,6 +148,12 @@ class Stack:
 
     def logs(self) -> dict[str, str]:
         return {p.name: p.read_text(errors="replace") for p in self.dir.glob("*.log")}
+
+
+def in_process(store: Store, **kw: Any) -> UseCases:
+    """The use cases in-process over ``store`` (for records and for callers' identities, as the server has them);
+    ``kw`` as ``UseCases.build`` takes them (settings, clock, notifier, callers)."""
+    return UseCases.build(store, store, **kw)
 
 
 class Clock:

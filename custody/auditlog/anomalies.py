@@ -120,7 +120,7 @@ def _setup_signatures(mount: str) -> dict[str, tuple[tuple[str, ...], str]]:
     """The writes ``custody bootstrap`` makes to the mount, by path: the request fields the log shows of each
     (see ``extract.request_fields``), and what it did, in words."""
     from custody.bootstrap import KV_CAS_REQUIRED, KV_MAX_VERSIONS
-    from custody.records import NON_HMAC_KEYS, SECRET_KEYS
+    from custody.repo.records import NON_HMAC_KEYS, SECRET_KEYS
 
     n = len(NON_HMAC_KEYS)
     cas = "true" if KV_CAS_REQUIRED else "false"

@@ -41,3 +41,6 @@ class Event(StrEnum):
     rotation_sweep = "rotation.sweep"
     # authorization
     access_denied = "access.denied"
+    # the service's own trouble, in its log only (never in KV, never notified)
+    access_denied_unrecorded = "access.denied.unrecorded"  # a refusal that could not be written to KV
+    codes_summary_unwritable = "codes.summary.unwritable"  # the sweep's summary of a code set could not be kept

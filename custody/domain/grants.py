@@ -1,22 +1,31 @@
-"""The grant state machine, as pure functions from (grant, actor, time) to a new grant.
+"""The grant state machine, as pure functions from (grant, actor, time) to a new grant, and the code picker.
 
-    pending --approve x N--> approved --reveal--> revealed
-       |                        |
-       +--deny--> denied        +--(expiry)--> expired        any open grant --revoke--> revoked
+    pending --approve x N--> approved --claim--> revealed, claimed --complete(fp)--> revealed, with its code
+       |                       |  ^                 |   |
+       +--deny--> denied       |  +----unclaim------+   +--resume (its requester, while the grant lasts)
+                               +--(expiry)--> expired
+    pending, approved, or claimed without its code --revoke--> revoked
+    an emergency grant, by anyone but its requester --review--> (reviewed; its status does not change)
+
+A reveal is two steps because the code leaves Vault between them: the *claim* takes the grant (so two reveals of
+one grant can never both proceed), the code is picked and wrapped, and *complete* records the code's fingerprint.
+A claim whose code could not be handed out (none left, or the codes changed) is *unclaimed*; one that stopped
+half-way for another reason is *resumed* by its requester and gets the same code again (``pick_code``).
 
 Each function refuses with a specific error instead of returning a grant the rules do not allow. The invariants
-(tested with hypothesis): a grant is revealed at most once, only by its requester, only with the approvals its
-account required from distinct people other than the requester.
+(tested with hypothesis): a grant hands out at most one code, only to its requester, only with the approvals its
+account required from distinct people other than the requester; two grants never hold the same code.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from custody.domain.ids import new_grant_id
-from custody.domain.models import Account, Decision, Grant, GrantStatus, Principal
+from custody.domain.models import Account, CodeSet, Decision, Grant, GrantStatus, Principal, StoredCode
 from custody.domain.reasons import hidden_characters
-from custody.errors import Conflict, PermissionDenied, PreconditionFailed, ValidationError
+from custody.errors import CodesChanged, Conflict, Exhausted, PermissionDenied, PreconditionFailed, ValidationError
 
 OPEN = (GrantStatus.pending, GrantStatus.approved)
 
@@ -91,6 +100,19 @@ def deny(grant: Grant, actor: Principal, now: datetime, comment: str | None = No
     return grant.model_copy(update={"status": GrantStatus.denied, "denial": decision})
 
 
+def review(grant: Grant, reviewer: Principal, now: datetime, comment: str | None = None) -> Grant:
+    """Post-hoc review of an emergency grant, by someone other than its requester."""
+    if not grant.emergency:
+        raise PreconditionFailed(f"grant {grant.id} is not an emergency grant; there is nothing to review")
+    if grant.review is not None:
+        raise Conflict(f"grant {grant.id} was already reviewed by {grant.review.by}")
+    if reviewer.id == grant.requester_id:
+        raise PermissionDenied("you cannot review your own emergency grant", hint="ask another approver")
+    decision = Decision(by=reviewer.display_name, by_id=reviewer.id, at=now, comment=_comment(comment))
+    return grant.model_copy(update={"review": decision})
+
+
+# ---- the reveal ------------------------------------------------------------------------------------------------
 def check_reveal(grant: Grant, actor: Principal, now: datetime) -> None:
     """Raise unless ``actor`` may take this grant's code now."""
     if actor.id != grant.requester_id:
@@ -106,28 +128,99 @@ def check_reveal(grant: Grant, actor: Principal, now: datetime) -> None:
         raise PreconditionFailed(f"grant {grant.id} lacks approvals")
 
 
+def claim(grant: Grant, actor: Principal, now: datetime) -> Grant:
+    """approved -> revealed, without a code yet: the grant is taken for this reveal, and for no other."""
+    check_reveal(grant, actor, now)
+    return grant.model_copy(update={"status": GrantStatus.revealed, "revealed_at": now, "code_fp": ""})
+
+
 def reveal_incomplete(grant: Grant) -> bool:
     """Claimed for a reveal whose code never reached the requester (the claim has no code fingerprint yet)."""
     return grant.status is GrantStatus.revealed and not grant.code_fp
 
 
-def reveal(grant: Grant, actor: Principal, now: datetime, code_fp: str) -> Grant:
-    check_reveal(grant, actor, now)
-    return grant.model_copy(update={"status": GrantStatus.revealed, "revealed_at": now, "code_fp": code_fp})
+def resumable(grant: Grant, actor: Principal) -> bool:
+    """A reveal of ``actor``'s that stopped half-way: they take it up again instead of claiming anew."""
+    return reveal_incomplete(grant) and actor.id == grant.requester_id
 
 
-def review(grant: Grant, reviewer: Principal, now: datetime, comment: str | None = None) -> Grant:
-    """Post-hoc review of an emergency grant, by someone other than its requester."""
-    if not grant.emergency:
-        raise PreconditionFailed(f"grant {grant.id} is not an emergency grant; there is nothing to review")
-    if grant.review is not None:
-        raise Conflict(f"grant {grant.id} was already reviewed by {grant.review.by}")
-    if reviewer.id == grant.requester_id:
-        raise PermissionDenied("you cannot review your own emergency grant", hint="ask another approver")
-    decision = Decision(by=reviewer.display_name, by_id=reviewer.id, at=now, comment=_comment(comment))
-    return grant.model_copy(update={"review": decision})
+def resume(grant: Grant, actor: Principal, now: datetime) -> Grant:
+    """The claim, taken up again by its requester while the grant lasts (its code stays reserved for it after
+    that, and is never handed out)."""
+    if not resumable(grant, actor):
+        raise Conflict(f"grant {grant.id} has no reveal of yours to resume")
+    if now >= grant.expires_at:
+        raise PreconditionFailed(f"grant {grant.id} expired before its reveal finished", hint="request a new grant")
+    return grant
 
 
+def complete(grant: Grant, code_fp: str) -> Grant:
+    """Record the fingerprint of the code the claim handed out. The same fingerprint again changes nothing (the
+    write landed before its answer was lost); a grant revoked meanwhile (a rotation) keeps its code."""
+    if grant.code_fp == code_fp:
+        return grant
+    if not reveal_incomplete(grant):
+        raise Conflict(f"grant {grant.id} was {grant.status.value} while its code was being revealed",
+                       hint="request a new grant")
+    return grant.model_copy(update={"code_fp": code_fp})
+
+
+def unclaim(grant: Grant) -> Grant:
+    """revealed -> approved, for a claim no code could be handed out for. Anything else is left as it is."""
+    if not reveal_incomplete(grant):
+        return grant
+    return grant.model_copy(update={"status": GrantStatus.approved, "revealed_at": None})
+
+
+# ---- which code a grant gets -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pick:
+    """The code a grant gets, and the code set after it: ``fresh`` when the set must be written (a code newly
+    marked consumed by the grant), not when it is the grant's code from an interrupted attempt."""
+
+    code: StoredCode
+    codes: CodeSet
+    fresh: bool
+    remaining: int  # unused codes left in ``codes``
+
+
+def exhausted(account_id: str) -> Exhausted:
+    return Exhausted(f"{account_id} has no codes left to hand out",
+                     hint="the security team must rotate its recovery codes (`custody codes rotate`)")
+
+
+def check_generation(grant: Grant, cs: CodeSet) -> None:
+    """A grant takes a code of the set it was requested against, not of one rotated in (or replaced) later: say
+    mid-rotation, before open grants are revoked, the approval was for codes that no longer exist."""
+    if grant.codes_generation and cs.generation != grant.codes_generation:
+        raise CodesChanged(f"{grant.account}'s codes were rotated or replaced after grant {grant.id} was "
+                           "requested", hint="request a new grant")
+
+
+def check_codes(grant: Grant, cs: CodeSet | None) -> None:
+    """Raise unless ``cs`` can give ``grant`` a code: before a reveal claims the grant."""
+    if cs is None or cs.remaining == 0:
+        raise exhausted(grant.account)
+    check_generation(grant, cs)
+
+
+def pick_code(cs: CodeSet, grant: Grant, now: datetime) -> Pick:
+    """The code ``grant`` gets from ``cs``: the one it already holds (a reveal that stopped half-way gets the same
+    code, never a second), else the first unused one, marked consumed by it."""
+    for c in cs.codes:
+        if c.grant_id == grant.id:
+            return Pick(c, cs, fresh=False, remaining=cs.remaining)
+    check_generation(grant, cs)
+    codes = list(cs.codes)
+    for i, c in enumerate(codes):
+        if c.available:
+            codes[i] = c.model_copy(update={"consumed_at": now, "grant_id": grant.id})
+            after = cs.model_copy(update={"codes": tuple(codes)})
+            return Pick(c, after, fresh=True, remaining=after.remaining)
+    raise exhausted(grant.account)
+
+
+# ---- how a grant ends otherwise --------------------------------------------------------------------------------
 def revocable(grant: Grant, now: datetime) -> bool:
     """Open, or claimed by a reveal whose code never reached the requester (it could still be resumed)."""
     return grant.effective_status(now) in OPEN or reveal_incomplete(grant)
@@ -139,9 +232,14 @@ def revoke(grant: Grant, now: datetime, reason: str) -> Grant:
     return grant.model_copy(update={"status": GrantStatus.revoked, "revoked_reason": reason})
 
 
+def expirable(grant: Grant, now: datetime) -> bool:
+    """Open and past its expiry, but not yet written down as expired."""
+    return grant.status in OPEN and now >= grant.expires_at
+
+
 def expire(grant: Grant, now: datetime) -> Grant:
     """Write down what ``effective_status`` already says: an open grant past its expiry is expired."""
-    if grant.status not in OPEN or now < grant.expires_at:
+    if not expirable(grant, now):
         raise PreconditionFailed(f"grant {grant.id} is {grant.effective_status(now).value}, not due to expire")
     return grant.model_copy(update={"status": GrantStatus.expired})
 

@@ -19,6 +19,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(value: datetime | None) -> str | None:
+    """A time as records and answers carry it: ISO 8601, or None."""
+    return value.isoformat() if value else None
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -108,6 +113,30 @@ def default_approvals(tier: Tier, approvals: int | None) -> int:
     return approvals
 
 
+def new_account(account_id: str, owner: str, tier: str, approvals: int | None, notes: str, now: datetime,
+                by: str) -> Account:
+    """An account as the security team registers it; a ValidationError naming what is wrong otherwise."""
+    try:
+        tier_v = Tier(tier)
+    except ValueError:
+        raise ValidationError(f"unknown tier {tier!r}", hint="use standard or critical") from None
+    try:
+        return Account(id=account_id, owner=owner, tier=tier_v, approvals_required=default_approvals(tier_v, approvals),
+                       notes=notes, created_at=now, created_by=by)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise ValidationError(first_error(exc)) from None
+
+
+def first_error(exc: Exception) -> str:
+    """The first problem pydantic found, as ``field: message``."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        loc = ".".join(str(x) for x in first.get("loc", ()))
+        return f"{loc}: {first.get('msg', 'invalid')}".removeprefix(": ")
+    return str(exc)
+
+
 def fingerprint(code: str) -> str:
     """A short, non-reversible tag for a code, so evidence can name a code without holding it."""
     return "fp-" + hashlib.sha256(code.encode()).hexdigest()[:10]
@@ -166,6 +195,14 @@ class CodeSet(Model):
             deposited_at=at,
             generation=generation,
         )
+
+
+def next_generation(current: CodeSet | None, current_version: int) -> int:
+    """The generation of a set written over ``current`` (at KV version ``current_version``): one more than the
+    current set's; with no readable set (none yet, or one deleted outside custody) one past its version, which no
+    earlier generation reached (a generation never exceeds the version that wrote it), so it is new to every grant.
+    """
+    return current.generation + 1 if current else current_version + 1
 
 
 class GrantStatus(StrEnum):

@@ -15,15 +15,18 @@ old code versions may still be readable in Vault, so it is overdue as soon as it
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from custody.domain.models import CodeSet
+from custody.domain.models import CodeSet, Principal, fingerprint
+from custody.errors import Conflict, ValidationError
 
 INTERRUPTED_AFTER = timedelta(minutes=15)
+REVOKED_REASON = "codes rotated"  # what a grant revoked by a rotation says
 
 
 class DueKind(StrEnum):
@@ -75,6 +78,9 @@ class OpenRotation:
     number: int
     started_at: datetime
     actor: str
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {"rotation": self.number, "started_at": self.started_at.isoformat(), "actor": self.actor}
 
 
 @dataclass(frozen=True)
@@ -280,6 +286,66 @@ def destroyable_versions(versions: Mapping[str, Any], below: int) -> list[int]:
 
 def set_digest(fingerprints: Iterable[str]) -> str:
     """A name for a whole code set, built from the codes' fingerprints (never from the codes)."""
-    import hashlib
-
     return "set-" + hashlib.sha256("\n".join(sorted(fingerprints)).encode()).hexdigest()[:16]
+
+
+def digest_of(codes: Iterable[str]) -> str:
+    """``set_digest`` of a set given as codes."""
+    return set_digest(fingerprint(c) for c in codes)
+
+
+def refuse_reused(account_id: str, current: CodeSet | None, codes: list[str]) -> None:
+    """Regenerating invalidates every old code: a code of the current set in the new one means a stale file."""
+    reused = {c.fp for c in current.codes} & {fingerprint(c) for c in codes} if current else set()
+    if reused:
+        raise Conflict(
+            f"{len(reused)} of these codes are already deposited for {account_id}; a rotation takes newly "
+            "regenerated codes", hint="regenerate the recovery codes on the platform, then rotate with those")
+
+
+def rotation_reason(reason: str | None) -> str:
+    text = " ".join((reason or "").split())
+    if len(text) > 1000:
+        raise ValidationError("the rotation reason is longer than 1000 characters")
+    return text or "scheduled rotation"
+
+
+# ---- the evidence a rotation keeps -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Evidence:
+    """What rotation ``number`` of an account did, kept in KV from its start: who, when, why, how many codes, the
+    versions it replaces; once the new set is stored, the versions it destroyed and the grants it revokes; at the
+    end, who completed it and the grants it did revoke (not one whose reveal finished first)."""
+
+    account: str
+    number: int
+    reason: str
+    count: int
+    new_set: str  # set_digest of the new codes
+    previous_versions: tuple[int, ...]  # versions of the old set whose data existed when it started
+    previous_generation: int
+    started_at: datetime
+    actor: str  # who started it; who completed it, once completed
+    actor_entity: str
+    at: datetime
+    status: str = "started"  # "started" or "completed"
+    new_version: int | None = None  # set once the new codes are stored and old versions destroyed
+    destroyed_versions: tuple[int, ...] = ()
+    revoked_grants: tuple[str, ...] = ()
+    completed_at: datetime | None = None
+
+    @classmethod
+    def start(cls, account: str, number: int, reason: str, codes: list[str], previous_versions: list[int],
+              previous_generation: int, who: Principal, now: datetime) -> Evidence:
+        return cls(account=account, number=number, reason=reason, count=len(codes), new_set=digest_of(codes),
+                   previous_versions=tuple(previous_versions), previous_generation=previous_generation,
+                   started_at=now, actor=who.display_name, actor_entity=who.id, at=now)
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed"
+
+    def complete(self, revoked: list[str], who: Principal, now: datetime) -> Evidence:
+        return replace(self, status="completed", revoked_grants=tuple(revoked), completed_at=now,
+                       actor=who.display_name, actor_entity=who.id, at=now)
+

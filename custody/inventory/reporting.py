@@ -76,7 +76,7 @@ def custody_accounts(use_custody: bool) -> tuple[dict[str, Held] | None, str | N
     if not use_custody:
         return None, "custody was not consulted (--skip-custody)"
     from custody.cli.client import Client
-    from custody.config import client_token
+    from custody.cli.settings import client_token
     from custody.inventory.custody_view import read
 
     if not os.environ.get("CUSTODY_ADDR"):

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from custody.config import valid_addr
+from custody.urls import valid_addr
 
 
 def default_cache_dir() -> Path:

@@ -12,8 +12,8 @@ import pytest
 from custody.cli.client import Client
 from custody.devstack import bao_binary
 from custody.errors import Conflict, CustodyError, Exhausted, PermissionDenied, PreconditionFailed, ValidationError
-from custody.service import Custody
-from tests.helpers import DEPOSITED, REASON, Clock, Stack, new_codes, uniq
+from custody.usecases.suite import UseCases
+from tests.helpers import DEPOSITED, REASON, Clock, Stack, in_process, new_codes, uniq
 
 pytestmark = pytest.mark.integration
 
@@ -231,37 +231,37 @@ def test_bao_write_request_and_approve(stack: Stack, critical_account: str) -> N
 
 
 # ---- in-process service with a controlled clock (same real OpenBao) -------------------------------------------
-def test_pending_grant_expires(stack: Stack, service: Custody, clock: Clock, critical_account: str) -> None:
-    g = service.request_access(stack.token("engineer"), critical_account, REASON, ttl="2h")
+def test_pending_grant_expires(stack: Stack, service: UseCases, clock: Clock, critical_account: str) -> None:
+    g = service.access.request(stack.token("engineer"), critical_account, REASON, ttl="2h")
     clock.advance(hours=2, seconds=1)
     with pytest.raises(PreconditionFailed, match="expired"):
-        service.approve(stack.token("approver"), g.id)
-    assert service.show_grant(stack.token("engineer"), g.id).status.value == "expired"
+        service.access.approve(stack.token("approver"), g.id)
+    assert service.access.show(stack.token("engineer"), g.id).status.value == "expired"
 
 
-def test_approved_grant_expires_before_reveal(stack: Stack, service: Custody, clock: Clock, account: str) -> None:
-    g = service.request_access(stack.token("engineer"), account, REASON, ttl="1h")
+def test_approved_grant_expires_before_reveal(stack: Stack, service: UseCases, clock: Clock, account: str) -> None:
+    g = service.access.request(stack.token("engineer"), account, REASON, ttl="1h")
     clock.advance(hours=1)
     with pytest.raises(PreconditionFailed, match="expired"):
-        service.reveal(stack.token("engineer"), g.id)
+        service.access.reveal(stack.token("engineer"), g.id)
 
 
-def test_emergency_review_overdue(stack: Stack, service: Custody, clock: Clock, critical_account: str) -> None:
-    g = service.request_access(stack.token("engineer"), critical_account, REASON, emergency=True)
-    assert g.id not in [x.id for x in service.overdue_reviews(stack.token("auditor"))]
+def test_emergency_review_overdue(stack: Stack, service: UseCases, clock: Clock, critical_account: str) -> None:
+    g = service.access.request(stack.token("engineer"), critical_account, REASON, emergency=True)
+    assert g.id not in [x.id for x in service.access.overdue_reviews(stack.token("auditor"))]
     clock.advance(hours=73)
-    assert g.id in [x.id for x in service.overdue_reviews(stack.token("auditor"))]
+    assert g.id in [x.id for x in service.access.overdue_reviews(stack.token("auditor"))]
 
 
-def test_service_errors_are_typed(stack: Stack, service: Custody, account: str) -> None:
+def test_service_errors_are_typed(stack: Stack, service: UseCases, account: str) -> None:
     with pytest.raises(ValidationError):
-        service.request_access(stack.token("engineer"), account, "x")
+        service.access.request(stack.token("engineer"), account, "x")
     with pytest.raises(PermissionDenied):
-        service.add_account(stack.token("engineer"), f"pypi/{uniq()}", "o@example.com")
-    g = service.request_access(stack.token("engineer"), account, REASON)
-    service.reveal(stack.token("engineer"), g.id)
+        service.accounts.add(stack.token("engineer"), f"pypi/{uniq()}", "o@example.com")
+    g = service.access.request(stack.token("engineer"), account, REASON)
+    service.access.reveal(stack.token("engineer"), g.id)
     with pytest.raises(Conflict):
-        service.reveal(stack.token("engineer"), g.id)
+        service.access.reveal(stack.token("engineer"), g.id)
     assert issubclass(Exhausted, CustodyError)
 
 
@@ -269,7 +269,8 @@ def test_interrupted_reveal_resumes_with_the_same_code(stack: Stack, clock: Cloc
     """Vault fails between consuming the code and wrapping it: the retry hands out the same code, not a second."""
     from custody.config import PolicySettings
     from custody.errors import StoreError
-    from custody.store import Store, WrapInfo
+    from custody.repo.kv import WrapInfo
+    from custody.store import Store
 
     class FailingWrap(Store):
         def wrapped_read(self, path: str, ttl: object) -> WrapInfo:
@@ -278,42 +279,42 @@ def test_interrupted_reveal_resumes_with_the_same_code(stack: Stack, clock: Cloc
     real = stack.service_store()
     failing = FailingWrap(stack.vault_addr)
     failing.use_token(real._refresh())
-    broken = Custody(store=failing, settings=PolicySettings(), clock=clock)
-    working = Custody(store=real, settings=PolicySettings(), clock=clock)
-    g = working.request_access(stack.token("engineer"), account, REASON)
+    broken = in_process(failing, settings=PolicySettings(), clock=clock)
+    working = in_process(real, settings=PolicySettings(), clock=clock)
+    g = working.access.request(stack.token("engineer"), account, REASON)
     with pytest.raises(StoreError):
-        broken.reveal(stack.token("engineer"), g.id)
-    assert working.show_grant(stack.token("engineer"), g.id).status.value == "revealed"
+        broken.access.reveal(stack.token("engineer"), g.id)
+    assert working.access.show(stack.token("engineer"), g.id).status.value == "revealed"
     with pytest.raises(PermissionDenied):
-        working.reveal(stack.token("engineer2"), g.id)
-    result = working.reveal(stack.token("engineer"), g.id)
+        working.access.reveal(stack.token("engineer2"), g.id)
+    result = working.access.reveal(stack.token("engineer"), g.id)
     code = Client(stack.custody_addr, stack.token("engineer")).unwrap(stack.vault_addr, result.wrap.token)["code"]
     assert code in DEPOSITED and result.remaining == 7
-    assert working.show_grant(stack.token("engineer"), g.id).code_fp
+    assert working.access.show(stack.token("engineer"), g.id).code_fp
     with pytest.raises(Conflict, match="already revealed"):
-        working.reveal(stack.token("engineer"), g.id)
-    status = working.code_status(stack.token("security"), account)[0]
+        working.access.reveal(stack.token("engineer"), g.id)
+    status = working.codes.status(stack.token("security"), account)[0]
     assert status["consumed"] == 1
 
 
-def test_sweep_records_expired_grants(stack: Stack, service: Custody, clock: Clock, critical_account: str) -> None:
+def test_sweep_records_expired_grants(stack: Stack, service: UseCases, clock: Clock, critical_account: str) -> None:
     """Expiry is enforced at once; the write form of the sweep also writes it down, as evidence."""
-    from custody.records import grant_path
+    from custody.repo.records import grant_path
 
-    stale = service.request_access(stack.token("engineer"), critical_account, REASON, ttl="1h")
-    fresh = service.request_access(stack.token("engineer"), critical_account, REASON, ttl="3h")
+    stale = service.access.request(stack.token("engineer"), critical_account, REASON, ttl="1h")
+    fresh = service.access.request(stack.token("engineer"), critical_account, REASON, ttl="3h")
     clock.advance(hours=2)
-    sweeper = service.whoami(stack.token("rotation"))
-    expired = service.expire_stale(sweeper)
+    sweeper = service.authz.whoami(stack.token("rotation"))
+    expired = service.sweep.expire_stale(sweeper)
     assert stale.id in expired and fresh.id not in expired
-    record = service.store.read(grant_path(stale.id))
+    record = service.ctx.repo.kv.read(grant_path(stale.id))
     assert record is not None
     assert record.data["status"] == "expired" and record.data["event"] == "grant.expired"
     assert record.data["actor"] == sweeper.display_name
-    assert service.store.read(grant_path(fresh.id)).data["status"] == "pending"  # type: ignore[union-attr]
-    assert stale.id not in service.expire_stale(sweeper)  # once
+    assert service.ctx.repo.kv.read(grant_path(fresh.id)).data["status"] == "pending"  # type: ignore[union-attr]
+    assert stale.id not in service.sweep.expire_stale(sweeper)  # once
     with pytest.raises(PreconditionFailed, match="expired"):
-        service.approve(stack.token("approver"), stale.id)
+        service.access.approve(stack.token("approver"), stale.id)
 
 
 def test_sweep_via_api_reports_expired_grants(stack: Stack) -> None:

@@ -19,7 +19,7 @@ import pytest
 from custody.bootstrap import APPROLES, GROUPS, KV_MAX_VERSIONS, Admin, add_group_member
 from custody.devkit import bao_binary, free_port, start, stop, until, wait_http
 from custody.errors import StoreError
-from custody.records import NON_HMAC_KEYS
+from custody.repo.records import NON_HMAC_KEYS
 from tests.helpers import DEPOSITED, REASON, new_codes, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -11,8 +11,8 @@ import pytest
 
 from custody.domain.models import Principal
 from custody.errors import AuthError, PermissionDenied
-from custody.service import Custody
-from tests.helpers import REASON, Stack, uniq
+from custody.usecases.suite import UseCases
+from tests.helpers import REASON, Stack, in_process, uniq
 
 pytestmark = pytest.mark.integration
 
@@ -75,50 +75,49 @@ def test_disabled_entity_is_refused(stack: Stack, account: str) -> None:
         stack.admin().call("POST", f"identity/entity/id/{entity_id}", {"disabled": False})
 
 
-def test_identity_is_looked_up_once_per_token(stack: Stack, service: Custody, account: str,
+def test_identity_is_looked_up_once_per_token(stack: Stack, service: UseCases, account: str,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The saving is real: a second request by the same token asks Vault one question (capabilities), not two."""
     lookups: list[str] = []
-    real = service.store.lookup
+    real = service.authz.vault.lookup
 
     def counted(token: str) -> tuple[Principal, int]:
         lookups.append("lookup-self")
         return real(token)
 
-    monkeypatch.setattr(service.store, "lookup", counted)
+    monkeypatch.setattr(service.authz.vault, "lookup", counted)
     token = stack.token("engineer")
-    service.get_account(token, account)
-    service.get_account(token, account)
-    service.request_access(token, account, REASON)
+    service.accounts.get(token, account)
+    service.accounts.get(token, account)
+    service.access.request(token, account, REASON)
     assert lookups == ["lookup-self"]
 
     stack_token = stack.make_user(uniq("short"), "custody-requesters")
-    service.get_account(stack_token, account)
+    service.accounts.get(stack_token, account)
     stack.admin().call("POST", "auth/token/revoke", {"token": stack_token})
     with pytest.raises(AuthError, match="invalid or expired"):
-        service.get_account(stack_token, account)
+        service.accounts.get(stack_token, account)
     assert len(lookups) == 2
     # A refused token is forgotten: the next attempt looks it up again (and is refused again).
     with pytest.raises(AuthError):
-        service.get_account(stack_token, account)
+        service.accounts.get(stack_token, account)
     assert len(lookups) == 3
 
 
-def test_no_cache_means_a_lookup_per_request(stack: Stack, service: Custody, account: str,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_cache_means_a_lookup_per_request(stack: Stack, account: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from custody.callers import CallerCache
 
-    service.callers = CallerCache(max_age=0)
+    service = in_process(stack.service_store(), callers=CallerCache(max_age=0))
     calls: list[int] = []
-    real = service.store.lookup
+    real = service.authz.vault.lookup
 
     def counted(token: str) -> tuple[Principal, int]:
         calls.append(1)
         return real(token)
 
-    monkeypatch.setattr(service.store, "lookup", counted)
+    monkeypatch.setattr(service.authz.vault, "lookup", counted)
     for _ in range(3):
-        service.get_account(stack.token("engineer"), account)
+        service.accounts.get(stack.token("engineer"), account)
     assert len(calls) == 3
     with pytest.raises(PermissionDenied):
-        service.deposit(stack.token("engineer"), account, "0123456789abcdef")
+        service.codes.deposit(stack.token("engineer"), account, "0123456789abcdef")

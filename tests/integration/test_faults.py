@@ -30,9 +30,8 @@ from custody.config import PolicySettings, ServerSettings
 from custody.devstack import DevStack
 from custody.errors import StoreError
 from custody.notify import Notifier
-from custody.service import Custody
 from custody.store import Store
-from tests.helpers import DEPOSITED, REASON, Clock, Stack, local_http, new_codes, uniq
+from tests.helpers import DEPOSITED, REASON, Clock, Stack, in_process, local_http, new_codes, uniq
 from tests.integration.test_notify_and_secrecy import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("faults")]
@@ -138,24 +137,24 @@ def test_slow_vault_times_out_cleanly_and_the_reveal_resumes(stack: Stack, clock
     try:
         store = Store(proxy.addr, timeout=0.5, retries=1, retry_base=0.05)
         store.use_token(stack.service_store()._refresh())
-        svc = Custody(store=store, settings=PolicySettings(), clock=clock)
-        grant = svc.request_access(stack.token("engineer"), account, REASON)
+        svc = in_process(store, settings=PolicySettings(), clock=clock)
+        grant = svc.access.request(stack.token("engineer"), account, REASON)
         proxy.delay = 1.0  # every Vault answer now arrives after the 0.5 s timeout
         start = time.monotonic()
         with pytest.raises(StoreError) as caught:
-            svc.reveal(stack.token("engineer"), grant.id)
+            svc.access.reveal(stack.token("engineer"), grant.id)
         assert time.monotonic() - start < 10 and "unreachable" in caught.value.message
         assert caught.value.hint and "Traceback" not in caught.value.diagnostics()
         proxy.delay = 0.0
         proxy.cut()
         # Whatever Vault did before the answers came too late, the grant is intact: still approved, or claimed
         # and resumable by its requester with one and the same code.
-        shown = svc.show_grant(stack.token("engineer"), grant.id)
+        shown = svc.access.show(stack.token("engineer"), grant.id)
         assert shown.status.value in ("approved", "revealed") and not shown.code_fp
-        result = svc.reveal(stack.token("engineer"), grant.id)
+        result = svc.access.reveal(stack.token("engineer"), grant.id)
         code = Client(stack.custody_addr, stack.token("engineer")).unwrap(stack.vault_addr, result.wrap.token)["code"]
         assert code in DEPOSITED
-        status = svc.code_status(stack.token("security"), account)[0]
+        status = svc.codes.status(stack.token("security"), account)[0]
         assert (status["consumed"], status["remaining"]) == (1, 7)
     finally:
         proxy.close()
@@ -184,7 +183,7 @@ def test_dropped_connections_give_a_clean_503_and_write_nothing(stack: Stack, cl
     try:
         store = Store(proxy.addr, timeout=2, retries=2, retry_base=0.05)
         store.use_token(stack.service_store()._refresh())
-        app = TestClient(create_app(Custody(store=store, settings=PolicySettings(), clock=clock)))
+        app = TestClient(create_app(in_process(store, settings=PolicySettings(), clock=clock)))
         before = grant_keys(stack)
         proxy.mode = "drop"
         proxy.cut()
@@ -276,7 +275,7 @@ def test_hanging_webhook_is_degraded_but_safe(stack: Stack, clock: Clock, accoun
     receiver = Receiver(hang=3)
     try:
         notifier = Notifier([receiver.url], timeout=0.3, attempts=1)
-        app = TestClient(create_app(Custody(store=stack.service_store(), settings=PolicySettings(),
+        app = TestClient(create_app(in_process(stack.service_store(), settings=PolicySettings(),
                                             notifier=notifier, clock=clock)))
         start = time.monotonic()
         for _ in range(3):

@@ -12,8 +12,7 @@ import pytest
 
 from custody.config import PolicySettings
 from custody.notify import Notifier, slack_payload
-from custody.service import Custody
-from tests.helpers import DEPOSITED, REASON, Clock, Stack
+from tests.helpers import DEPOSITED, REASON, Clock, Stack, in_process
 
 pytestmark = pytest.mark.integration
 
@@ -63,12 +62,12 @@ def test_webhooks_get_every_step_without_codes(stack: Stack, clock: Clock, criti
     receiver = Receiver(fail_first=1)
     try:
         notifier = Notifier([receiver.url], backoff=0.05)
-        svc = Custody(store=stack.service_store(), settings=PolicySettings(), notifier=notifier, clock=clock)
-        g = svc.request_access(stack.token("engineer"), critical_account, REASON, ticket="SEC-5")
-        svc.approve(stack.token("approver"), g.id, "ok")
-        svc.approve(stack.token("approver2"), g.id)
-        svc.reveal(stack.token("engineer"), g.id)
-        e = svc.request_access(stack.token("engineer"), critical_account, REASON, emergency=True)
+        svc = in_process(stack.service_store(), settings=PolicySettings(), notifier=notifier, clock=clock)
+        g = svc.access.request(stack.token("engineer"), critical_account, REASON, ticket="SEC-5")
+        svc.access.approve(stack.token("approver"), g.id, "ok")
+        svc.access.approve(stack.token("approver2"), g.id)
+        svc.access.reveal(stack.token("engineer"), g.id)
+        e = svc.access.request(stack.token("engineer"), critical_account, REASON, emergency=True)
         receiver.wait_for(5)
         names = [ev["event"] for ev in receiver.events]
         assert names == ["grant.requested", "grant.approved", "grant.approved", "grant.revealed", "grant.emergency"]
@@ -86,10 +85,10 @@ def test_hanging_webhook_never_blocks_requests(stack: Stack, clock: Clock, accou
     receiver = Receiver(hang=5)
     try:
         notifier = Notifier([receiver.url], timeout=0.5, attempts=1)
-        svc = Custody(store=stack.service_store(), settings=PolicySettings(), notifier=notifier, clock=clock)
+        svc = in_process(stack.service_store(), settings=PolicySettings(), notifier=notifier, clock=clock)
         start = time.monotonic()
         for _ in range(3):
-            svc.request_access(stack.token("engineer"), account, REASON)
+            svc.access.request(stack.token("engineer"), account, REASON)
         assert time.monotonic() - start < 3
     finally:
         receiver.close()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
 from custody.errors import CodesChanged, Conflict, PreconditionFailed, StoreError
-from custody.rotation import Rotation, evidence_path, marker_path
-from custody.service import Custody
-from tests.helpers import REASON, Clock, Stack, new_codes, uniq
+from custody.repo.records import evidence_path, marker_path
+from custody.usecases.rotation import Rotation
+from custody.usecases.suite import UseCases
+from tests.helpers import REASON, Clock, Stack, in_process, new_codes, uniq
 
 pytestmark = pytest.mark.integration
 
@@ -20,11 +22,11 @@ def root_get(stack: Stack, path: str, **params: Any) -> httpx.Response:
                      headers={"X-Vault-Token": stack.token("root")})
 
 
-def new_account(service: Custody, stack: Stack, n: int = 8, tier: str = "standard") -> tuple[str, list[str]]:
+def new_account(service: UseCases, stack: Stack, n: int = 8, tier: str = "standard") -> tuple[str, list[str]]:
     acct = f"pypi/{uniq('rot')}"
-    service.add_account(stack.token("security"), acct, "owner@example.com", tier=tier)
+    service.accounts.add(stack.token("security"), acct, "owner@example.com", tier=tier)
     codes = new_codes(n)
-    service.deposit(stack.token("security"), acct, "\n".join(codes))
+    service.codes.deposit(stack.token("security"), acct, "\n".join(codes))
     return acct, codes
 
 
@@ -100,51 +102,51 @@ class Crash(Exception):
     pass
 
 
-def stop_half_way(service: Custody, monkeypatch: pytest.MonkeyPatch, token: str, grant_id: str) -> None:
+def stop_half_way(service: UseCases, monkeypatch: pytest.MonkeyPatch, token: str, grant_id: str) -> None:
     """A reveal that claimed its grant and reserved a code, then lost Vault before wrapping it."""
     def unreachable(*_: Any, **__: Any) -> Any:
         raise StoreError("Vault unreachable (test)")
 
     with monkeypatch.context() as m:
-        m.setattr(service.store, "wrapped_read", unreachable)
+        m.setattr(service.ctx.repo.kv, "wrapped_read", unreachable)
         with pytest.raises(StoreError):
-            service.reveal(token, grant_id)
+            service.access.reveal(token, grant_id)
 
 
-def test_a_half_finished_reveal_is_revoked_by_rotation_and_ends_at_expiry(stack: Stack, service: Custody,
+def test_a_half_finished_reveal_is_revoked_by_rotation_and_ends_at_expiry(stack: Stack, service: UseCases,
                                                                           clock: Clock,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A reveal that stopped half-way can be resumed by its requester while the grant lasts, for the same code;
     never after the grant expired, and never after a rotation (it would take a code of the new set unapproved)."""
     acct, _ = new_account(service, stack)
     eng, sec = stack.token("engineer"), stack.token("security")
-    late = service.request_access(eng, acct, REASON, ttl="1h")
-    rotated = service.request_access(eng, acct, REASON, ttl="1h")
+    late = service.access.request(eng, acct, REASON, ttl="1h")
+    rotated = service.access.request(eng, acct, REASON, ttl="1h")
     for g in (late, rotated):
         stop_half_way(service, monkeypatch, eng, g.id)
-        assert service.show_grant(eng, g.id).status.value == "revealed" and not service.show_grant(eng, g.id).code_fp
+        assert service.access.show(eng, g.id).status.value == "revealed" and not service.access.show(eng, g.id).code_fp
 
     clock.advance(hours=2)
     with pytest.raises(PreconditionFailed, match="expired before its reveal finished"):
-        service.reveal(eng, late.id)
-    assert not service.show_grant(eng, late.id).code_fp
+        service.access.reveal(eng, late.id)
+    assert not service.access.show(eng, late.id).code_fp
 
-    result = Rotation(service).rotate(sec, acct, "\n".join(new_codes(8)), reason="suspected leak")
+    result = service.rotation.rotate(sec, acct, "\n".join(new_codes(8)), reason="suspected leak")
     assert late.id in result["revoked_grants"] and rotated.id in result["revoked_grants"]
     for g in (late, rotated):
-        assert service.show_grant(eng, g.id).status.value == "revoked"
+        assert service.access.show(eng, g.id).status.value == "revoked"
         with pytest.raises(PreconditionFailed, match="revoked"):
-            service.reveal(eng, g.id)
-    status = service.code_status(sec, acct)[0]
+            service.access.reveal(eng, g.id)
+    status = service.codes.status(sec, acct)[0]
     assert (status["remaining"], status["consumed"]) == (8, 0)  # nothing of the new set went to them
 
 
 @pytest.mark.parametrize("step", ["marked", "evidence", "stored", "destroyed", "revoked", "completed"])
-def test_interrupted_rotation_is_reported_and_finished(stack: Stack, service: Custody, clock: Clock,
+def test_interrupted_rotation_is_reported_and_finished(stack: Stack, service: UseCases, clock: Clock,
                                                        step: str) -> None:
     acct, _ = new_account(service, stack)
     sec = stack.token("security")
-    grant = service.request_access(stack.token("engineer2"), acct, REASON)
+    grant = service.access.request(stack.token("engineer2"), acct, REASON)
     old = [int(v) for v in root_get(stack, f"metadata/codes/{acct}").json()["data"]["versions"]]
 
     def crash(name: str) -> None:
@@ -153,15 +155,15 @@ def test_interrupted_rotation_is_reported_and_finished(stack: Stack, service: Cu
 
     new = new_codes(7)
     with pytest.raises(Crash):
-        Rotation(service, after_step=crash).rotate(sec, acct, "\n".join(new), reason="key holder left")
+        replace(service.rotation, after_step=crash).rotate(sec, acct, "\n".join(new), reason="key holder left")
     # Whatever was written, the state is reported: status shows the open rotation...
-    row = service.code_status(sec, acct)[0]
+    row = service.codes.status(sec, acct)[0]
     assert row["interrupted_rotation"]["rotation"] == 1
     stored = step not in ("marked", "evidence")
     assert row["total"] == (7 if stored else 8)  # ...and the new set, once written, is the current one
     # ...and once it has been open a while, the sweep flags it as overdue.
     clock.advance(minutes=16)
-    swept = Rotation(service).sweep(stack.token("rotation"))
+    swept = service.sweep.sweep(stack.token("rotation"))
     d = due_row(swept, acct)
     assert d is not None and d["overdue"] and d["interrupted_rotation"]["rotation"] == 1
     assert "interrupted" in [x["kind"] for x in d["reasons"]]
@@ -171,23 +173,23 @@ def test_interrupted_rotation_is_reported_and_finished(stack: Stack, service: Cu
     assert alive == ([] if step in ("destroyed", "revoked", "completed") else old)
     # Running the same command again finishes the same rotation.
     if stored:
-        done = Rotation(service).rotate(sec, acct, None, resume=True)
+        done = service.rotation.rotate(sec, acct, None, resume=True)
     else:
         with pytest.raises(Exception, match="before storing the new codes"):
-            Rotation(service).rotate(sec, acct, None, resume=True)
-        done = Rotation(service).rotate(sec, acct, "\n".join(new))  # open 16 minutes: counts as interrupted
+            service.rotation.rotate(sec, acct, None, resume=True)
+        done = service.rotation.rotate(sec, acct, "\n".join(new))  # open 16 minutes: counts as interrupted
     assert done["rotation"] == 1 and done["status"] == "completed" and done["count"] == 7
     assert done["destroyed_versions"] == old
     assert done["revoked_grants"] == [grant.id]
     for v in old:
         assert root_get(stack, f"data/codes/{acct}", version=v).json()["data"]["data"] is None
-    row = service.code_status(sec, acct)[0]
+    row = service.codes.status(sec, acct)[0]
     assert row["interrupted_rotation"] is None and row["total"] == 7 and row["generation"] == 2
-    assert service.show_grant(sec, grant.id).status.value == "revoked"
-    assert due_row(Rotation(service).sweep(stack.token("rotation")), acct) is None
+    assert service.access.show(sec, grant.id).status.value == "revoked"
+    assert due_row(service.sweep.sweep(stack.token("rotation")), acct) is None
 
 
-def test_rerun_with_a_different_set_finishes_then_rotates_again(stack: Stack, service: Custody,
+def test_rerun_with_a_different_set_finishes_then_rotates_again(stack: Stack, service: UseCases,
                                                                  clock: Clock) -> None:
     acct, _ = new_account(service, stack)
     sec = stack.token("security")
@@ -197,9 +199,9 @@ def test_rerun_with_a_different_set_finishes_then_rotates_again(stack: Stack, se
             raise Crash(name)
 
     with pytest.raises(Crash):
-        Rotation(service, after_step=crash).rotate(sec, acct, "\n".join(new_codes(8)))
+        replace(service.rotation, after_step=crash).rotate(sec, acct, "\n".join(new_codes(8)))
     clock.advance(minutes=16)  # the crashed run is now plainly interrupted, not in progress
-    second = Rotation(service).rotate(sec, acct, "\n".join(new_codes(6)))
+    second = service.rotation.rotate(sec, acct, "\n".join(new_codes(6)))
     assert second["rotation"] == 2 and second["count"] == 6 and second["generation"] == 3
     ev1 = root_get(stack, f"data/{evidence_path(acct, 1)}").json()["data"]["data"]
     assert ev1["status"] == "completed"
@@ -207,7 +209,7 @@ def test_rerun_with_a_different_set_finishes_then_rotates_again(stack: Stack, se
     assert [v for v, m in meta["versions"].items() if not m["destroyed"]] == [str(meta["current_version"])]
 
 
-def test_concurrent_rotation_is_refused(stack: Stack, service: Custody) -> None:
+def test_concurrent_rotation_is_refused(stack: Stack, service: UseCases) -> None:
     acct, _ = new_account(service, stack)
     sec = stack.token("security")
     seen = []
@@ -215,15 +217,15 @@ def test_concurrent_rotation_is_refused(stack: Stack, service: Custody) -> None:
     def second_rotation(name: str) -> None:
         if name in ("marked", "stored"):
             with pytest.raises(Exception, match="already in progress"):
-                Rotation(service).rotate(sec, acct, "\n".join(new_codes(8)))
+                service.rotation.rotate(sec, acct, "\n".join(new_codes(8)))
             seen.append(name)
 
-    first = Rotation(service, after_step=second_rotation).rotate(sec, acct, "\n".join(new_codes(8)))
+    first = replace(service.rotation, after_step=second_rotation).rotate(sec, acct, "\n".join(new_codes(8)))
     assert seen == ["marked", "stored"] and first["generation"] == 2 and not first["resumed"]
 
 
 @pytest.mark.parametrize("step", ["marked", "evidence"])
-def test_a_resumed_rotation_refuses_the_codes_already_deposited(stack: Stack, service: Custody, clock: Clock,
+def test_a_resumed_rotation_refuses_the_codes_already_deposited(stack: Stack, service: UseCases, clock: Clock,
                                                                 step: str) -> None:
     """The stale-file check holds for a rotation finished later, not only for one started now."""
     acct, current = new_account(service, stack)
@@ -234,20 +236,20 @@ def test_a_resumed_rotation_refuses_the_codes_already_deposited(stack: Stack, se
             raise Crash(name)
 
     with pytest.raises(Crash):
-        Rotation(service, after_step=crash).rotate(sec, acct, "\n".join(new_codes(8)))
+        replace(service.rotation, after_step=crash).rotate(sec, acct, "\n".join(new_codes(8)))
     clock.advance(minutes=16)
     before = root_get(stack, f"metadata/codes/{acct}").json()["data"]["current_version"]
     for resume in (False, True):
         with pytest.raises(Conflict, match="already deposited"):
-            Rotation(service).rotate(sec, acct, "\n".join(current), resume=resume)
+            service.rotation.rotate(sec, acct, "\n".join(current), resume=resume)
     assert root_get(stack, f"metadata/codes/{acct}").json()["data"]["current_version"] == before
-    status = service.code_status(sec, acct)[0]
+    status = service.codes.status(sec, acct)[0]
     assert status["generation"] == 1 and status["interrupted_rotation"] is not None
-    done = Rotation(service).rotate(sec, acct, "\n".join(new_codes(8)), resume=True)  # the real new codes
-    assert done["status"] == "completed" and service.code_status(sec, acct)[0]["generation"] == 2
+    done = service.rotation.rotate(sec, acct, "\n".join(new_codes(8)), resume=True)  # the real new codes
+    assert done["status"] == "completed" and service.codes.status(sec, acct)[0]["generation"] == 2
 
 
-def test_cli_resume_after_a_crash(stack: Stack, service: Custody) -> None:
+def test_cli_resume_after_a_crash(stack: Stack, service: UseCases) -> None:
     acct, _ = new_account(service, stack)
 
     def crash(name: str) -> None:
@@ -255,7 +257,7 @@ def test_cli_resume_after_a_crash(stack: Stack, service: Custody) -> None:
             raise Crash(name)
 
     with pytest.raises(Crash):
-        Rotation(service, after_step=crash).rotate(stack.token("security"), acct, "\n".join(new_codes(8)))
+        replace(service.rotation, after_step=crash).rotate(stack.token("security"), acct, "\n".join(new_codes(8)))
     r = stack.cli("security", "codes", "status", acct, "--format", "json")
     assert r.json()["interrupted_rotation"]["rotation"] == 1
     r = stack.cli("security", "codes", "status", acct)  # the text form says so too, with what to run
@@ -268,38 +270,38 @@ def test_cli_resume_after_a_crash(stack: Stack, service: Custody) -> None:
 
 
 # ---- due detection (injected clock, no sleeps) ---------------------------------------------------------------
-def reveal(stack: Stack, service: Custody, acct: str) -> None:
-    grant = service.request_access(stack.token("engineer2"), acct, REASON)
-    service.reveal(stack.token("engineer2"), grant.id)
+def reveal(stack: Stack, service: UseCases, acct: str) -> None:
+    grant = service.access.request(stack.token("engineer2"), acct, REASON)
+    service.access.reveal(stack.token("engineer2"), grant.id)
 
 
 def test_a_reveal_during_a_rotation_never_takes_a_new_code_on_an_old_request(stack: Stack,
-                                                                              service: Custody) -> None:
+                                                                              service: UseCases) -> None:
     """Between storing the new set and revoking open grants, a grant requested before the rotation is refused a
     code of the new set; it is then revoked with the others."""
     acct, _ = new_account(service, stack)
     eng, sec = stack.token("engineer"), stack.token("security")
-    grant = service.request_access(eng, acct, REASON)
+    grant = service.access.request(eng, acct, REASON)
     new = new_codes(8)
     refused: list[str] = []
 
     def reveal_mid_rotation(name: str) -> None:
         if name == "stored":
             with pytest.raises(CodesChanged) as caught:
-                service.reveal(eng, grant.id)
+                service.access.reveal(eng, grant.id)
             refused.append(caught.value.message)
 
-    result = Rotation(service, after_step=reveal_mid_rotation).rotate(sec, acct, "\n".join(new))
+    result = replace(service.rotation, after_step=reveal_mid_rotation).rotate(sec, acct, "\n".join(new))
     assert refused and "after grant" in refused[0]
     assert grant.id in result["revoked_grants"]
-    assert service.show_grant(eng, grant.id).status.value == "revoked"
-    status = service.code_status(sec, acct)[0]
+    assert service.access.show(eng, grant.id).status.value == "revoked"
+    status = service.codes.status(sec, acct)[0]
     assert (status["remaining"], status["consumed"]) == (8, 0)
-    fresh = service.request_access(eng, acct, REASON)  # a request after the rotation takes a new code
-    assert service.reveal(eng, fresh.id).remaining == 7
+    fresh = service.access.request(eng, acct, REASON)  # a request after the rotation takes a new code
+    assert service.access.reveal(eng, fresh.id).remaining == 7
 
 
-def test_a_code_set_deleted_outside_custody_is_due_and_can_be_rotated(stack: Stack, service: Custody,
+def test_a_code_set_deleted_outside_custody_is_due_and_can_be_rotated(stack: Stack, service: UseCases,
                                                                       clock: Clock) -> None:
     """Someone with root soft-deletes the current version: the sweep must not count the account as fine, and a
     rotation must replace the set rather than loop on check-and-set."""
@@ -309,36 +311,36 @@ def test_a_code_set_deleted_outside_custody_is_due_and_can_be_rotated(stack: Sta
                         headers={"X-Vault-Token": stack.token("root")})
     assert resp.status_code == 204
     clock.advance(minutes=1)  # the service's clock was set before the deletion
-    sweep = Rotation(service).sweep(stack.token("rotation"))
+    sweep = service.sweep.sweep(stack.token("rotation"))
     row = due_row(sweep, acct)
     assert row is not None and "no_codes" in str(row), row
     # Which codes were handed out went with the deleted version: a deposit must not guess, a rotation may
     with pytest.raises(PreconditionFailed, match="deleted outside custody") as caught:
-        service.deposit(sec, acct, "\n".join(new_codes(8)), replace=True)
+        service.codes.deposit(sec, acct, "\n".join(new_codes(8)), replace=True)
     assert "undelete" in (caught.value.hint or "") and "codes rotate" in (caught.value.hint or "")
-    result = Rotation(service).rotate(sec, acct, "\n".join(new_codes(8)))
+    result = service.rotation.rotate(sec, acct, "\n".join(new_codes(8)))
     assert result["status"] == "completed"
-    status = service.code_status(sec, acct)[0]
+    status = service.codes.status(sec, acct)[0]
     assert status["remaining"] == 8 and status["interrupted_rotation"] is None
     assert status["generation"] > 1  # new to every grant requested before
-    assert due_row(Rotation(service).sweep(stack.token("rotation")), acct) is None
+    assert due_row(service.sweep.sweep(stack.token("rotation")), acct) is None
 
 
-def test_evidence_names_only_what_this_rotation_destroyed_and_revoked(stack: Stack, service: Custody) -> None:
+def test_evidence_names_only_what_this_rotation_destroyed_and_revoked(stack: Stack, service: UseCases) -> None:
     acct, _ = new_account(service, stack)
     eng, sec = stack.token("engineer"), stack.token("security")
-    Rotation(service).rotate(sec, acct, "\n".join(new_codes(8)))
-    revealed = service.request_access(eng, acct, REASON)
-    service.reveal(eng, revealed.id)
-    pending = service.request_access(eng, acct, REASON)
+    service.rotation.rotate(sec, acct, "\n".join(new_codes(8)))
+    revealed = service.access.request(eng, acct, REASON)
+    service.access.reveal(eng, revealed.id)
+    pending = service.access.request(eng, acct, REASON)
 
     class ListedThenRevealed(Rotation):
         """The race: a grant listed for revocation whose reveal finished before the revocation reached it."""
 
-        def _open_grants(self, account_id: str) -> list[str]:
-            return sorted([*super()._open_grants(account_id), revealed.id])
+        def open_grants(self, account_id: str) -> list[str]:
+            return sorted([*super().open_grants(account_id), revealed.id])
 
-    second = ListedThenRevealed(service).rotate(sec, acct, "\n".join(new_codes(8)))
+    second = ListedThenRevealed(service.ctx, service.authz).rotate(sec, acct, "\n".join(new_codes(8)))
     assert second["revoked_grants"] == [pending.id]
     ev2 = root_get(stack, f"data/{evidence_path(acct, 2)}").json()["data"]["data"]
     assert ev2["revoked_grants"] == [pending.id]
@@ -348,9 +350,9 @@ def test_evidence_names_only_what_this_rotation_destroyed_and_revoked(stack: Sta
     assert ev2["destroyed_versions"] == list(range(ev1["new_version"], ev2["new_version"]))
 
 
-def test_due_for_age_then_overdue_after_grace(stack: Stack, service: Custody, clock: Clock) -> None:
+def test_due_for_age_then_overdue_after_grace(stack: Stack, service: UseCases, clock: Clock) -> None:
     acct, _ = new_account(service, stack)
-    rot = Rotation(service)
+    rot = service.sweep
     assert due_row(rot.sweep(stack.token("rotation")), acct) is None
     clock.advance(days=365)
     d = due_row(rot.sweep(stack.token("rotation")), acct)
@@ -362,9 +364,9 @@ def test_due_for_age_then_overdue_after_grace(stack: Stack, service: Custody, cl
     assert acct in rot.sweep(stack.token("rotation"))["overdue"]
 
 
-def test_due_for_reveals_and_low_remaining(stack: Stack, service: Custody, clock: Clock) -> None:
+def test_due_for_reveals_and_low_remaining(stack: Stack, service: UseCases, clock: Clock) -> None:
     acct, _ = new_account(service, stack, n=5)
-    rot = Rotation(service)
+    rot = service.sweep
     reveal(stack, service, acct)
     d = due_row(rot.sweep(stack.token("rotation")), acct)
     assert d is not None and [x["kind"] for x in d["reasons"]] == ["revealed"] and d["remaining"] == 4
@@ -374,41 +376,41 @@ def test_due_for_reveals_and_low_remaining(stack: Stack, service: Custody, clock
     assert d["remaining"] == 3 and not d["overdue"]
     d = due_row(rot.sweep(stack.token("rotation"), min_remaining=2), acct)
     assert d is not None and {x["kind"] for x in d["reasons"]} == {"revealed"}
-    status = service.code_status(stack.token("security"), acct)[0]
+    status = service.codes.status(stack.token("security"), acct)[0]
     assert status["reveals_since_rotation"] == 2 and status["rotation_due"]
     clock.advance(days=31)
     assert acct in rot.sweep(stack.token("rotation"))["overdue"]
 
 
-def test_due_without_codes(stack: Stack, service: Custody, clock: Clock) -> None:
+def test_due_without_codes(stack: Stack, service: UseCases, clock: Clock) -> None:
     acct = f"pypi/{uniq('empty')}"
-    service.add_account(stack.token("security"), acct, "o@example.com")
-    d = due_row(Rotation(service).sweep(stack.token("rotation")), acct)
+    service.accounts.add(stack.token("security"), acct, "o@example.com")
+    d = due_row(service.sweep.sweep(stack.token("rotation")), acct)
     assert d is not None and [x["kind"] for x in d["reasons"]] == ["no_codes"] and d["total"] == 0
     clock.advance(days=31)
-    assert acct in Rotation(service).sweep(stack.token("rotation"))["overdue"]
+    assert acct in service.sweep.sweep(stack.token("rotation"))["overdue"]
 
 
-def test_summary_follows_concurrent_reveals_and_replacements(stack: Stack, service: Custody) -> None:
+def test_summary_follows_concurrent_reveals_and_replacements(stack: Stack, service: UseCases) -> None:
     """The sweep reads a metadata summary; it must agree with the code set itself, never overstate what is left."""
     acct, _ = new_account(service, stack, n=8)
-    rot = Rotation(service)
+    codes = service.ctx.repo.codes
     sec = stack.token("security")
-    assert rot.facts(acct, service.clock())[1] == "summary"
+    assert codes.facts(acct, service.ctx.clock())[1] == "summary"
     for _ in range(3):
         reveal(stack, service, acct)
-    facts, source = rot.facts(acct, service.clock())
+    facts, source = codes.facts(acct, service.ctx.clock())
     assert source == "summary" and facts is not None and facts.remaining == 5 and len(facts.consumed_times) == 3
-    service.deposit(sec, acct, "\n".join(new_codes(2)), replace=True)  # smaller set, written by deposit
-    facts, source = rot.facts(acct, service.clock())
+    service.codes.deposit(sec, acct, "\n".join(new_codes(2)), replace=True)  # smaller set, written by deposit
+    facts, source = codes.facts(acct, service.ctx.clock())
     assert source == "summary" and facts is not None and facts.remaining == 2 and facts.total == 2
     # An account deposited before summaries existed (or with a lost one) is read from the set and healed.
     meta_version = root_get(stack, f"metadata/codes/{acct}").json()["data"]["current_metadata_version"]
     httpx.post(f"{stack.vault_addr}/v1/custody-kv/metadata/codes/{acct}",
                headers={"X-Vault-Token": stack.token("root")},
                json={"custom_metadata": {}, "metadata_cas": meta_version}).raise_for_status()
-    assert rot.facts(acct, service.clock())[1] == "codes"
-    assert rot.facts(acct, service.clock())[1] == "summary"
+    assert codes.facts(acct, service.ctx.clock())[1] == "codes"
+    assert codes.facts(acct, service.ctx.clock())[1] == "summary"
 
 
 # ---- the sweep from the CLI and the API -------------------------------------------------------------------------
@@ -443,7 +445,7 @@ def test_sweep_against_unreachable_vault_is_a_503(stack: Stack) -> None:
     from custody.api.app import create_app
     from custody.store import Store
 
-    dead = Custody(store=Store("http://127.0.0.1:9", retries=0))
+    dead = in_process(Store("http://127.0.0.1:9", retries=0))
     client = TestClient(create_app(dead))
     resp = client.get("/v1/custody/rotation/sweep", headers={"X-Vault-Token": stack.token("rotation")})
     assert resp.status_code == 503 and "unreachable" in resp.json()["errors"][0]
@@ -458,15 +460,15 @@ def test_sweep_api_get_and_bao_read(stack: Stack) -> None:
     assert resp.status_code == 400
 
 
-def test_rotation_events_are_logged_and_never_hold_codes(stack: Stack, service: Custody, clock: Clock) -> None:
+def test_rotation_events_are_logged_and_never_hold_codes(stack: Stack, service: UseCases, clock: Clock) -> None:
     from structlog.testing import capture_logs
 
     acct, _ = new_account(service, stack)
     new = new_codes(8)
     with capture_logs() as logs:
-        Rotation(service).rotate(stack.token("security"), acct, "\n".join(new))
+        service.rotation.rotate(stack.token("security"), acct, "\n".join(new))
         clock.advance(seconds=2)
-        Rotation(service).sweep(stack.token("rotation"), max_age="1s")
+        service.sweep.sweep(stack.token("rotation"), max_age="1s")
     events = [e["event"] for e in logs]
     assert "rotation.started" in events and "rotation.completed" in events and "codes.rotated" in events
     assert any(e["event"] == "rotation.due" and e["account"] == acct for e in logs)

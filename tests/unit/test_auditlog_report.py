@@ -19,7 +19,7 @@ import pytest
 from benchmarks.bench_audit import generate_hostile
 from custody.auditlog import context, render, spill, summarize, summarize_lines
 from custody.auditlog.model import AnomalyKind, Severity, Summary
-from custody.records import NON_HMAC_KEYS
+from custody.repo.records import NON_HMAC_KEYS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "audit"
 SCENARIO = FIXTURES / "scenario.log"

@@ -18,8 +18,8 @@ from tests.helpers import local_http, send_json
 
 # Never for --help or a client command: the server, its settings and web stack, Vault's SDK, the audit reader,
 # structlog (and the console renderer it brings) when nothing is logged.
-SERVER_SIDE = ("custody.server", "custody.api", "custody.service", "custody.rotation", "custody.store",
-               "custody.config", "custody.callers", "custody.notify", "custody.records", "custody.devstack",
+SERVER_SIDE = ("custody.server", "custody.api", "custody.usecases", "custody.repo", "custody.store",
+               "custody.config", "custody.callers", "custody.notify", "custody.devstack",
                "custody.bootstrap", "custody.auditlog", "custody.domain.models", "fastapi", "starlette", "uvicorn",
                "pydantic", "pydantic_core", "pydantic_settings", "hvac", "requests", "urllib3", "structlog", "rich",
                "pygments")

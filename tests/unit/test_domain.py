@@ -168,7 +168,7 @@ def test_fingerprint_is_short_and_not_the_code() -> None:
     ("audit/summary", "custody-auditor"),
 ])
 def test_a_refusal_names_the_policy_that_would_allow_it(path: str, policy: str) -> None:
-    from custody.service import policy_hint
+    from custody.usecases.authz import policy_hint
 
     assert policy_hint(path) == policy
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from custody import logging as clog
 from custody.config import ServerSettings
 from custody.domain.models import CodeSet, utcnow
-from custody.store import WrapInfo
+from custody.repo.kv import WrapInfo
 
 CODE = "0123456789abcdef"
 TOKEN = "s.AbCdEfGhIjKlMnOpQrStUvWx"

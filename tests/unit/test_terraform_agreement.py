@@ -17,7 +17,7 @@ import hcl2
 import pytest
 
 from custody import bootstrap as boot
-from custody.records import NON_HMAC_KEYS, SECRET_KEYS
+from custody.repo.records import NON_HMAC_KEYS, SECRET_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "terraform" / "modules" / "custody"

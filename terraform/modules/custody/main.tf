@@ -28,7 +28,7 @@ locals {
   }
 
   # Record fields Vault's audit log shows in clear, so an auditor can follow a grant from Vault's own evidence
-  # (custody/records.py NON_HMAC_KEYS). Never "code" or "codes": those stay HMAC'd.
+  # (custody/repo/records.py NON_HMAC_KEYS). Never "code" or "codes": those stay HMAC'd.
   non_hmac_keys = [
     "event", "actor", "actor_entity", "at", "account", "owner", "tier", "approvals_required", "total", "remaining",
     "generation", "deposited_by", "deposited_at", "destroyed_versions", "grant_id", "requester", "requester_entity",

@@ -1,0 +1,229 @@
+"""How custody's records are laid out in KV, and their (de)serialisation.
+
+Field names here are part of the audit contract: the KV mount leaves the non-secret ones (``NON_HMAC_KEYS``)
+readable in Vault's audit log, so an auditor can follow every grant from Vault's own evidence. Secret fields
+(``code``, ``codes``) are never in that list.
+
+| KV path                             | record                                                     |
+|-------------------------------------|------------------------------------------------------------|
+| ``accounts/<platform>/<user>``      | an account                                                 |
+| ``codes/<platform>/<user>``         | the code set (its custom_metadata: the summary the sweep reads) |
+| ``grants/<id>``                     | a grant                                                    |
+| ``reveals/<id>``                    | one code, for the instant it takes Vault to wrap it        |
+| ``denied/<yyyymmdd>/<uuid>``        | a refused API call                                         |
+| ``rotating/<platform>/<user>``      | the marker of a rotation in progress                       |
+| ``rotations/<platform>/<user>/<n>`` | the evidence of rotation n                                 |
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from custody.domain.events import Event
+from custody.domain.models import Account, CodeSet, Decision, Grant, Principal, StoredCode, iso
+from custody.domain.rotation import Evidence, OpenRotation
+
+NON_HMAC_KEYS = (
+    "event", "actor", "actor_entity", "at",
+    "account", "owner", "tier", "approvals_required",
+    "total", "remaining", "generation", "deposited_by", "deposited_at", "destroyed_versions",
+    "grant_id", "requester", "requester_entity", "reason", "ticket", "status", "approvals", "approver",
+    "approver_entity", "comment", "emergency", "created_at", "expires_at", "revealed_at", "code_fp",
+    "reviewed_by", "reviewed_at", "revoked_reason", "denied_by", "path", "capability", "fp", "consumed_at",
+    "rotation", "count", "previous_versions", "previous_generation", "new_version", "new_set", "started_at",
+    "completed_at", "revoked_grants", "custom_metadata",
+)
+SECRET_KEYS = ("code", "codes")
+
+ACCOUNTS, GRANTS, ROTATING = "accounts/", "grants/", "rotating/"
+
+
+def account_path(account_id: str) -> str:
+    return f"accounts/{account_id}"
+
+
+def codes_path(account_id: str) -> str:
+    return f"codes/{account_id}"
+
+
+def grant_path(grant_id: str) -> str:
+    return f"grants/{grant_id}"
+
+
+def reveal_path(grant_id: str) -> str:
+    return f"reveals/{grant_id}"
+
+
+def denial_path(at: datetime) -> str:
+    return f"denied/{at:%Y%m%d}/{uuid.uuid4()}"
+
+
+def marker_path(account_id: str) -> str:
+    return f"rotating/{account_id}"
+
+
+def evidence_path(account_id: str, number: int) -> str:
+    return f"rotations/{account_id}/{number}"
+
+
+def evidence_folder(account_id: str) -> str:
+    return f"rotations/{account_id}/"
+
+
+def stamp(event: Event, actor: Principal, at: datetime) -> dict[str, Any]:
+    """What every write says about itself: what happened, who did it, when."""
+    return {"event": event.value, "actor": actor.display_name, "actor_entity": actor.id, "at": at.isoformat()}
+
+
+# ---- accounts and code sets ------------------------------------------------------------------------------------
+def account_to_record(account: Account) -> dict[str, Any]:
+    return account.model_dump(mode="json") | {"account": account.id}
+
+
+def account_from_record(data: dict[str, Any]) -> Account:
+    return Account.model_validate(data)
+
+
+def codeset_to_record(cs: CodeSet) -> dict[str, Any]:
+    return {
+        "account": cs.account,
+        "codes": [c.model_dump(mode="json") for c in cs.codes],
+        "total": cs.total,
+        "remaining": cs.remaining,
+        "deposited_by": cs.deposited_by,
+        "deposited_at": cs.deposited_at.isoformat(),
+        "generation": cs.generation,
+    }
+
+
+def codeset_from_record(data: dict[str, Any]) -> CodeSet:
+    return CodeSet(
+        account=data["account"],
+        codes=tuple(StoredCode.model_validate(c) for c in data.get("codes", [])),
+        deposited_by=data["deposited_by"],
+        deposited_at=data["deposited_at"],
+        generation=int(data.get("generation", 1)),
+    )
+
+
+def consumed_record(cs: CodeSet, grant_id: str, at: datetime) -> dict[str, Any]:
+    """The code set after a reveal took one of its codes for ``grant_id``."""
+    return codeset_to_record(cs) | {"event": Event.code_consumed.value, "grant_id": grant_id, "at": at.isoformat()}
+
+
+def reveal_record(grant: Grant, code: StoredCode) -> dict[str, Any]:
+    return {"code": code.code, "account": grant.account, "grant_id": grant.id, "event": Event.code_wrapped.value}
+
+
+# ---- grants ----------------------------------------------------------------------------------------------------
+def _decision(d: Decision | None, who: str = "approver") -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {who: d.by, f"{who}_entity": d.by_id, "at": d.at.isoformat(), "comment": d.comment}
+
+
+def grant_to_record(g: Grant) -> dict[str, Any]:
+    return {
+        "grant_id": g.id,
+        "account": g.account,
+        "requester": g.requester,
+        "requester_entity": g.requester_id,
+        "reason": g.reason,
+        "ticket": g.ticket,
+        "status": g.status.value,
+        "approvals_required": g.approvals_required,
+        "approvals": [_decision(a) for a in g.approvals],
+        "denial": _decision(g.denial, "denied_by"),
+        "emergency": g.emergency,
+        "created_at": iso(g.created_at),
+        "expires_at": iso(g.expires_at),
+        "codes_generation": g.codes_generation,
+        "revealed_at": iso(g.revealed_at),
+        "code_fp": g.code_fp,
+        "review": _decision(g.review, "reviewed_by"),
+        "reviewed_by": g.review.by if g.review else None,
+        "revoked_reason": g.revoked_reason,
+    }
+
+
+def _undecision(d: dict[str, Any] | None, who: str = "approver") -> Decision | None:
+    if not d:
+        return None
+    return Decision(by=d[who], by_id=d[f"{who}_entity"], at=d["at"], comment=d.get("comment") or "")
+
+
+def grant_from_record(data: dict[str, Any], version: int) -> Grant:
+    return Grant(
+        id=data["grant_id"],
+        account=data["account"],
+        requester=data["requester"],
+        requester_id=data["requester_entity"],
+        reason=data["reason"],
+        ticket=data.get("ticket"),
+        status=data["status"],
+        approvals_required=data["approvals_required"],
+        approvals=tuple(d for a in data.get("approvals") or [] if (d := _undecision(a))),
+        denial=_undecision(data.get("denial"), "denied_by"),
+        emergency=bool(data.get("emergency")),
+        created_at=data["created_at"],
+        expires_at=data["expires_at"],
+        codes_generation=int(data.get("codes_generation") or 0),
+        revealed_at=data.get("revealed_at"),
+        code_fp=data.get("code_fp"),
+        review=_undecision(data.get("review"), "reviewed_by"),
+        revoked_reason=data.get("revoked_reason"),
+        version=version,
+    )
+
+
+# ---- rotations -------------------------------------------------------------------------------------------------
+def marker_record(account_id: str, number: int, reason: str, who: Principal, now: datetime) -> dict[str, Any]:
+    return stamp(Event.rotation_started, who, now) | {"account": account_id, "rotation": number,
+                                                       "started_at": now.isoformat(), "reason": reason}
+
+
+def open_rotation_from_record(data: dict[str, Any]) -> OpenRotation:
+    return OpenRotation(number=int(data["rotation"]), started_at=datetime.fromisoformat(data["started_at"]),
+                        actor=str(data.get("actor") or "unknown"))
+
+
+def evidence_to_record(ev: Evidence) -> dict[str, Any]:
+    """Started: who, why, what it replaces. Once the new set is stored: also what it destroys and revokes.
+    Completed: stamped by whoever completed it, with the grants it did revoke."""
+    event = Event.rotation_completed if ev.completed else Event.rotation_started
+    record: dict[str, Any] = {
+        "event": event.value, "actor": ev.actor, "actor_entity": ev.actor_entity, "at": ev.at.isoformat(),
+        "account": ev.account, "rotation": ev.number, "status": ev.status, "reason": ev.reason, "count": ev.count,
+        "new_set": ev.new_set, "previous_versions": list(ev.previous_versions),
+        "previous_generation": ev.previous_generation, "started_at": ev.started_at.isoformat(),
+    }
+    if ev.new_version is not None:
+        record |= {"new_version": ev.new_version, "destroyed_versions": list(ev.destroyed_versions),
+                   "revoked_grants": list(ev.revoked_grants)}
+    if ev.completed_at is not None:
+        record["completed_at"] = ev.completed_at.isoformat()
+    return record
+
+
+def evidence_from_record(data: dict[str, Any]) -> Evidence:
+    new_version = data.get("new_version")
+    completed_at = data.get("completed_at")
+    return Evidence(
+        account=str(data["account"]), number=int(data["rotation"]), reason=str(data.get("reason") or ""),
+        count=int(data.get("count") or 0), new_set=str(data["new_set"]),
+        previous_versions=tuple(int(v) for v in data.get("previous_versions") or []),
+        previous_generation=int(data.get("previous_generation") or 0),
+        started_at=datetime.fromisoformat(data["started_at"]), actor=str(data.get("actor") or "unknown"),
+        actor_entity=str(data.get("actor_entity") or ""), at=datetime.fromisoformat(data["at"]),
+        status=str(data.get("status") or "started"),
+        new_version=int(new_version) if new_version is not None else None,
+        destroyed_versions=tuple(int(v) for v in data.get("destroyed_versions") or []),
+        revoked_grants=tuple(str(g) for g in data.get("revoked_grants") or []),
+        completed_at=datetime.fromisoformat(completed_at) if completed_at else None,
+    )
+
+
+def denial_record(who: Principal, path: str, capability: str, at: datetime) -> dict[str, Any]:
+    return stamp(Event.access_denied, who, at) | {"path": path, "capability": capability}

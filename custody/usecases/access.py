@@ -1,0 +1,199 @@
+"""Break-glass access: request a grant, approve, deny or review it, reveal its one code, show and list grants.
+
+The rules are the grant state machine (``custody.domain.grants``); this module says who may take each step, in
+what order the writes happen, and what is logged and notified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from custody.domain import grants as rules
+from custody.domain.events import Event
+from custody.domain.grants import Pick
+from custody.domain.models import CodeSet, Grant, GrantStatus, Principal
+from custody.domain.platforms import parse_account_id
+from custody.domain.reasons import validate_reason, validate_ticket
+from custody.durations import format_duration, parse_duration
+from custody.errors import CodesChanged, Conflict, Exhausted, NotFound, ValidationError
+from custody.logging import get_logger
+from custody.repo.grants import check_id
+from custody.repo.kv import Versioned, WrapInfo
+from custody.usecases.context import UseCase
+
+log = get_logger("custody.access")
+
+# A path of one grant that is no real grant: whether a caller may read *any* grant, not only their own.
+ANY_GRANT = "grants/gr_aaaaaaaaaaaaaaaa"
+Decide = Callable[[Grant, Principal, datetime, str | None], Grant]
+DECISIONS: dict[str, tuple[Decide, Event]] = {
+    "approve": (rules.approve, Event.grant_approved),
+    "deny": (rules.deny, Event.grant_denied),
+    "review": (rules.review, Event.grant_reviewed),
+}
+
+
+@dataclass(frozen=True)
+class Reveal:
+    grant: Grant
+    wrap: WrapInfo
+    remaining: int
+
+
+@dataclass(frozen=True)
+class Access(UseCase):
+    # ---- request --------------------------------------------------------------------------------------------
+    def request(self, token: str, account_id: str, reason: str | None, ticket: str | None = None,
+                ttl: str | None = None, emergency: bool = False) -> Grant:
+        parse_account_id(account_id)
+        who = self.authz.authorize(token, f"accounts/{account_id}/grants", "create")
+        if emergency:
+            self.authz.authorize(token, f"accounts/{account_id}/emergency", "update")
+        settings = self.ctx.settings
+        reason_v = validate_reason(reason, settings.reason_min_length)
+        ticket_v = validate_ticket(ticket, settings.ticket_pattern)
+        duration = parse_duration(ttl) if ttl else settings.grant_ttl
+        if not timedelta(minutes=1) <= duration <= settings.grant_max_ttl:
+            raise ValidationError(f"ttl must be between 1m and {format_duration(settings.grant_max_ttl)}",
+                                  hint="e.g. --ttl 1h")
+        account = self.repo.accounts.get(account_id)
+        codes = self.repo.codes.get(account_id)
+        if codes is None or codes.value.remaining == 0:
+            raise rules.exhausted(account_id)
+        now = self.ctx.clock()
+        grant = rules.request(account, who, reason_v, ticket_v, now, duration, emergency=emergency,
+                              codes_generation=codes.value.generation)
+        self.repo.grants.create(grant, Event.grant_requested, who, now)
+        log.info(Event.grant_requested, grant_id=grant.id, account=account_id, actor=who.display_name,
+                 status=grant.status.value, emergency=grant.emergency)
+        self.ctx.notify_grant(Event.grant_emergency if grant.emergency else Event.grant_requested, grant, who)
+        return grant
+
+    # ---- approve, deny, review ------------------------------------------------------------------------------
+    def approve(self, token: str, grant_id: str, comment: str | None = None) -> Grant:
+        return self._decide(token, grant_id, "approve", comment)
+
+    def deny(self, token: str, grant_id: str, comment: str | None = None) -> Grant:
+        return self._decide(token, grant_id, "deny", comment)
+
+    def review(self, token: str, grant_id: str, comment: str | None = None) -> Grant:
+        return self._decide(token, grant_id, "review", comment)
+
+    def _decide(self, token: str, grant_id: str, action: str, comment: str | None) -> Grant:
+        decide, event = DECISIONS[action]
+        who = self.authz.authorize(token, f"grants/{grant_id}/{action}", "update")
+        now = self.ctx.clock()
+        grant = self.repo.grants.update(grant_id, lambda g: decide(g, who, now, comment), event, who, now).grant
+        log.info(event, grant_id=grant_id, actor=who.display_name, status=grant.status.value)
+        self.ctx.notify_grant(event, grant, who)
+        return self.view(grant)
+
+    # ---- reveal ---------------------------------------------------------------------------------------------
+    def reveal(self, token: str, grant_id: str) -> Reveal:
+        """Hand the requester one unused code, once, inside a single-use wrapping token.
+
+        Each write a check-and-set: (1) claim the grant, so two reveals of one grant never both proceed; (2) take
+        one code for it, so two grants never get the same code; (3) wrap the code; (4) record its fingerprint on
+        the grant. If no code can be handed out, the claim is undone. A reveal that stopped after (1) or (2) is
+        resumed by its requester: the same grant gets the same code again in a new wrapping token.
+        """
+        who = self.authz.authorize(token, f"grants/{grant_id}/reveal", "update")
+        grant = self.repo.grants.get(grant_id)
+        now = self.ctx.clock()
+        codes: Versioned[CodeSet] | None = None  # the set as read before the claim, for the first take
+        if rules.resumable(grant, who):
+            claimed = self._resume(grant, who, now)
+        else:
+            claim = rules.claim(grant, who, now)  # refused here unless this caller may take the code now
+            codes = self.repo.codes.get(grant.account)
+            rules.check_codes(grant, codes.value if codes else None)
+            claimed = self._claim(grant, claim, who, now)
+        pick = self._take_code(claimed, who, now, codes)
+        wrap = self.repo.reveals.hand_over(claimed, pick.code, self.ctx.settings.wrap_ttl)
+        done = self.repo.grants.update(claimed, lambda g: rules.complete(g, pick.code.fp), Event.grant_revealed,
+                                       who, now).grant
+        log.info(Event.grant_revealed, grant_id=grant_id, account=grant.account, actor=who.display_name,
+                 remaining=pick.remaining, code_fp=pick.code.fp)
+        self.ctx.notify_grant(Event.grant_revealed, done, who)
+        if pick.remaining <= self.ctx.settings.rotation_min_remaining:
+            self.ctx.notify(Event.rotation_due, account=grant.account, remaining=pick.remaining)
+        return Reveal(grant=self.view(done), wrap=wrap, remaining=pick.remaining)
+
+    def _resume(self, grant: Grant, who: Principal, now: datetime) -> Grant:
+        claimed = rules.resume(grant, who, now)
+        log.warning(Event.grant_reveal_resumed, grant_id=grant.id, actor=who.display_name)
+        self.repo.reveals.clear(grant.id)  # a leftover of the interrupted attempt, if any
+        return claimed
+
+    def _claim(self, grant: Grant, claim: Grant, who: Principal, now: datetime) -> Grant:
+        claimed = self.repo.grants.replace(grant, claim, Event.grant_revealing, who, now)
+        if claimed is not None:
+            return claimed
+        # Lost the race, or our own claim landed and only Vault's answer was lost (failover): resume ours.
+        current = self.repo.grants.get(grant.id)
+        if not rules.resumable(current, who):
+            raise Conflict(f"grant {grant.id} changed while revealing; it may already be revealed",
+                           hint="run `custody access show` and retry if it is still approved")
+        return current
+
+    def _take_code(self, claimed: Grant, who: Principal, now: datetime, codes: Versioned[CodeSet] | None) -> Pick:
+        try:
+            return self.repo.codes.take(claimed, now, known=codes)
+        except (Exhausted, CodesChanged):
+            self.repo.grants.update(claimed.id, rules.unclaim, Event.grant_reveal_failed, who, now)
+            raise
+
+    # ---- show and list --------------------------------------------------------------------------------------
+    def view(self, grant: Grant) -> Grant:
+        """A grant as callers see it: with its effective status (expiry applied)."""
+        return grant.model_copy(update={"status": grant.effective_status(self.ctx.clock())})
+
+    def review_overdue(self, grant: Grant) -> bool:
+        return rules.review_overdue(grant, self.ctx.clock(), self.ctx.settings.emergency_review_within)
+
+    def show(self, token: str, grant_id: str) -> Grant:
+        """Any grant for callers whose policy reads it; a requester's own grant for callers who may list theirs.
+
+        The token and its policy are checked before the grant is read (on every call, so a revoked token or a
+        removed group membership acts at once), and a requester cannot tell someone else's grant from none.
+        """
+        check_id(grant_id)
+        who = self.authz.caller(token)
+        if self.authz.allowed(token, f"grants/{grant_id}", "read"):
+            return self.view(self.repo.grants.get(grant_id))
+        self.authz.authorize(token, "grants", "list", principal=who)  # a requester, seeing only their own grants
+        try:
+            grant: Grant | None = self.repo.grants.get(grant_id)
+        except NotFound:
+            grant = None
+        if grant is None or grant.requester_id != who.id:
+            raise self.authz.refuse(who, f"grants/{grant_id}", "read",
+                                    f"permission denied: grant {grant_id} is not one of yours, or does not exist",
+                                    hint="see `custody access list`")
+        return self.view(grant)
+
+    def list_grants(self, token: str, status: str | None = None, account: str | None = None,
+                    unreviewed: bool = False) -> list[Grant]:
+        """All grants for callers who may read them; a requester's own grants otherwise.
+
+        ``unreviewed`` keeps the emergency grants nobody has reviewed yet.
+        """
+        who = self.authz.authorize(token, "grants", "list")
+        if status and status not in GrantStatus.__members__:
+            raise ValidationError(f"unknown status {status!r}", hint=", ".join(GrantStatus.__members__))
+        sees_all = self.authz.allowed(token, ANY_GRANT, "read")
+
+        def shown(g: Grant) -> bool:
+            if not sees_all and g.requester_id != who.id:
+                return False
+            if (status and g.status.value != status) or (account and g.account != account):
+                return False
+            return not unreviewed or (g.emergency and g.review is None)
+
+        return sorted((g for g in map(self.view, self.repo.grants.all()) if shown(g)), key=lambda g: g.created_at)
+
+    def overdue_reviews(self, token: str) -> list[Grant]:
+        """Emergency grants still unreviewed past ``emergency_review_within``."""
+        return [g for g in self.list_grants(token, unreviewed=True) if self.review_overdue(g)]

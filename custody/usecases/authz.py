@@ -1,0 +1,119 @@
+"""Who is calling, and may they? One authorizer, shared by every use case.
+
+The caller's identity comes from Vault (``lookup-self``, remembered per token by ``custody.callers``); whether
+their policies allow a custody path is asked of Vault on every call (``sys/capabilities-self`` with the caller's
+own token), so a revoked token or a removed policy acts at once. Refusals are written to KV, where the audit
+device records them with the caller's name, and come with the policy that would allow the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from custody.callers import CallerCache
+from custody.domain.events import Event
+from custody.domain.models import Principal
+from custody.errors import AuthError, CustodyError, PermissionDenied
+from custody.logging import get_logger
+from custody.repo.denials import DenialsRepo
+
+log = get_logger("custody.authz")
+
+# Which policy a caller needs for which path, for the hint in a 403: the first pattern that matches the path
+# (``+`` is one segment, as in Vault policies; a trailing ``*`` any rest).
+_POLICY_HINTS = (
+    ("accounts/+/+/emergency", "custody-emergency"),
+    ("accounts/+/+/grants", "custody-requester"),
+    ("grants/+/reveal", "custody-requester"),
+    ("grants/+/approve", "custody-approver"),
+    ("grants/+/review", "custody-approver"),
+    ("grants/+/deny", "custody-approver or custody-security"),
+    ("grants/+", "custody-approver, custody-security or custody-auditor (a requester sees only their own)"),
+    ("grants", "custody-requester (your own grants), custody-approver, custody-security or custody-auditor"),
+    ("accounts*", "custody-security"),
+    ("codes*", "custody-security"),
+    ("rotation*", "custody-rotation"),
+    ("audit*", "custody-auditor"),
+)
+
+
+def policy_hint(path: str) -> str:
+    parts = path.split("/")
+    for pattern, hint in _POLICY_HINTS:
+        if pattern.endswith("*"):
+            if parts[0] == pattern[:-1]:
+                return hint
+            continue
+        want = pattern.split("/")
+        if len(want) == len(parts) and all(w in ("+", p) for w, p in zip(want, parts, strict=True)):
+            return hint
+    return "see policies/"
+
+
+class Identity(Protocol):
+    """What Vault says about a caller's token (``custody.store.Store`` asks it)."""
+
+    def lookup(self, token: str) -> tuple[Principal, int]:
+        """The caller the token belongs to, and the seconds it has left (0: it does not expire)."""
+        ...
+
+    def capabilities(self, token: str, path: str) -> set[str]:
+        """What the token's policies allow on ``path``, asked with the token itself."""
+        ...
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    vault: Identity
+    denials: DenialsRepo
+    clock: Callable[[], datetime]
+    callers: CallerCache = field(default_factory=CallerCache)
+    api_path: str = "custody"
+
+    def authorize(self, token: str, path: str, capability: str, principal: Principal | None = None) -> Principal:
+        """Who is calling, and may their policies do ``capability`` on ``custody/<path>``? Else 403.
+
+        ``principal``: the caller, when already looked up for this token (saves a second lookup-self).
+        """
+        principal = principal or self.caller(token)
+        if not self.allowed(token, path, capability):
+            raise self.refuse(principal, path, capability, f"permission denied: {capability} on {self.api_path}/{path}",
+                              hint=f"ask for a policy that allows it ({policy_hint(path)})")
+        return principal
+
+    def caller(self, token: str) -> Principal:
+        """Who the token belongs to: remembered (a token's identity never changes), else asked of Vault."""
+        known = self.callers.get(token)
+        if known is not None:
+            return known
+        principal, ttl = self.vault.lookup(token)
+        self.callers.put(token, principal, ttl)
+        return principal
+
+    def allowed(self, token: str, path: str, capability: str) -> bool:
+        """Whether the caller's policies allow ``capability`` on ``custody/<path>``, asked of Vault now."""
+        try:
+            caps = self.vault.capabilities(token, f"{self.api_path}/{path}")
+        except AuthError:  # the token is no longer valid: forget who it was
+            self.callers.forget(token)
+            raise
+        # ``sudo`` is an extra requirement on Vault's protected paths, never a stand-in for create or update.
+        return "deny" not in caps and ("root" in caps or capability in caps)
+
+    def refuse(self, who: Principal, path: str, capability: str, message: str, hint: str) -> PermissionDenied:
+        """A refusal, recorded where the audit device sees it (best effort), for the caller to raise."""
+        now = self.clock()
+        full = f"{self.api_path}/{path}"
+        log.warning(Event.access_denied, actor=who.display_name, path=full, capability=capability)
+        try:
+            self.denials.record(who, full, capability, now)
+        except CustodyError as exc:
+            log.error(Event.access_denied_unrecorded, error=exc.message)
+        return PermissionDenied(message, hint=hint)
+
+    def whoami(self, token: str) -> Principal:
+        """The caller as Vault names them now (always asked, never remembered)."""
+        return self.vault.lookup(token)[0]

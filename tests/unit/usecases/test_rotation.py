@@ -1,0 +1,208 @@
+"""Rotation: the new set in, every old version destroyed, open grants revoked, evidence kept; and finished by running
+the same command again after a failure between any two of its writes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from custody.domain.models import GrantStatus
+from custody.errors import Conflict, PreconditionFailed, StoreError, ValidationError
+from tests.fakes import REASON, World, an_account, codes, world
+from tests.memkv import WRITES
+
+
+def old_versions(w: World) -> list[int]:
+    return [int(v) for v in (w.kv.metadata("codes/pypi/acme") or {})["versions"]]
+
+
+def test_a_rotation_replaces_the_set_destroys_the_old_one_and_revokes_open_grants(w: World) -> None:
+    an_account(w)
+    sec, eng = w.token["security"], w.token["engineer"]
+    revealed = w.uc.access.request(eng, "pypi/acme", REASON)
+    w.uc.access.reveal(eng, revealed.id)
+    pending = w.uc.access.request(eng, "pypi/acme", REASON)
+    before = old_versions(w)
+    new = codes(7)
+    result = w.uc.rotation.rotate(sec, "pypi/acme", "\n".join(new), reason="annual rotation")
+    assert (result["status"], result["rotation"], result["count"], result["generation"], result["remaining"]) == (
+        "completed", 1, 7, 2, 7)
+    assert result["destroyed_versions"] == before and result["revoked_grants"] == [pending.id]
+    assert result["rotated_by"] == "userpass-security" and result["reason"] == "annual rotation"
+    assert all(w.kv.read("codes/pypi/acme", version=v) is None for v in before)
+    assert w.uc.access.show(eng, pending.id).status is GrantStatus.revoked
+    assert w.uc.access.show(eng, revealed.id).status is GrantStatus.revealed
+    evidence = w.kv.read("rotations/pypi/acme/1")
+    assert evidence is not None and evidence.data["status"] == "completed"
+    assert (evidence.data["event"], evidence.data["previous_versions"], evidence.data["revoked_grants"]) == (
+        "rotation.completed", before, [pending.id])
+    assert w.kv.read("rotating/pypi/acme") is None
+    assert not any(c in str(result) for c in new)
+    assert "rotation.completed" in w.notices.names()
+
+
+@pytest.mark.parametrize(("text", "resume", "error", "message"), [
+    ("", False, ValidationError, "no codes given"),
+    (None, False, ValidationError, "no codes given"),
+    (None, True, PreconditionFailed, "no interrupted rotation to resume"),
+    ("0123456789abcdeg", False, ValidationError, "malformed"),
+])
+def test_bad_rotations_change_nothing(w: World, text: str | None, resume: bool, error: type, message: str) -> None:
+    an_account(w)
+    before = len(w.kv.writes())
+    with pytest.raises(error, match=message):
+        w.uc.rotation.rotate(w.token["security"], "pypi/acme", text, resume=resume)
+    assert len(w.kv.writes()) == before
+
+
+def test_a_rotation_refuses_the_codes_already_deposited(w: World) -> None:
+    current = an_account(w)
+    before = len(w.kv.writes())
+    with pytest.raises(Conflict, match="already deposited") as caught:
+        w.uc.rotation.rotate(w.token["security"], "pypi/acme", "\n".join([current[0], *codes(7)]))
+    assert "regenerate" in (caught.value.hint or "") and len(w.kv.writes()) == before
+
+
+def test_a_second_rotation_while_one_runs_is_refused(w: World) -> None:
+    an_account(w)
+    sec = w.token["security"]
+    seen = []
+
+    def second(step: str) -> None:
+        if step in ("marked", "stored"):
+            with pytest.raises(Conflict, match="already in progress"):
+                w.uc.rotation.rotate(sec, "pypi/acme", "\n".join(codes()))
+            seen.append(step)
+
+    first = replace(w.uc.rotation, after_step=second).rotate(sec, "pypi/acme", "\n".join(codes()))
+    assert seen == ["marked", "stored"] and first["generation"] == 2 and not first["resumed"]
+
+
+def _rotation_writes() -> int:
+    w = world()
+    an_account(w)
+    w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+    start = len(w.kv.writes())
+    w.uc.rotation.rotate(w.token["security"], "pypi/acme", "\n".join(codes(7)))
+    return len(w.kv.writes()) - start
+
+
+def test_a_failure_between_any_two_writes_is_finished_by_running_the_command_again() -> None:
+    total = _rotation_writes()
+    # marker, evidence, summary stale, the set, summary fresh, destroy, evidence, the grant, evidence, marker
+    assert total == 10
+    for n in range(total):
+        w = world()
+        an_account(w)
+        sec = w.token["security"]
+        grant = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+        old, new = old_versions(w), codes(7)
+        made: list[tuple[str, str]] = []
+
+        def fail_nth(op: str, path: str, n: int = n, made: list[tuple[str, str]] = made) -> None:
+            if op in WRITES:
+                made.append((op, path))
+                if len(made) == n + 1:
+                    raise StoreError("Vault is unreachable (test)")
+
+        w.kv.before.append(fail_nth)
+        try:
+            w.uc.rotation.rotate(sec, "pypi/acme", "\n".join(new))
+            raised = False
+        except StoreError:
+            raised = True
+        w.kv.before.remove(fail_nth)
+        failed = made[n]
+        # Only the two writes of the sweep's summary are allowed to fail without failing the rotation.
+        assert raised or failed[0] == "write_custom_metadata", (n, failed)
+        if raised:
+            w.clock.advance(minutes=16)  # plainly interrupted now, not in progress
+            done = w.uc.rotation.rotate(sec, "pypi/acme", "\n".join(new))  # the same command, again
+            assert done["resumed"] == (n > 0), (n, failed)
+        _assert_rotated(w, old, new, grant.id, n, stale_mark_failed=(n == 2))
+
+
+def _assert_rotated(w: World, old: list[int], new: list[str], grant_id: str, n: int, stale_mark_failed: bool) -> None:
+    sec = w.token["security"]
+    status = w.uc.codes.status(sec, "pypi/acme")[0]
+    assert (status["total"], status["remaining"], status["generation"]) == (7, 7, 2), n
+    assert status["interrupted_rotation"] is None and w.kv.read("rotating/pypi/acme") is None, n
+    meta = w.kv.metadata("codes/pypi/acme") or {}
+    assert [int(v) for v, m in meta["versions"].items() if not m["destroyed"]] == [meta["current_version"]], n
+    evidence = w.kv.read("rotations/pypi/acme/1")
+    assert evidence is not None and evidence.data["status"] == "completed", n
+    assert evidence.data["destroyed_versions"] == old and evidence.data["revoked_grants"] == [grant_id], n
+    assert w.uc.access.show(sec, grant_id).status is GrantStatus.revoked, n
+    assert w.kv.list_keys("rotations/pypi/acme/") == ["1"], n  # one rotation, finished, not a second one
+    facts, _ = w.uc.ctx.repo.codes.facts("pypi/acme", w.clock())
+    if not stale_mark_failed:
+        # When marking the summary stale fails, the writer goes on (an older service policy may not allow metadata
+        # writes) and the summary of the old set stays in place: a gap docs/rotation.md names.
+        assert facts is not None and (facts.total, facts.remaining, facts.generation) == (7, 7, 2), n
+
+
+def test_resume_needs_the_codes_only_if_they_were_never_stored(w: World) -> None:
+    an_account(w)
+    sec = w.token["security"]
+
+    def crash(name: str) -> None:
+        if name == "evidence":
+            raise RuntimeError(name)
+
+    with pytest.raises(RuntimeError):
+        replace(w.uc.rotation, after_step=crash).rotate(sec, "pypi/acme", "\n".join(codes()))
+    with pytest.raises(PreconditionFailed, match="stopped before storing the new codes") as caught:
+        w.uc.rotation.rotate(sec, "pypi/acme", None, resume=True)
+    assert "again with the new codes" in (caught.value.hint or "")
+    with pytest.raises(Conflict, match="already in progress") as refused:
+        w.uc.rotation.rotate(sec, "pypi/acme", "\n".join(codes()))
+    assert "--resume" in (refused.value.hint or "")
+    new = codes(6)
+    done = w.uc.rotation.rotate(sec, "pypi/acme", "\n".join(new), resume=True)
+    assert done["resumed"] and done["count"] == 6 and done["rotation"] == 1
+    evidence = w.kv.read("rotations/pypi/acme/1")
+    assert evidence is not None and evidence.data["count"] == 6  # the set it did store, not the one it started with
+
+
+def test_a_rerun_with_a_different_set_finishes_the_old_rotation_then_rotates_again(w: World) -> None:
+    an_account(w)
+    sec = w.token["security"]
+
+    def crash(name: str) -> None:
+        if name == "stored":
+            raise RuntimeError(name)
+
+    with pytest.raises(RuntimeError):
+        replace(w.uc.rotation, after_step=crash).rotate(sec, "pypi/acme", "\n".join(codes(8)))
+    w.clock.advance(minutes=16)
+    second = w.uc.rotation.rotate(sec, "pypi/acme", "\n".join(codes(6)))
+    assert (second["rotation"], second["count"], second["generation"]) == (2, 6, 3)
+    first = w.kv.read("rotations/pypi/acme/1")
+    assert first is not None and first.data["status"] == "completed"
+
+
+def test_an_old_request_never_takes_a_code_of_the_new_set(w: World) -> None:
+    an_account(w)
+    sec, eng = w.token["security"], w.token["engineer"]
+    grant = w.uc.access.request(eng, "pypi/acme", REASON)
+    refused = []
+
+    def reveal_mid_rotation(step: str) -> None:
+        if step == "stored":
+            with pytest.raises(Exception, match="rotated or replaced after grant") as caught:
+                w.uc.access.reveal(eng, grant.id)
+            refused.append(caught.value)
+
+    result = replace(w.uc.rotation, after_step=reveal_mid_rotation).rotate(sec, "pypi/acme", "\n".join(codes()))
+    assert refused and result["revoked_grants"] == [grant.id]
+    status = w.uc.codes.status(sec, "pypi/acme")[0]
+    assert (status["remaining"], status["consumed"]) == (8, 0)
+
+
+def test_only_the_security_team_rotates(w: World) -> None:
+    an_account(w)
+    for name in ("engineer", "approver", "auditor"):
+        with pytest.raises(Exception, match="permission denied: update on custody/accounts/pypi/acme/rotate"):
+            w.uc.rotation.rotate(w.token[name], "pypi/acme", "\n".join(codes()))
+    assert w.kv.read("rotating/pypi/acme") is None
