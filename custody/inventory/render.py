@@ -130,7 +130,8 @@ def _custody_cell(c: dict[str, Any] | None) -> str:
     if not c.get("held"):
         return "not held"
     own = c.get("ownership") or "ownership not recorded"
-    return f"{c.get('codes') or 0} codes, {c.get('tier')}, {own}"
+    human = f", human owner {c['human_owner']}" if c.get("human_owner") else ""
+    return f"{c.get('codes') or 0} codes, {c.get('tier')}, {own}{human}"
 
 
 def report_csv(r: dict[str, Any]) -> str:
