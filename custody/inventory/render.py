@@ -140,6 +140,25 @@ def report_csv(r: dict[str, Any]) -> str:
         for f in r["flags"]))
 
 
+# ---- sync ---------------------------------------------------------------------------------------------------
+def sync_markdown(data: dict[str, Any]) -> str:
+    s = data["summary"]
+    if data["apply"]:
+        head = f"# Inventory sync: created {s['created']} accounts in custody"
+    else:
+        head = f"# Inventory sync (dry run): {s['to_create']} accounts to create in custody"
+    out = [f"{head}; {s['held']} held already, {s['refused']} refused, of {s['found']} found", ""]
+    out += [*_notes(data["notes"]), ""]
+    out += md_table(("account", "action", "status", "owner", "tier", "why"), (
+        (a["account"], a["action"], a["status"], a["owner"] or "", a["tier"] or "", " / ".join(a["why"]))
+        for a in data["accounts"]))
+    if not data["apply"] and s["to_create"]:
+        out += ["", "Nothing was written: run again with --apply to create the accounts marked create."]
+    if data["warnings"]:
+        out += ["", f"## Warnings ({len(data['warnings'])})", "", *_warnings_md(data["warnings"])]
+    return "\n".join(out) + "\n"
+
+
 def report_html(r: dict[str, Any]) -> str:
     from custody.inventory.render_html import page
 
