@@ -143,3 +143,4 @@ def test_apply_stops_at_another_error_and_says_what_it_did() -> None:
         create(Scripted(["ok", "ok", "denied"]), planned)
     assert "2 account(s) were created before this: sync is idempotent" in (caught.value.hint or "")
     assert [e.status for e in planned] == ["created", "created", "planned"]
+

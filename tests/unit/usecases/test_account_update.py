@@ -7,9 +7,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from custody.api.app import create_app
+from custody.cli.accounts import OWNERSHIP
 from custody.domain.accounts import AccountChange, outpaced, updated
 from custody.domain.models import GrantStatus, Ownership, new_account
 from custody.errors import NotFound, PermissionDenied, PreconditionFailed, ValidationError
+from custody.inventory.custody_view import OWNERSHIP_CLASSES
 from custody.repo.records import NON_HMAC_KEYS
 from tests.fakes import REASON, World, an_account
 
@@ -243,3 +245,8 @@ def test_the_api_refuses_bad_patches_and_changes_nothing(w: World, who: str, bod
     assert resp.status_code == status and message in resp.json()["errors"][0], resp.text
     entry = w.kv.read("accounts/pypi/acme")
     assert entry is not None and entry.version == 1
+
+
+def test_the_cli_offers_exactly_the_ownership_classes_custody_knows() -> None:
+    assert list(OWNERSHIP.choices) == [o.value for o in Ownership]
+    assert set(OWNERSHIP.choices) == OWNERSHIP_CLASSES
