@@ -151,8 +151,10 @@ class RequestContext:
         if refused is not None:
             await refused(scope, receive, send_with_headers)
             return
-        if scope["method"] in ("POST", "PUT") and not headers.get("content-type", "").startswith("application/json"):
-            # Like Vault, every body is JSON: the bao/vault CLI sends none, and `curl -d` says it is a form.
+        if scope["method"] in ("POST", "PUT", "PATCH") and \
+                not headers.get("content-type", "").startswith("application/json"):
+            # Like Vault, every body is JSON: the bao/vault CLI sends none (or, to patch, a JSON merge patch), and
+            # `curl -d` says it is a form.
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
             scope["headers"].append((b"content-type", b"application/json"))
         start = time.perf_counter()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from custody.domain.ids import GRANT_ID_PATTERN
 from custody.domain.platforms import parse_account_id
@@ -33,7 +33,20 @@ class Tier(StrEnum):
     critical = "critical"
 
 
+class Ownership(StrEnum):
+    """Whom an account belongs to: one person, the company, a PyPI Organization, or a machine (CI, a bot)."""
+
+    personal = "personal"
+    corporate = "corporate"
+    organization = "organization"
+    service = "service"
+
+
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$")
+
+
+def is_email(value: str) -> bool:
+    return _EMAIL.fullmatch(value) is not None
 
 
 def _strs(value: object) -> list[str]:
@@ -77,6 +90,9 @@ class Account(Model):
     created_at: datetime
     created_by: str
     updated_at: datetime | None = None
+    # None: not recorded (an account registered before custody kept it, or not decided yet); never a default class
+    ownership: Ownership | None = None
+    human_owner: str | None = None  # the person who answers for the account; a service account must name one
 
     @field_validator("id")
     @classmethod
@@ -90,6 +106,21 @@ class Account(Model):
         if not _EMAIL.fullmatch(value):
             raise ValueError("owner must be an email address")
         return value.lower()
+
+    @field_validator("human_owner")
+    @classmethod
+    def _human_email(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not _EMAIL.fullmatch(value):
+            raise ValueError("human owner must be an email address")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _service_has_a_human(self) -> Account:
+        if self.ownership is Ownership.service and not self.human_owner:
+            raise ValueError("a service account needs a human owner")
+        return self
 
     @property
     def platform(self) -> str:
@@ -113,16 +144,44 @@ def default_approvals(tier: Tier, approvals: int | None) -> int:
     return approvals
 
 
-def new_account(account_id: str, owner: str, tier: str, approvals: int | None, notes: str, now: datetime,
-                by: str) -> Account:
-    """An account as the security team registers it; a ValidationError naming what is wrong otherwise."""
+def parse_tier(tier: str) -> Tier:
     try:
-        tier_v = Tier(tier)
+        return Tier(tier)
     except ValueError:
         raise ValidationError(f"unknown tier {tier!r}", hint="use standard or critical") from None
+
+
+def parse_ownership(value: str | None) -> Ownership | None:
+    """An ownership class as given (None: not recorded); a ValidationError naming the classes otherwise."""
+    if value is None:
+        return None
+    try:
+        return Ownership(value)
+    except ValueError:
+        raise ValidationError(f"unknown ownership class {value[:40]!r}",
+                              hint="use personal, corporate, organization or service") from None
+
+
+def check_human_owner(ownership: Ownership | None, human_owner: str | None) -> None:
+    """The human owner is an email address, and a service account has one: refused with a hint otherwise."""
+    if human_owner and not is_email(human_owner):
+        raise ValidationError("the human owner must be an email address",
+                              hint="--human-owner names the person who answers for the account, e.g. jane@acme.example")
+    if ownership is Ownership.service and not human_owner:
+        raise ValidationError("a service account needs a human owner",
+                              hint="add --human-owner EMAIL: the person who answers for this account")
+
+
+def new_account(account_id: str, owner: str, tier: str, approvals: int | None, notes: str, now: datetime,
+                by: str, ownership: str | None = None, human_owner: str | None = None) -> Account:
+    """An account as the security team registers it; a ValidationError naming what is wrong otherwise."""
+    tier_v = parse_tier(tier)
+    ownership_v = parse_ownership(ownership)
+    check_human_owner(ownership_v, human_owner)
     try:
         return Account(id=account_id, owner=owner, tier=tier_v, approvals_required=default_approvals(tier_v, approvals),
-                       notes=notes, created_at=now, created_by=by)
+                       notes=notes, created_at=now, created_by=by, ownership=ownership_v,
+                       human_owner=human_owner or None)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise ValidationError(first_error(exc)) from None
 

@@ -21,6 +21,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from custody.domain.accounts import changes
 from custody.domain.events import Event
 from custody.domain.models import Account, CodeSet, Decision, Grant, Principal, StoredCode, iso
 from custody.domain.rotation import Evidence, OpenRotation
@@ -34,6 +35,7 @@ NON_HMAC_KEYS = (
     "reviewed_by", "reviewed_at", "revoked_reason", "denied_by", "path", "capability", "fp", "consumed_at",
     "rotation", "count", "previous_versions", "previous_generation", "new_version", "new_set", "started_at",
     "completed_at", "revoked_grants", "custom_metadata",
+    "ownership", "human_owner", "changed",
 )
 SECRET_KEYS = ("code", "codes")
 
@@ -84,6 +86,15 @@ def account_to_record(account: Account) -> dict[str, Any]:
 
 def account_from_record(data: dict[str, Any]) -> Account:
     return Account.model_validate(data)
+
+
+def account_update_record(before: Account, after: Account, who: Principal, at: datetime) -> dict[str, Any]:
+    """The account after an update, stamped ``account.updated``: the new values where they always are, the names
+    of the fields that changed (``changed``) and their old values (``previous``), all in clear in the audit log
+    except notes, which are HMAC'd there like every free text."""
+    diff = changes(before, after)
+    return account_to_record(after) | stamp(Event.account_updated, who, at) | {
+        "changed": [c.field for c in diff], "previous": {c.field: c.old for c in diff}}
 
 
 def codeset_to_record(cs: CodeSet) -> dict[str, Any]:

@@ -1,11 +1,13 @@
-"""Accounts: register one (the security team), show one, list them."""
+"""Accounts: register one or change it (the security team), show one, list them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from custody.domain import accounts as rules
+from custody.domain import grants as grant_rules
 from custody.domain.events import Event
-from custody.domain.models import Account, new_account
+from custody.domain.models import Account, Grant, Principal, new_account
 from custody.domain.platforms import parse_account_id
 from custody.errors import Conflict
 from custody.fanout import concurrently
@@ -16,12 +18,22 @@ log = get_logger("custody.accounts")
 
 
 @dataclass(frozen=True)
+class Updated:
+    """What an update did: the account now, each field it changed, and the open grants it revoked."""
+
+    account: Account
+    changes: list[rules.FieldChange] = field(default_factory=list)
+    revoked_grants: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Accounts(UseCase):
     def add(self, token: str, account_id: str, owner: str, tier: str = "standard", approvals: int | None = None,
-            notes: str = "") -> Account:
+            notes: str = "", ownership: str | None = None, human_owner: str | None = None) -> Account:
         parse_account_id(account_id)
         who = self.authz.authorize(token, f"accounts/{account_id}", "create")
-        account = new_account(account_id, owner, tier, approvals, notes, self.ctx.clock(), who.display_name)
+        account = new_account(account_id, owner, tier, approvals, notes, self.ctx.clock(), who.display_name,
+                              ownership, human_owner)
         twin = self.repo.accounts.case_twin(account_id)
         if twin:  # PyPI (like most platforms) matches usernames ignoring case: one account, one code set
             raise Conflict(f"account {twin} already exists; usernames differ only in case", hint=f"use {twin}")
@@ -38,3 +50,39 @@ class Accounts(UseCase):
     def all(self, token: str) -> list[Account]:
         self.authz.authorize(token, "accounts", "list")
         return concurrently(self.repo.accounts.get, self.repo.accounts.ids())
+
+    def update(self, token: str, account_id: str, change: rules.AccountChange) -> Updated:
+        """Change an account (the security team); every change a check-and-set write with its old values. Raising
+        the approvals revokes the open grants requested with fewer (``custody.domain.accounts``)."""
+        parse_account_id(account_id)
+        who = self.authz.authorize(token, f"accounts/{account_id}", "update")
+        self.repo.accounts.get(account_id)  # an unknown account is refused before anything is checked or written
+        now = self.ctx.clock()
+        before, after = self.repo.accounts.update(account_id, lambda a: rules.updated(a, change, now), who, now)
+        diff = rules.changes(before, after)
+        if not diff:
+            return Updated(after)
+        changed = [c.field for c in diff]
+        log.info(Event.account_updated, account=account_id, actor=who.display_name, changed=changed)
+        self.ctx.notify(Event.account_updated, account=account_id, actor=who.display_name, changed=changed)
+        revoked = self._revoke_outpaced(after, who) if after.approvals_required > before.approvals_required else []
+        return Updated(after, diff, revoked)
+
+    def _revoke_outpaced(self, account: Account, who: Principal) -> list[str]:
+        """Revoke the account's open grants requested with fewer approvals than it requires now."""
+        now = self.ctx.clock()
+
+        def revoke(g: Grant) -> Grant:
+            if not rules.outpaced(g, account, now):  # revealed, denied or expired meanwhile: left as it is
+                return g
+            return grant_rules.revoke(g, now, rules.tightened_reason(g, account))
+
+        revoked = []
+        for grant in (g for g in self.repo.grants.all() if rules.outpaced(g, account, now)):
+            saved = self.repo.grants.update(grant, revoke, Event.grant_revoked, who, now)
+            if saved.written:
+                log.info(Event.grant_revoked, grant_id=grant.id, actor=who.display_name,
+                         reason=saved.grant.revoked_reason)
+                self.ctx.notify_grant(Event.grant_revoked, saved.grant, who)
+                revoked.append(grant.id)
+        return sorted(revoked)

@@ -36,6 +36,7 @@ locals {
     "expires_at", "revealed_at", "code_fp", "reviewed_by", "reviewed_at", "revoked_reason", "denied_by", "path",
     "capability", "fp", "consumed_at", "rotation", "count", "previous_versions", "previous_generation",
     "new_version", "new_set", "started_at", "completed_at", "revoked_grants", "custom_metadata",
+    "ownership", "human_owner", "changed",
   ]
 }
 

@@ -32,7 +32,7 @@ def test_the_envelope_and_both_ways_of_listing(w: World) -> None:
     assert account.json()["data"] | {"created_at": None} == {
         "id": "pypi/acme", "platform": "pypi", "username": "acme", "owner": "owner@example.com", "tier": "standard",
         "approvals_required": 0, "notes": "", "created_at": None, "created_by": "userpass-security",
-        "updated_at": None}
+        "updated_at": None, "ownership": None, "human_owner": None}
 
 
 @pytest.mark.parametrize(("headers", "body", "status", "message"), [
