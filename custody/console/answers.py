@@ -32,7 +32,8 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
-_ASSETS = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+_ASSETS = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8",
+           "favicon.svg": "image/svg+xml"}
 
 
 def html(markup: Html, status: int = 200, cookies_from: Response | None = None) -> Response:

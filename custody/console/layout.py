@@ -53,6 +53,7 @@ def page(title: str, frame: Frame, *content: Child, head_extra: Child = None) ->
               el("meta", name="viewport", content="width=device-width, initial-scale=1"),
               el("meta", name="referrer", content="same-origin"),
               el("title", f"{title} · custody"),
+              el("link", rel="icon", href=f"{STATIC}/favicon.svg", type="image/svg+xml"),
               el("link", rel="stylesheet", href=f"{STATIC}/console.css"),
               el("script", src=f"{STATIC}/console.js", defer=True))
     body = el("body",
