@@ -6,7 +6,7 @@ the console), no referrer beyond custody's own origin, and ``Cache-Control: no-s
 server, the API's included, by ``custody.api.common.RequestContext``).
 
 A report page (the audit summary, the inventory) is the CLI's self-contained HTML document, unchanged: it gets a
-policy of its own that allows its own ``<style>`` element by hash, no script at all, and framing by the console only.
+policy of its own that allows its own styles by hash, no script at all, and framing by the console only.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from html import unescape
 from importlib import resources
 
 from starlette.responses import HTMLResponse, Response
@@ -32,6 +33,7 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+_STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
 _ASSETS = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8",
            "favicon.svg": "image/svg+xml"}
 
@@ -53,12 +55,19 @@ def redirect(path: str) -> Response:
     return Response(status_code=303, headers=HEADERS | {"Location": path})
 
 
+def _hash(css: str) -> str:
+    return f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'"
+
+
 def report(document: str, status: int = 200) -> Response:
-    """A self-contained report document under a policy that allows exactly its own ``<style>`` blocks."""
-    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'"
-                      for css in _STYLE.findall(document))
-    policy = (f"default-src 'none'; style-src {hashes or chr(39) + 'none' + chr(39)}; img-src data:; "
-              "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+    """A self-contained report document under a policy that allows exactly its own styles, by hash: its
+    ``<style>`` blocks, and the few ``style`` attributes it has (``'unsafe-hashes'`` allows those hashed values
+    only, never a script); no script at all."""
+    blocks = {_hash(css) for css in _STYLE.findall(document)}
+    attributes = {_hash(unescape(css)) for css in _STYLE_ATTR.findall(document)}
+    sources = " ".join(sorted(blocks) + (["'unsafe-hashes'", *sorted(attributes)] if attributes else []))
+    policy = (f"default-src 'none'; style-src {sources or chr(39) + 'none' + chr(39)}; img-src data:; "
+              "script-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
     headers = HEADERS | {"Content-Security-Policy": policy, "X-Frame-Options": "SAMEORIGIN"}
     return HTMLResponse(document, status_code=status, headers=headers)
 

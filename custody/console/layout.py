@@ -26,9 +26,9 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("/ui/requests", "My requests", lambda a, _: a.request),
     NavItem("/ui/queue", "Approvals", lambda a, _: a.approve),
-    NavItem("/ui/reviews", "Emergency reviews", lambda a, _: a.review or a.grants),
-    NavItem("/ui/grants", "All grants", lambda a, _: a.grants),
     NavItem("/ui/accounts", "Accounts", lambda a, _: a.codes),
+    NavItem("/ui/grants", "All grants", lambda a, _: a.grants),
+    NavItem("/ui/reviews", "Emergency reviews", lambda a, _: a.review or a.grants),
     NavItem("/ui/audit", "Audit", lambda a, _: a.audit),
     NavItem("/ui/inventory", "Inventory", lambda a, inventory: a.audit and inventory),
 )
@@ -97,13 +97,14 @@ def csrf_field(token: str) -> Html:
 
 
 def table(caption: str, head: Sequence[str], rows: Sequence[Sequence[Child]], empty: str) -> Html:
-    """A table in a scrolling box (narrow screens scroll it, not the page), or ``empty`` when there are no rows."""
+    """A table (on narrow screens each row a card, each cell named by its column), or ``empty`` without rows."""
     if not rows:
         return el("p", empty, class_="empty")
     return el("div", el("table",
                         el("caption", caption),
                         el("thead", el("tr", [el("th", h, scope="col") for h in head])),
-                        el("tbody", [el("tr", [el("td", c) for c in row]) for row in rows])),
+                        el("tbody", [el("tr", [el("td", c, data_label=h) for h, c in zip(head, row, strict=True)])
+                                     for row in rows])),
               class_="scroll", tabindex="0", role="region", aria_label=caption)
 
 

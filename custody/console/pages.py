@@ -117,11 +117,15 @@ def _request_form(csrf: str, form: RequestForm, rules: RequestRules, values: dic
                    else "Optional: the incident or ticket this is for.")
     emergency = None
     if form.emergency:
-        allowed = ", ".join(sorted(form.emergency))
-        emergency = field("Emergency", el("input", type="checkbox", name="emergency", value="yes",
-                                          checked=values.get("emergency") == "yes", aria_describedby="emergency-hint"),
-                          hint=f"Skips approvals; an approver reviews it afterwards. Your policy allows it on: "
-                               f"{allowed}.", hint_id="emergency-hint")
+        where = ("every account listed" if len(form.emergency) == len(form.accounts) else
+                 ", ".join(sorted(form.emergency)) if len(form.emergency) <= 3 else
+                 f"{len(form.emergency)} of the {len(form.accounts)} accounts listed")
+        emergency = el("div", el("label", el("input", type="checkbox", name="emergency", value="yes",
+                                             checked=values.get("emergency") == "yes",
+                                             aria_describedby="emergency-hint"),
+                                 el("span", "Emergency: skip the approvals", class_="label")),
+                       el("p", f"An approver reviews it afterwards. Your policy allows it on {where}.",
+                          class_="field-hint", id="emergency-hint"), class_="field check")
     return el("form", el("h2", "Request access"),
               el("div", el("p", el("strong", "Not requested: "), error.message),
                  el("p", "What to do: ", error.hint, class_="hint") if error.hint else None,
@@ -131,7 +135,8 @@ def _request_form(csrf: str, form: RequestForm, rules: RequestRules, values: dic
               field("Reason", el("textarea", values.get("reason", ""), name="reason", required=True, rows="3",
                                  minlength=str(rules.reason_min), maxlength="2000", data_min=str(rules.reason_min),
                                  aria_describedby="reason-hint reason-count"),
-                    hint=join(reason_hint, " ", el("span", "", id="reason-count", aria_live="polite")),
+                    hint=join(reason_hint, " ", el("span", "", id="reason-count", aria_live="polite",
+                                                   class_="count")),
                     hint_id="reason-hint"),
               field("Ticket", el("input", name="ticket", value=values.get("ticket", ""), maxlength="64",
                                  aria_describedby="ticket-hint", required=bool(rules.ticket_pattern)),
@@ -292,13 +297,22 @@ def accounts(frame: Frame, rows: Sequence[dict[str, Any]]) -> Html:
             return el("strong", "overdue", class_="badge denied")
         return el("span", "due", class_="badge pending") if row.get("rotation_due") else "no"
 
-    body = [[r["account"], f"{r['remaining']} of {r['total']}", r.get("deposited_at", "") or "-",
-             r.get("deposited_by") or "-", due(r), "; ".join(r.get("due_reasons") or []) or "-",
-             (r.get("next_due_at") or "-")[:10]] for r in sorted(rows, key=lambda r: str(r["account"]))]
+    body = [[el("span", r["account"], class_="mono"), f"{r['remaining']} of {r['total']}",
+             _when(r.get("deposited_at")), r.get("deposited_by") or "-", due(r),
+             "; ".join(r.get("due_reasons") or []) or "-", _when(r.get("next_due_at"))[:10]]
+            for r in sorted(rows, key=lambda r: str(r["account"]))]
     return page("Accounts", frame,
                 table("Accounts and their recovery codes", ["Account", "Codes left", "Deposited", "By",
                                                              "Rotation due", "Why", "Next due"],
                       body, "No account is registered yet."))
+
+
+def _when(text: object) -> str:
+    """An ISO time from an answer, as pages show times."""
+    try:
+        return shown(datetime.fromisoformat(str(text))) if text else "-"
+    except ValueError:
+        return str(text)
 
 
 def audit(frame: Frame, since: str, until: str, report_url: str) -> Html:

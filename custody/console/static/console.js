@@ -41,7 +41,7 @@
     var out = document.getElementById("reason-count");
     function count() {
       var n = area.value.trim().split(/\s+/).join(" ").length;
-      if (out) out.textContent = n < min ? n + " of at least " + min + " characters" : n + " characters";
+      if (out) out.textContent = n < min ? "(" + n + " of at least " + min + " characters)" : "(" + n + " characters)";
     }
     area.addEventListener("input", count);
     count();
