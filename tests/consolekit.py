@@ -18,11 +18,12 @@ class Person:
     """One browser's worth of console: its cookies, and the CSRF token of the last page it read."""
 
     base: str  # the custody server, e.g. http://127.0.0.1:8400
-    http: httpx.Client = field(init=False)
+    http: httpx.Client = field(default=None)  # type: ignore[assignment]  # made in __post_init__ when not given
     csrf: str = ""
 
     def __post_init__(self) -> None:
-        self.http = httpx.Client(base_url=self.base, follow_redirects=False, timeout=30)
+        if self.http is None:
+            self.http = httpx.Client(base_url=self.base, follow_redirects=False, timeout=30)
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         resp = self.http.get(path, **kw)

@@ -111,6 +111,6 @@ class Shell:
     def addr(self, request: Request) -> str:
         """The console's own address (as people open it), for commands and OIDC redirects."""
         if self.settings.url:
-            return self.settings.url.removesuffix("/ui")
+            return self.settings.url.rstrip("/").removesuffix("/ui")
         found = origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
         return str(found) if found else str(request.base_url).rstrip("/")
