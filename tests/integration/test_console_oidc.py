@@ -57,7 +57,7 @@ def oidc(stack: Stack) -> Iterator[tuple[Provider, str]]:
 def test_a_person_signs_in_through_vaults_oidc_method_in_a_browser(oidc: tuple[Provider, str]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    provider, addr = oidc
+    _, addr = oidc
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
