@@ -33,8 +33,9 @@ def add(r: APIRouter, shell: Shell) -> None:
 
     @r.post("/ui/sign-in")
     async def sign_in(request: Request) -> Response:
-        form = await form_of(request)
+        form: dict[str, str] = {}
         try:
+            form = await form_of(request)
             check_form(request, form, cookies.presession_csrf(request), url)
             if form.get("method") == "token":
                 person = await run_in_threadpool(signin.with_token, form.get("token", ""))
@@ -49,9 +50,9 @@ def add(r: APIRouter, shell: Shell) -> None:
 
     @r.post("/ui/sign-in/oidc")
     async def oidc_start(request: Request) -> Response:
-        form = await form_of(request)
         nonce = secrets.token_urlsafe(24)  # binds Vault's OIDC round trip to this browser (client_nonce)
         try:
+            form = await form_of(request)
             check_form(request, form, cookies.presession_csrf(request), url)
             to = await run_in_threadpool(signin.oidc_start, f"{shell.addr(request)}/ui/oidc/callback", nonce)
         except CustodyError as exc:

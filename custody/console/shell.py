@@ -98,8 +98,8 @@ class Shell:
             s = self.session(request)
         except SignInNeeded:
             return redirect("/ui/sign-in")
-        form = await form_of(request)
         try:
+            form = await form_of(request)
             check_form(request, form, s.csrf, self.settings.url)
         except CustodyError as exc:
             return await run_in_threadpool(self.refused, request, s, exc, here)

@@ -17,7 +17,7 @@ from custody.console.layout import NAV
 from custody.console.session import Session
 from custody.console.shell import BACK, Shell
 from custody.domain.ids import GRANT_ID_PATTERN
-from custody.errors import CustodyError, NotFound
+from custody.errors import AuthError, CustodyError, NotFound
 from custody.usecases.audit import AuditFormat
 
 _GRANT = re.compile(GRANT_ID_PATTERN)
@@ -92,9 +92,9 @@ def _requests(r: APIRouter, shell: Shell) -> None:
                 g = uc.access.request(s.token, form.get("account", ""), form.get("reason", ""),
                                       form.get("ticket") or None, form.get("ttl") or None,
                                       emergency=form.get("emergency") == "yes")
+            except AuthError:
+                raise  # the session has ended: to the sign-in page
             except CustodyError as exc:
-                if exc.status == 403 and exc.code == "unauthenticated":
-                    raise
                 return requests_page(request, s, form, exc)
             return redirect(f"/ui/grants/{g.id}?done=requested")
 
@@ -214,9 +214,9 @@ def _report(shell: Shell, request: Request, make: Callable[[Session], str]) -> R
     def render(s: Session) -> Response:
         try:
             return report(make(s))
+        except AuthError:
+            raise
         except CustodyError as exc:
-            if exc.code == "unauthenticated":
-                raise
             text = join(el("p", el("strong", "Refused: "), exc.message), el("p", exc.hint) if exc.hint else None)
             return report(f"<!DOCTYPE html><html lang=\"en\"><title>Refused</title><body>{text}</body></html>",
                           exc.status)

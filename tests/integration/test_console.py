@@ -273,3 +273,27 @@ def test_dev_up_prints_the_console_and_how_each_demo_person_signs_in(stack: Stac
         assert re.search(rf"#   {name}\s+{re.escape(stack.state['passwords'][name])}$", r.out, re.M), name
     shown = json.loads(stack.cli(None, "dev", "up", "--dir", str(stack.dir), "--format", "json").out)
     assert shown["console_url"] == f"{stack.custody_addr}/ui/" and set(shown["passwords"]) >= {"engineer"}
+
+
+def test_an_emergency_grant_is_reviewed_from_the_review_list(stack: Stack, critical_account: str) -> None:
+    engineer = person(stack, "engineer")
+    gid = request_grant(engineer, critical_account, emergency="yes")
+    assert "approved" in engineer.get(f"/ui/grants/{gid}").text  # no approvals needed: an emergency
+    approver = person(stack, "approver")
+    listing = approver.get("/ui/reviews").text
+    assert f">{gid}</a>" in listing and f"Review of grant {gid}" in listing
+    resp = approver.post(f"/ui/grants/{gid}/review", {"comment": "called the on-call; it was real", "next": "reviews"})
+    assert resp.headers["location"] == "/ui/reviews?done=reviewed"
+    assert f">{gid}</a>" not in approver.get("/ui/reviews").text
+    story = approver.get(f"/ui/grants/{gid}").text
+    assert "emergency access reviewed" in story and "called the on-call; it was real" in story
+    grant = stack.client("security").call("GET", f"grants/{gid}")["data"]
+    assert grant["emergency"] and grant["review"]["comment"] == "called the on-call; it was real"
+
+
+def test_a_form_with_too_many_fields_is_refused_as_a_page(stack: Stack) -> None:
+    p = person(stack, "engineer")
+    p.get("/ui/requests")
+    resp = p.post("/ui/requests", {f"f{i}": "x" for i in range(30)})
+    assert resp.status_code == 400 and "too many form fields" in resp.text
+    assert resp.headers["content-type"].startswith("text/html")
