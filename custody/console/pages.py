@@ -224,7 +224,7 @@ def grant(frame: Frame, gp: GrantPage, reveal: RevealHelp) -> Html:
         ("Account", g.account), ("Status", status_badge(g)), ("Requester", g.requester),
         ("Reason", el("span", g.reason, class_="reason")), ("Ticket", g.ticket or "-"),
         ("Approvals", f"{len(g.approvals)} of {g.approvals_required}"), ("Expires", shown(g.expires_at)),
-        ("Code handed out", g.code_fp or "-"))], class_="facts")
+        ("Code handed out (fingerprint)", g.code_fp or "-"))], class_="facts")
     steps = el("ol", [el("li", el("span", shown(s.at) if s.at else "", class_="when"), " ",
                          el("strong", s.what), f" by {s.who}" if s.who else "",
                          el("blockquote", s.comment) if s.comment else None) for s in story(g)], class_="story")

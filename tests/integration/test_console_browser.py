@@ -70,7 +70,11 @@ def open_as(browser: Browser, stack: Stack, who: str, watch: Watch) -> Page:
     return page
 
 
-def shoot(page: Page, shots: Path, name: str) -> None:
+def shoot(page: Page, shots: Path, name: str, stack: Stack | None = None) -> None:
+    """Photograph ``page`` at each width; with ``stack``, check first that no page holds anyone's token."""
+    if stack is not None:
+        html = page.content()
+        assert not [who for who, token in stack.state["tokens"].items() if token in html], name
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
@@ -82,7 +86,7 @@ def test_request_two_approvals_one_reveal_and_the_audit_report(browser: Browser,
     watch = Watch()
     signin = browser.new_page(viewport={"width": WIDTHS[0], "height": 900})
     signin.goto(f"{stack.custody_addr}/ui/sign-in")
-    shoot(signin, shots, "01-sign-in")
+    shoot(signin, shots, "01-sign-in", stack)
 
     # The engineer signs in and asks for a code, with a reason that holds markup.
     engineer = open_as(browser, stack, "engineer", watch)
@@ -93,13 +97,13 @@ def test_request_two_approvals_one_reveal_and_the_audit_report(browser: Browser,
     expect(engineer.locator("#reason-count")).to_contain_text("characters")
     engineer.get_by_label("Ticket").fill("SEC-1042")
     engineer.get_by_label("Valid for").fill("2h")
-    shoot(engineer, shots, "02-request-form")
+    shoot(engineer, shots, "02-request-form", stack)
     with engineer.expect_navigation():
         engineer.get_by_role("button", name="Request access").click()
     expect(engineer.locator(".notice")).to_contain_text("Your request is recorded")
     grant_id = engineer.url.split("/ui/grants/")[1].split("?")[0]
     expect(engineer.locator("dl.facts")).to_contain_text("<script>alert('xss')</script>")  # shown as text
-    shoot(engineer, shots, "03-grant-pending")
+    shoot(engineer, shots, "03-grant-pending", stack)
 
     # Two approvers approve it, each with a comment: from the queue, and from the grant's page.
     approver = open_as(browser, stack, "approver", watch)
@@ -107,7 +111,7 @@ def test_request_two_approvals_one_reveal_and_the_audit_report(browser: Browser,
     row = approver.locator("tr", has=approver.locator(f"a:text-is('{grant_id}')"))
     expect(row).to_contain_text("0 of 2")
     expect(row).to_contain_text("critical")
-    shoot(approver, shots, "04-approval-queue")
+    shoot(approver, shots, "04-approval-queue", stack)
     row.get_by_label(f"Comment on grant {grant_id}").fill("confirmed on a call <b>bold</b>")
     with approver.expect_navigation():
         row.get_by_role("button", name="Approve").click()
@@ -116,7 +120,7 @@ def test_request_two_approvals_one_reveal_and_the_audit_report(browser: Browser,
     approver2 = open_as(browser, stack, "approver2", watch)
     approver2.goto(f"{stack.custody_addr}/ui/grants/{grant_id}")
     expect(approver2.locator("ol.story")).to_contain_text("confirmed on a call <b>bold</b>")
-    shoot(approver2, shots, "05-grant-to-approve")
+    shoot(approver2, shots, "05-grant-to-approve", stack)
     approver2.get_by_label(f"Comment on grant {grant_id}").fill("ok, second approval")
     with approver2.expect_navigation():
         approver2.get_by_role("button", name="Approve").click()
@@ -126,7 +130,7 @@ def test_request_two_approvals_one_reveal_and_the_audit_report(browser: Browser,
     engineer.goto(f"{stack.custody_addr}/ui/grants/{grant_id}")
     stale = engineer.context.new_page()
     stale.goto(f"{stack.custody_addr}/ui/grants/{grant_id}")
-    shoot(engineer, shots, "06-grant-approved")
+    shoot(engineer, shots, "06-grant-approved", stack)
     engineer.clock.install()
     with engineer.expect_navigation() as nav:
         engineer.get_by_role("button", name="Reveal the code").click()
@@ -135,18 +139,18 @@ def test_request_two_approvals_one_reveal_and_the_audit_report(browser: Browser,
     assert grant_id in engineer.url and "reveal" in engineer.url  # the POST's address: the code is in no URL
     code = engineer.locator("#code").inner_text().strip()
     assert code in DEPOSITED
-    shoot(engineer, shots, "07-code-revealed")
+    shoot(engineer, shots, "07-code-revealed", stack)
     engineer.clock.fast_forward("01:05")
     expect(engineer.locator("#code")).to_have_text("(hidden)")
     assert code not in engineer.content()
     with stale.expect_navigation():
         stale.get_by_role("button", name="Reveal the code").click()
     expect(stale.locator(".error")).to_contain_text("already revealed")
-    shoot(stale, shots, "08-second-reveal-refused")
+    shoot(stale, shots, "08-second-reveal-refused", stack)
     engineer.goto(f"{stack.custody_addr}/ui/grants/{grant_id}")
     expect(engineer.locator("ol.story")).to_contain_text("revealed: one code handed out")
     assert code not in engineer.content()
-    shoot(engineer, shots, "09-grant-story")
+    shoot(engineer, shots, "09-grant-story", stack)
 
     # The auditor opens the audit report (the CLI's renderer, framed under its own CSP).
     auditor = open_as(browser, stack, "auditor", watch)
@@ -154,34 +158,46 @@ def test_request_two_approvals_one_reveal_and_the_audit_report(browser: Browser,
     report = auditor.frame_locator("iframe.report")
     expect(report.locator("h1")).to_have_text("Custody access summary", timeout=30_000)
     expect(report.locator("body")).to_contain_text(grant_id)
-    shoot(auditor, shots, "10-audit-summary")
+    shoot(auditor, shots, "10-audit-summary", stack)
     auditor.get_by_role("link", name="All grants").click()
-    shoot(auditor, shots, "11-all-grants")
+    shoot(auditor, shots, "11-all-grants", stack)
 
     assert watch.dialogs == [], watch.dialogs
     assert watch.csp == [], watch.csp
 
 
-def test_the_other_pages_and_the_keyboard(browser: Browser, stack: Stack, account: str, shots: Path) -> None:
+def test_the_other_pages_and_the_keyboard(browser: Browser, stack: Stack, account: str, critical_account: str,
+                                          shots: Path) -> None:
     watch = Watch()
     security = open_as(browser, stack, "security", watch)
     expect(security).to_have_url(re.compile(r"/ui/accounts$"))  # the security team's first page
     expect(security.locator("table")).to_contain_text(account)
-    shoot(security, shots, "12-accounts")
+    shoot(security, shots, "12-accounts", stack)
 
-    # An emergency request by the on-call engineer lands on the review list.
+    # An emergency request by the on-call engineer lands on the review list, where an approver reviews it.
     engineer = open_as(browser, stack, "engineer", watch)
-    engineer.get_by_label("Account").select_option(account)
+    engineer.get_by_label("Account").select_option(critical_account)
     engineer.get_by_label("Reason").fill(REASON)
-    expect(engineer.get_by_label("Emergency: skip the approvals")).to_be_visible()
-    security.goto(f"{stack.custody_addr}/ui/reviews")
-    shoot(security, shots, "13-reviews")
+    engineer.get_by_label("Emergency: skip the approvals").check()
+    with engineer.expect_navigation():
+        engineer.get_by_role("button", name="Request access").click()
+    grant_id = engineer.url.split("/ui/grants/")[1].split("?")[0]
+    expect(engineer.locator("dl.facts")).to_contain_text("emergency")
+    approver = open_as(browser, stack, "approver", watch)
+    approver.get_by_role("link", name="Emergency reviews").click()
+    row = approver.locator("tr", has=approver.locator(f"a:text-is('{grant_id}')"))
+    shoot(approver, shots, "13-reviews", stack)
+    row.get_by_label(f"Review of grant {grant_id}").fill("paged the on-call lead: it was real")
+    with approver.expect_navigation():
+        row.get_by_role("button", name="Record the review").click()
+    expect(approver.locator(".notice")).to_have_text("Your review is recorded.")
+    expect(approver.locator("tr", has=approver.locator(f"a:text-is('{grant_id}')"))).to_have_count(0)
 
     # Keyboard: the first Tab reaches the skip link, which takes focus to the page's content.
     engineer.goto(f"{stack.custody_addr}/ui/requests")
     engineer.keyboard.press("Tab")
     assert engineer.evaluate("document.activeElement.textContent") == "Skip to the content"
-    shoot(engineer, shots, "14-skip-link-focused")
+    shoot(engineer, shots, "14-skip-link-focused", stack)
     engineer.keyboard.press("Enter")
     assert engineer.evaluate("document.activeElement.id") == "main"
     engineer.keyboard.press("Tab")

@@ -121,6 +121,29 @@ def test_without_an_inventory_report_the_page_says_how_to_set_one(stack: Stack) 
     assert page.status_code == 404 and "CUSTODY_CONSOLE_INVENTORY_REPORT" in page.text
 
 
+def test_passwords_go_to_the_auth_method_the_deployment_names(stack: Stack) -> None:
+    """LDAP sign-in is ``auth/<mount>/login/<user>`` with a password, as userpass is: here the LDAP mount is a
+    userpass method mounted at ``directory`` (no LDAP server in the tests), which shows the console forwards to the
+    mount it is given, and offers only what is configured."""
+    admin = stack.admin()
+    if "directory/" not in admin.call("GET", "sys/auth").get("data", {}):
+        admin.call("POST", "sys/auth/directory", {"type": "userpass"})
+    admin.call("POST", "auth/directory/users/dana", {"password": "dana-pw-1234", "token_policies": ["default"]})
+    client = console(stack, userpass_mount="", ldap_mount="directory", token_signin=False)
+    p = Person(BASE, http=client)
+    page = p.get("/ui/sign-in").text
+    assert "Directory (LDAP) account" in page and "Vault token" not in page
+    refused = p.post("/ui/sign-in", {"method": "userpass", "username": "engineer",
+                                     "password": stack.state["passwords"]["engineer"]})
+    assert refused.status_code == 400 and "not offered here" in refused.text
+    p.get("/ui/sign-in")
+    resp = p.post("/ui/sign-in", {"method": "ldap", "username": "dana", "password": "dana-pw-1234"})
+    assert resp.status_code == 303
+    home = p.get("/ui/", follow_redirects=True)
+    assert "directory-dana" in home.text and "no custody role" in home.text  # signed in; no custody policy
+    assert '"path":"auth/directory/login/dana"' in (stack.dir / "audit.log").read_text()
+
+
 def test_without_a_key_the_console_is_off_and_says_how_to_turn_it_on(stack: Stack) -> None:
     store = Store(stack.vault_addr)
     app = create_app(in_process(store), console=ConsoleSettings(), console_keys=None)
