@@ -8,6 +8,7 @@ module: they become ``StoreError`` and friends, with messages that never hold a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -25,7 +26,7 @@ import urllib3
 import urllib3.exceptions
 
 from custody.domain.models import Principal
-from custody.errors import AuthError, CasConflict, CustodyError, NotFound, StoreError
+from custody.errors import AuthError, CasConflict, CustodyError, NotFound, PreconditionFailed, StoreError
 from custody.logging import get_logger
 from custody.repo.kv import KVEntry, WrapInfo
 
@@ -287,6 +288,71 @@ class Store:
                           what="capability check")
         caps = data.get("data", {}).get(path) or data.get(path) or data.get("capabilities") or []
         return {str(c) for c in caps}
+
+    # ---- people signing in, and unwrapping with their own token (the web console) ----------------------------
+    def login(self, mount: str, username: str, password: str) -> tuple[str, int]:
+        """A person's token from a password auth method (``auth/<mount>/login/<username>``: userpass, LDAP), and
+        its TTL. Sent without any token: the service's own is never part of someone else's sign-in."""
+        return self._person("POST", f"auth/{mount}/login/{username}", {"password": password}, None, mount)
+
+    def oidc_auth_url(self, mount: str, role: str, redirect_uri: str, client_nonce: str) -> str:
+        """Where to send a person to sign in with the OIDC provider that ``auth/<mount>`` trusts ("" if Vault
+        refuses the redirect URI: it is not among the role's ``allowed_redirect_uris``)."""
+        body = {"role": role, "redirect_uri": redirect_uri, "client_nonce": client_nonce}
+        try:
+            resp = self._call("POST", f"auth/{mount}/oidc/auth_url", token="", json=body, what="OIDC sign-in")
+        except StoreError as exc:
+            raise self._refused_signin(exc, mount) from None
+        return str((resp.get("data") or {}).get("auth_url") or "")
+
+    def oidc_callback(self, mount: str, state: str, code: str, client_nonce: str) -> tuple[str, int]:
+        """The person's token once the provider sent them back with ``state`` and ``code``, and its TTL."""
+        params = {"state": state, "code": code, "client_nonce": client_nonce}
+        return self._person("GET", f"auth/{mount}/oidc/callback", None, params, mount)
+
+    def _person(self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, str] | None,
+                mount: str) -> tuple[str, int]:
+        try:
+            resp = self._call(method, path, token="", json=body, params=params, what=f"sign-in ({mount})")
+        except StoreError as exc:
+            raise self._refused_signin(exc, mount) from None
+        except (AuthError, NotFound):
+            raise AuthError("Vault refused the sign-in", hint="check the name and password, or the sign-in method")\
+                from None
+        auth = resp.get("auth") or {}
+        token = auth.get("client_token")
+        if not isinstance(token, str) or not token:
+            raise AuthError("Vault signed nobody in", hint="this auth method needs more than a password (MFA?)")
+        return token, int(auth.get("lease_duration") or 0)
+
+    @staticmethod
+    def _refused_signin(exc: StoreError, mount: str) -> CustodyError:
+        if exc.retryable:
+            return exc
+        # Vault's own words ("invalid username or password", "ldap operation failed") tell an attacker nothing
+        # the plain refusal does not; they go to the log, not to the page.
+        log.info("vault.signin_refused", mount=mount, error=exc.message)
+        return AuthError("Vault refused the sign-in", hint="check the name and password, or the sign-in method")
+
+    def revoke_self(self, token: str) -> None:
+        """Revoke a person's token with itself (``auth/token/revoke-self``): signing out."""
+        with contextlib.suppress(AuthError):  # already revoked or expired: signed out either way
+            self._call("POST", "auth/token/revoke-self", token=token, what="sign-out")
+
+    def unwrap(self, token: str, wrapping_token: str) -> dict[str, Any]:
+        """Unwrap ``wrapping_token`` with a person's own ``token`` (so Vault's audit log names who took what it
+        held); the wrapped answer's ``data``."""
+        try:
+            resp = self._call("POST", "sys/wrapping/unwrap", token=token, json={"token": wrapping_token},
+                              what="unwrap")
+        except StoreError as exc:
+            if exc.retryable:
+                raise
+            raise PreconditionFailed("the wrapping token could not be unwrapped (expired, or already used)",
+                                     hint="if you did not unwrap it, someone else may have: tell the security team"
+                                     ) from None
+        data = resp.get("data")
+        return data if isinstance(data, dict) else {}
 
     # ---- KV v2 ------------------------------------------------------------------------------------------------
     def read(self, path: str, version: int | None = None) -> KVEntry | None:

@@ -14,11 +14,16 @@ from fastapi import FastAPI
 
 from custody.api import accounts, audit, codes, grants, health, rotation
 from custody.api.common import RequestContext, install_error_handlers
+from custody.config import ConsoleSettings
+from custody.console.routes import router as console_router
+from custody.console.seal import KeyRing
 from custody.usecases.suite import UseCases
 
 
-def create_app(uc: UseCases, max_body_bytes: int = 64 * 1024, vault_addr: str = "") -> FastAPI:
-    """The app over ``uc``; ``vault_addr`` is where requesters unwrap what a reveal hands them."""
+def create_app(uc: UseCases, max_body_bytes: int = 64 * 1024, vault_addr: str = "",
+               console: ConsoleSettings | None = None, console_keys: KeyRing | None = None) -> FastAPI:
+    """The app over ``uc``; ``vault_addr`` is where requesters unwrap what a reveal hands them. The web console
+    (``/ui/``) is on when ``console_keys`` seal its sessions."""
     app = FastAPI(
         title="custody",
         version="1",
@@ -35,4 +40,5 @@ def create_app(uc: UseCases, max_body_bytes: int = 64 * 1024, vault_addr: str = 
     app.include_router(grants.router(uc.access, vault_addr))
     app.include_router(rotation.router(uc.rotation, uc.sweep))
     app.include_router(audit.router(uc.audit))
+    app.include_router(console_router(uc, console or ConsoleSettings(), console_keys))
     return app
