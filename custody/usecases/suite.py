@@ -22,7 +22,12 @@ from custody.usecases.audit import Audit
 from custody.usecases.authz import Authorizer, Identity
 from custody.usecases.codes import Codes
 from custody.usecases.context import Context
+from custody.usecases.drills import Drills
 from custody.usecases.health import Health, VaultHealth
+from custody.usecases.keys import Keys
+from custody.usecases.leaks import Leaks
+from custody.usecases.people import People
+from custody.usecases.rollout import Rollout
 from custody.usecases.rotation import Rotation
 from custody.usecases.sweep import Sweep
 
@@ -42,6 +47,11 @@ class UseCases:
     sweep: Sweep
     audit: Audit
     health: Health
+    keys: Keys
+    rollout: Rollout
+    drills: Drills
+    people: People
+    leaks: Leaks
 
     @classmethod
     def build(cls, kv: KV, vault: Vault, settings: PolicySettings | None = None, *,
@@ -56,4 +66,6 @@ class UseCases:
         authz = Authorizer(vault, ctx.repo.denials, clock, callers if callers is not None else CallerCache(), api_path)
         return cls(ctx=ctx, authz=authz, accounts=Accounts(ctx, authz), codes=Codes(ctx, authz),
                    access=Access(ctx, authz), rotation=Rotation(ctx, authz), sweep=Sweep(ctx, authz),
-                   audit=Audit(ctx, authz, logs=tuple(audit_logs)), health=Health(vault, ctx.notifier))
+                   audit=Audit(ctx, authz, logs=tuple(audit_logs)), health=Health(vault, ctx.notifier),
+                   keys=Keys(ctx, authz), rollout=Rollout(ctx, authz), drills=Drills(ctx, authz),
+                   people=People(ctx, authz), leaks=Leaks(ctx, authz))
