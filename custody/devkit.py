@@ -33,7 +33,8 @@ DEV_MARKER = "CUSTODY_DEV_DIR"
 STATE_FILE = "state.json"
 SECRET_FILE = "service-secret-id"
 
-# The demo people and the identity group each is put in.
+# The demo people and the identity group each is put in; each is <name>@acme.example (their entity's email).
+DEMO_DOMAIN = "acme.example"
 DEMO_USERS = {
     "security": "custody-security",
     "engineer": "custody-emergency",
@@ -279,6 +280,12 @@ def remembered() -> list[Path]:
 
 
 # ---- demo identities ---------------------------------------------------------------------------------------------
+def set_email(admin: Admin, entity_id: str, email: str) -> None:
+    """Give a Vault entity the ``email`` metadata custody knows people by (it keeps the entity's other metadata)."""
+    meta = dict((admin.call("GET", f"identity/entity/id/{entity_id}").get("data") or {}).get("metadata") or {})
+    admin.call("POST", f"identity/entity/id/{entity_id}", {"metadata": meta | {"email": email}})
+
+
 def demo_identities(admin: Admin, boot: Mapping[str, Any]) -> dict[str, str]:
     """Log in every demo person (userpass, put in their identity group) and the rotation cron; their tokens."""
     auths = admin.call("GET", "sys/auth").get("data", {})
@@ -290,6 +297,7 @@ def demo_identities(admin: Admin, boot: Mapping[str, Any]) -> dict[str, str]:
         admin.call("POST", f"auth/userpass/users/{user}", {"password": password, "token_ttl": "8h"})
         auth = admin.call("POST", f"auth/userpass/login/{user}", {"password": password})["auth"]
         add_group_member(admin, group, auth["entity_id"])
+        set_email(admin, auth["entity_id"], f"{user}@{DEMO_DOMAIN}")
         tokens[user] = auth["client_token"]
     rotation = boot["approles"]["custody-rotation"]
     auth = admin.call("POST", "auth/approle/login", {"role_id": rotation["role_id"],
