@@ -13,6 +13,7 @@ import click
 
 from custody.cli.common import Flagged, account_path, client, fmt_option
 from custody.cli.output import emit, printable, table
+from custody.shellwords import shell_word
 
 
 @click.group()
@@ -45,7 +46,7 @@ def keys_add(account: str, label: str, custodian: str, serial: str, model: str |
             "shared_token": shared_token}
     r = client().call("POST", f"accounts/{account_path(account)}/keys", body)["data"]
     emit(fmt, r, f"added key {printable(label)!r} to {account} ({len(r['keys'])} key(s) now); its custodian "
-                 f"confirms they hold it with `custody keys verify {account} '{printable(label)}'`")
+                 f"confirms they hold it with `custody keys verify {account} {shell_word(printable(label))}`")
 
 
 @keys.command("list")

@@ -25,6 +25,7 @@ from custody.domain.grants import revocable
 from custody.domain.keys import KeyStatus, Roster
 from custody.domain.models import Grant, Model
 from custody.errors import ValidationError
+from custody.shellwords import shell_word
 
 REVEALED_WITHIN = timedelta(days=365)
 REVOKED_REASON = "requester offboarded"
@@ -103,7 +104,7 @@ def checklist(p: Plan) -> tuple[str, ...]:
     """What must still be done on PyPI, which custody cannot do: PyPI has no API for keys or ownership."""
     items = [f"log in to PyPI as {_user(k.account)} and remove the WebAuthn key labelled {k.label!r} "
              f"(Account settings > Two factor authentication); then `custody keys remove {k.account} "
-             f"'{k.label}' --reason ...`, or reassign it if it stays with the team" for k in p.keys]
+             f"{shell_word(k.label)} --reason ...`, or reassign it if it stays with the team" for k in p.keys]
     items += [f"regenerate the recovery codes of {a} on PyPI and run `custody codes rotate {a}`"
               for a in p.rotation_due]
     items += [f"give {o.account} a new {'owner' if o.role == 'owner' else 'human owner'} "

@@ -72,7 +72,7 @@ class CodesFacts:
     deposited_at: datetime
     generation: int
     consumed_times: tuple[datetime, ...] = ()  # when each consumed code was handed out (or burned), oldest first
-    burned: int = 0  # codes reported leaked and burned: used up, never handed out
+    burned: int = 0  # unused codes reported leaked and burned: used up, never handed out
 
 
 def codeset_facts(cs: CodeSet) -> CodesFacts:
@@ -81,7 +81,8 @@ def codeset_facts(cs: CodeSet) -> CodesFacts:
     times += [cs.deposited_at] * (cs.consumed - len(times))
     return CodesFacts(total=cs.total, remaining=cs.remaining, deposited_at=cs.deposited_at,
                       generation=cs.generation, consumed_times=tuple(sorted(times)),
-                      burned=sum(1 for c in cs.codes if c.burned_at is not None))
+                      # A code handed out and then burned was revealed all the same: it counts as revealed.
+                      burned=sum(1 for c in cs.codes if c.burned_at is not None and c.consumed_at is None))
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ class People(UseCase):
             return answer | {"changed": False}
         run = self._apply(p, why, who, now)
         self.repo.people.record(address, run, who, now)
+        answer = _plan_json(self._plan(address, self.repo.grants.all(), now)) | {"applied": True, "reason": why}
         changed = bool(run.revoked or run.keys_marked or run.rotation_due)
         log.info(Event.person_offboarded, email=address, actor=who.display_name, revoked=len(run.revoked),
                  keys=len(run.keys_marked), rotation_due=len(run.rotation_due))

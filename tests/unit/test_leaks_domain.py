@@ -75,3 +75,12 @@ def test_matching_needs_the_code_itself_and_unknown_fingerprints_are_refused() -
     assert rules.matching(cs, [codes[2]]) == cs.codes[2].fp and rules.matching(cs, ["f" * 16]) is None
     with pytest.raises(NotFound, match="not in pypi/acme's current set"):
         rules.burn(cs, "fp-nope", T0)
+
+
+def test_a_code_handed_out_then_burned_still_counts_as_revealed() -> None:
+    cs, _ = a_set(2)
+    grant = Grant(id="gr_" + "a" * 16, account="pypi/acme", requester="e", requester_id="e", reason="r" * 20,
+                  status=GrantStatus.approved, approvals_required=0, created_at=T0, expires_at=T0)
+    taken = pick_code(cs, grant, T0).codes
+    facts = codeset_facts(rules.burn(taken, taken.codes[0].fp, T0))
+    assert (facts.remaining, facts.burned, facts.total - facts.remaining - facts.burned) == (1, 0, 1)

@@ -64,3 +64,11 @@ def test_the_record_keeps_the_first_offboarding_and_a_bounded_list_of_runs() -> 
         person = rules.offboarded(person, ALICE, rules.Run(at=T0 + timedelta(days=i), by="sec", reason=f"run {i}"))
     assert person is not None and person.offboarded_at == T0 and person.reason == "run 0"
     assert len(person.runs) == rules.MAX_RUNS and person.runs[-1].reason == f"run {rules.MAX_RUNS + 2}"
+
+
+def test_the_checklist_quotes_labels_for_the_shell() -> None:
+    cases = (("plain-key", "plain-key"), ("Alice's key", '"Alice\'s key"'), ('say "hi" $x', "'say \"hi\" $x'"))
+    for label, word in cases:
+        k = key_rules.new_key(label, ALICE, "1", None, None, "s", T0)
+        p = rules.plan(ALICE, [], [Roster(account="pypi/a", keys=(k,))], [], T0)
+        assert f"custody keys remove pypi/a {word} --reason" in p.checklist[0]
