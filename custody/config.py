@@ -90,6 +90,7 @@ class PolicySettings(BaseSettings):
     rotation_max_age: Duration = timedelta(days=365)
     rotation_grace: Duration = timedelta(days=30)
     emergency_review_within: Duration = timedelta(hours=72)
+    drill_target: Duration = timedelta(minutes=15)  # a recovery drill slower than this is flagged
 
     @field_validator("wrap_ttl")
     @classmethod

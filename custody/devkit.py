@@ -36,7 +36,8 @@ STATE_FILE = "state.json"
 SECRET_FILE = "service-secret-id"
 CONSOLE_KEY_FILE = "console.key"
 
-# The demo people and the identity group each is put in.
+# The demo people and the identity group each is put in; each is <name>@acme.example (their entity's email).
+DEMO_DOMAIN = "acme.example"
 DEMO_USERS = {
     "security": "custody-security",
     "engineer": "custody-emergency",
@@ -283,6 +284,12 @@ def remembered() -> list[Path]:
 
 
 # ---- demo identities ---------------------------------------------------------------------------------------------
+def set_email(admin: Admin, entity_id: str, email: str) -> None:
+    """Give a Vault entity the ``email`` metadata custody knows people by (it keeps the entity's other metadata)."""
+    meta = dict((admin.call("GET", f"identity/entity/id/{entity_id}").get("data") or {}).get("metadata") or {})
+    admin.call("POST", f"identity/entity/id/{entity_id}", {"metadata": meta | {"email": email}})
+
+
 @dataclass(frozen=True)
 class DemoPeople:
     """The demo people's tokens (and the rotation cron's), and the passwords they sign in to the console with."""
@@ -307,6 +314,7 @@ def demo_people(admin: Admin, boot: Mapping[str, Any]) -> DemoPeople:
         admin.call("POST", f"auth/userpass/users/{user}", {"password": password, "token_ttl": "8h"})
         auth = admin.call("POST", f"auth/userpass/login/{user}", {"password": password})["auth"]
         add_group_member(admin, group, auth["entity_id"])
+        set_email(admin, auth["entity_id"], f"{user}@{DEMO_DOMAIN}")
         tokens[user] = auth["client_token"]
     rotation = boot["approles"]["custody-rotation"]
     auth = admin.call("POST", "auth/approle/login", {"role_id": rotation["role_id"],

@@ -68,6 +68,8 @@ def slack_payload(event: dict[str, Any]) -> dict[str, Any]:
         text += f" <{event['url']}|open the grant>"
     if event.get("emergency"):
         text = ":rotating_light: EMERGENCY " + text
+    if event.get("drill"):  # a rehearsal: said first, so nobody takes it for an incident
+        text = f"[DRILL {esc(event['drill'])}] " + text
     return {"text": text, "custody_event": event}
 
 

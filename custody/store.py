@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from custody.repo.kv import KVEntry, WrapInfo
 
 log = get_logger("custody.store")
 
+_ENTITY_ID = re.compile(r"[A-Za-z0-9-]{1,64}")  # Vault's entity ids are UUIDs
 # Errors worth retrying: the active node changed, the node is sealed or standby, or the network blipped.
 _RETRY_STATUS = {429, 500, 502, 503}
 _RETRY_ERRORS = (hvac.exceptions.InternalServerError, hvac.exceptions.BadGateway,
@@ -353,6 +355,18 @@ class Store:
                                      ) from None
         data = resp.get("data")
         return data if isinstance(data, dict) else {}
+
+    def entity_email(self, entity_id: str) -> str | None:
+        """The ``email`` metadata of a Vault entity, read with the service's token (its policy reads
+        ``identity/entity/id/+``, nothing else of the identity store)."""
+        if not _ENTITY_ID.fullmatch(entity_id):
+            return None
+        try:
+            data = self._call("GET", f"identity/entity/id/{entity_id}", what="entity lookup").get("data") or {}
+        except NotFound:
+            return None
+        email = (data.get("metadata") or {}).get("email")
+        return str(email) if email else None
 
     # ---- KV v2 ------------------------------------------------------------------------------------------------
     def read(self, path: str, version: int | None = None) -> KVEntry | None:

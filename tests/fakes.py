@@ -68,13 +68,20 @@ class FakeVault:
     revoked: set[str] = field(default_factory=set)
     calls: Counter[str] = field(default_factory=Counter)
     healthy: bool = True
+    emails: dict[str, str] = field(default_factory=dict)  # entity id -> its email metadata
 
-    def add(self, name: str, policies: tuple[str, ...] = (), ttl: int = 0, rules: tuple[Rule, ...] = ()) -> str:
-        """A token for ``name`` with these policies (from policies/) and ``rules`` (a policy of the test's own)."""
+    def add(self, name: str, policies: tuple[str, ...] = (), ttl: int = 0, rules: tuple[Rule, ...] = (),
+            email: str | None = "") -> str:
+        """A token for ``name`` with these policies (from policies/) and ``rules`` (a policy of the test's own);
+        its entity's email is ``name@acme.example`` unless given (None: no email)."""
         token = f"hvs.{name}-{secrets.token_hex(8)}"
-        who = Principal(id=f"entity-{name}", display_name=f"userpass-{name}", entity_id=f"entity-{name}")
+        # The policies as Vault's lookup-self names them (the identity group's), for rules that ask who held what.
+        who = Principal(id=f"entity-{name}", display_name=f"userpass-{name}", entity_id=f"entity-{name}",
+                        policies=policies)
         self.tokens[token] = (who, policies, ttl)
         self.extra[token] = rules
+        if email is not None:
+            self.emails[who.entity_id] = email or f"{name}@acme.example"
         return token
 
     def revoke(self, token: str) -> None:
@@ -93,6 +100,10 @@ class FakeVault:
     def capabilities(self, token: str, path: str) -> set[str]:
         self.calls["capabilities"] += 1
         return capabilities_of(self._known(token)[1], path, self.extra.get(token, ()))
+
+    def entity_email(self, entity_id: str) -> str | None:
+        self.calls["entity_email"] += 1
+        return self.emails.get(entity_id)
 
     def health(self) -> dict[str, Any]:
         return {"reachable": True, "sealed": not self.healthy, "initialized": True, "standby": False,

@@ -21,6 +21,7 @@ from typing import Any
 from custody.bootstrap import Admin, add_group_member
 from custody.cli.client import Client
 from custody.cli.main import main
+from custody.devkit import DEMO_DOMAIN, set_email
 from custody.store import Store
 from custody.usecases.suite import UseCases
 
@@ -127,14 +128,17 @@ class Stack:
                "BAO_TOKEN": None, "CUSTODY_VAULT_ADDR": None, "VAULT_TOKEN": None if who is None else self.token(who)}
         return Result(*run_cli(env, args, stdin))
 
-    def make_user(self, name: str, *groups: str) -> str:
-        """A userpass identity in the given identity groups; returns its token."""
+    def make_user(self, name: str, *groups: str, email: str | None = "") -> str:
+        """A userpass identity in the given identity groups, its entity's email ``name@acme.example`` unless given
+        (None: no email); returns its token."""
         admin = self.admin()
         password = secrets.token_urlsafe(16)
         admin.call("POST", f"auth/userpass/users/{name}", {"password": password})
         auth = admin.call("POST", f"auth/userpass/login/{name}", {"password": password})["auth"]
         for group in groups:
             add_group_member(admin, group, auth["entity_id"])
+        if email is not None:
+            set_email(admin, auth["entity_id"], email or f"{name}@{DEMO_DOMAIN}")
         self.extra_tokens[name] = auth["client_token"]
         return str(auth["client_token"])
 

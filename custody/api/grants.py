@@ -20,6 +20,7 @@ class GrantIn(BaseModel):
     ticket: str | None = Field(None, max_length=200)
     ttl: str | int | None = None
     emergency: bool = False
+    drill: str | None = Field(None, max_length=40)
 
 
 class DecisionIn(BaseModel):
@@ -60,7 +61,8 @@ def router(access: Access, vault_addr: str) -> APIRouter:
     def request_access(request: Request, platform: str, username: str, body: Annotated[GrantIn, Body()],
                        caller: Caller) -> JSONObject:
         ttl = str(body.ttl) if body.ttl is not None else None
-        grant = access.request(caller.token, f"{platform}/{username}", body.reason, body.ticket, ttl, body.emergency)
+        grant = access.request(caller.token, f"{platform}/{username}", body.reason, body.ticket, ttl, body.emergency,
+                               body.drill)
         return envelope(request, view(grant))
 
     @r.api_route("/v1/custody/grants", methods=LIST)

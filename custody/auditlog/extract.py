@@ -152,6 +152,7 @@ class Extractor:
             reviewed_by=i(data.get("reviewed_by")),
             denial=self._decision(data.get("denial"), "denied_by"),
             review=self._decision(data.get("review"), "reviewed_by"),
+            drill=i(data.get("drill")),
         )
 
     def is_service(self, auth: dict[str, Any]) -> bool:

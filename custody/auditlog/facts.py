@@ -56,6 +56,7 @@ class GrantState(NamedTuple):
     reviewed_by: str
     denial: Decision
     review: Decision
+    drill: str = ""  # the recovery drill the grant is part of
 
 
 class Write(NamedTuple):
@@ -139,6 +140,7 @@ class GrantInfo(NamedTuple):
     reviewed_by: str
     denial: Decision
     review: Decision
+    drill: str = ""
 
 
 class GrantEntry(NamedTuple):

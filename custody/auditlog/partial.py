@@ -192,7 +192,7 @@ class Partial:
     def _add_grant_entry(self, w: Write, g: GrantState, key: int) -> bool:
         """Add one write to its grant's timeline; False if that write is already there."""
         stamp = time_int(w.time) << KEY_BITS | key
-        info = (g.account, g.requester, g.reason, g.ticket, g.emergency, g.reviewed_by, g.denial, g.review)
+        info = (g.account, g.requester, g.reason, g.ticket, g.emergency, g.reviewed_by, g.denial, g.review, g.drill)
         entries = self.grants.get(g.grant_id)
         if entries is None:
             self.grants[g.grant_id] = [GrantEntry(stamp, w.event, w.actor, g.status, g.approvals, GrantInfo(*info))]

@@ -21,11 +21,12 @@ def access() -> None:
 @click.option("--ticket", default=None, help="incident or ticket id")
 @click.option("--ttl", default=None, help="how long the grant stays usable, e.g. 1h (default 24h)")
 @click.option("--emergency", is_flag=True, help="skip approvals (needs the custody-emergency policy; reviewed later)")
+@click.option("--drill", default=None, metavar="ID", help="this request is part of recovery drill ID")
 @fmt_option
 def access_request(account: str, reason: str, ticket: str | None, ttl: str | None, emergency: bool,
-                   fmt: str) -> None:
+                   drill: str | None, fmt: str) -> None:
     """Ask for one recovery code of ACCOUNT."""
-    body = {"reason": reason, "ticket": ticket, "ttl": ttl, "emergency": emergency}
+    body = {"reason": reason, "ticket": ticket, "ttl": ttl, "emergency": emergency, "drill": drill}
     g = client().call("POST", f"accounts/{account_path(account)}/grants", body)["data"]
     _emit_grant(fmt, g)
 

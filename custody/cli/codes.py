@@ -79,3 +79,35 @@ def codes_rotate(account: str, file: Path | None, reason: str | None, resume: bo
              f"  destroyed versions: {', '.join(map(str, r['destroyed_versions'])) or 'none'}",
              f"  revoked grants:     {', '.join(r['revoked_grants']) or 'none'}"]
     emit(fmt, r, "\n".join(lines))
+
+
+CODE_PROMPT = "Paste the code, then Ctrl-D:"
+
+
+@codes.command("identify")
+@fmt_option
+def codes_identify(fmt: str) -> None:
+    """Which account's current set holds the code on stdin, and whether it is unused, consumed or burned. The code
+    is compared by keyed fingerprint, and never stored, logged or printed (security team)."""
+    r = client().call("POST", "codes/identify", {"code": read_codes(None, CODE_PROMPT)})["data"]
+    if not r["found"]:
+        text = (f"that code is in no current code set ({r['checked']} accounts checked); a code of a rotated set is "
+                "already useless")
+    else:
+        text = (f"{r['account']}: {r['status']} ({r['code_fp']}, generation {r['generation']})"
+                + (f", handed out by grant {r['grant_id']} at {r['consumed_at']}" if r.get("grant_id") else "")
+                + ("" if r["status"] == "burned" else f"\nif it leaked: `custody codes burn {r['account']}`, the code "
+                                                        "on stdin"))
+    emit(fmt, r, text)
+
+
+@codes.command("burn")
+@click.argument("account")
+@fmt_option
+def codes_burn(account: str, fmt: str) -> None:
+    """Mark the code on stdin compromised in ACCOUNT's set: it is never handed out again, and ACCOUNT is due for
+    rotation ("leaked code") at once (security team)."""
+    path = f"accounts/{account_path(account)}/codes/burn"
+    r = client().call("POST", path, {"code": read_codes(None, CODE_PROMPT)})["data"]
+    emit(fmt, r, f"burned {r['code_fp']} of {r['account']}: never handed out again, {r['remaining']} code(s) left; "
+                 f"the account is due for rotation now (regenerate on PyPI, then `custody codes rotate {account}`)")

@@ -208,10 +208,11 @@ class StoredCode(Model):
     fp: str
     consumed_at: datetime | None = None
     grant_id: str | None = None
+    burned_at: datetime | None = None  # reported leaked (``custody codes burn``): never handed out
 
     @property
     def available(self) -> bool:
-        return self.consumed_at is None and bool(self.code)
+        return self.consumed_at is None and self.burned_at is None and bool(self.code)
 
 
 class CodeSet(Model):
@@ -236,15 +237,16 @@ class CodeSet(Model):
     @classmethod
     def new(cls, account: str, codes: list[str], by: str, at: datetime, generation: int = 1,
             previous: CodeSet | None = None) -> CodeSet:
-        """A set of unused codes; a code that ``previous`` had already handed out stays handed out (a code is
+        """A set of unused codes; a code that ``previous`` had already handed out (or burned) stays so (a code is
         never given to a second person because the same file was deposited again)."""
-        spent = {c.fp: c for c in previous.codes if c.consumed_at is not None} if previous else {}
+        spent = {c.fp: c for c in previous.codes if not c.available} if previous else {}
 
         def stored(code: str) -> StoredCode:
             fp = fingerprint(code)
             was = spent.get(fp)
             if was is not None:
-                return StoredCode(code=code, fp=fp, consumed_at=was.consumed_at, grant_id=was.grant_id)
+                return StoredCode(code=code, fp=fp, consumed_at=was.consumed_at, grant_id=was.grant_id,
+                                  burned_at=was.burned_at)
             return StoredCode(code=code, fp=fp)
 
         return cls(
@@ -301,6 +303,8 @@ class Grant(Model):
     code_fp: str | None = None
     review: Decision | None = None
     revoked_reason: str | None = None
+    drill: str | None = None  # the recovery drill this grant is part of (``access request --drill``)
+    requester_email: str | None = None  # the requester's Vault entity's email when they asked, if it has one
     # The generation of the account's code set when the grant was requested: it may only take a code of that set
     # (0: not recorded, a grant from before custody recorded it).
     codes_generation: int = 0

@@ -21,3 +21,9 @@ path "custody-kv/destroy/*" {
 path "custody-kv/config" {
   capabilities = ["read"]
 }
+
+# The email metadata of a caller's entity: how custody knows a person by email (grants record it, a key's
+# custodian is checked against it). Read only, one entity at a time; no listing, no lookup by name.
+path "identity/entity/id/+" {
+  capabilities = ["read"]
+}

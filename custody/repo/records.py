@@ -13,6 +13,13 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 | ``denied/<yyyymmdd>/<uuid>``        | a refused API call                                         |
 | ``rotating/<platform>/<user>``      | the marker of a rotation in progress                       |
 | ``rotations/<platform>/<user>/<n>`` | the evidence of rotation n                                 |
+| ``keys/<platform>/<user>``          | the account's WebAuthn key roster                          |
+| ``waves/<name>``                    | an enrolment wave                                          |
+| ``drills/<id>``                     | a recovery drill                                           |
+| ``people/<email>``                  | a person custody offboarded, and each offboarding run      |
+| ``prints/<platform>/<user>``        | the keyed fingerprints of the account's current code set   |
+| ``keyring/prints``                  | the key of those fingerprints                              |
+| ``marks/<platform>/<user>``         | reasons to rotate the set cannot show (leaked code, leaver) |
 """
 
 from __future__ import annotations
@@ -36,10 +43,19 @@ NON_HMAC_KEYS = (
     "rotation", "count", "previous_versions", "previous_generation", "new_version", "new_set", "started_at",
     "completed_at", "revoked_grants", "custom_metadata",
     "ownership", "human_owner", "changed",
+    # keys, waves, drills, people, leaked codes and rotation marks
+    "drill", "requester_email", "burned_at", "roster", "removed", "label", "custodian", "serial", "model",
+    "location", "added_at", "added_by", "verified_at", "verified_by", "left_at", "removed_by", "removed_at",
+    "wave", "accounts", "window_start", "window_end", "created_by", "scenario", "witness", "started_by",
+    "finished_at", "finished_by", "result", "participants", "name", "entity", "step", "security_team",
+    "email", "offboarded_at", "offboarded_by", "runs", "revoked", "keys_marked", "rotation_due", "marks", "kind",
+    "message", "since", "source",
 )
 SECRET_KEYS = ("code", "codes")
 
 ACCOUNTS, GRANTS, ROTATING = "accounts/", "grants/", "rotating/"
+KEYS, WAVES, DRILLS, PEOPLE, PRINTS, MARKS = "keys/", "waves/", "drills/", "people/", "prints/", "marks/"
+PRINT_KEY = "keyring/prints"
 
 
 def account_path(account_id: str) -> str:
@@ -72,6 +88,30 @@ def evidence_path(account_id: str, number: int) -> str:
 
 def evidence_folder(account_id: str) -> str:
     return f"rotations/{account_id}/"
+
+
+def keys_path(account_id: str) -> str:
+    return f"{KEYS}{account_id}"
+
+
+def wave_path(name: str) -> str:
+    return f"{WAVES}{name}"
+
+
+def drill_path(drill_id: str) -> str:
+    return f"{DRILLS}{drill_id}"
+
+
+def person_path(email: str) -> str:
+    return f"{PEOPLE}{email}"
+
+
+def prints_path(account_id: str) -> str:
+    return f"{PRINTS}{account_id}"
+
+
+def marks_path(account_id: str) -> str:
+    return f"{MARKS}{account_id}"
 
 
 def stamp(event: Event, actor: Principal, at: datetime) -> dict[str, Any]:
@@ -156,6 +196,8 @@ def grant_to_record(g: Grant) -> dict[str, Any]:
         "review": _decision(g.review, "reviewed_by"),
         "reviewed_by": g.review.by if g.review else None,
         "revoked_reason": g.revoked_reason,
+        "drill": g.drill,
+        "requester_email": g.requester_email,
     }
 
 
@@ -185,6 +227,8 @@ def grant_from_record(data: dict[str, Any], version: int) -> Grant:
         code_fp=data.get("code_fp"),
         review=_undecision(data.get("review"), "reviewed_by"),
         revoked_reason=data.get("revoked_reason"),
+        drill=data.get("drill"),
+        requester_email=data.get("requester_email"),
         version=version,
     )
 

@@ -21,6 +21,7 @@ from custody.errors import CodesChanged, Conflict, Exhausted, NotFound, Validati
 from custody.logging import get_logger
 from custody.repo.grants import check_id
 from custody.repo.kv import Versioned, WrapInfo
+from custody.usecases import drills
 from custody.usecases.context import UseCase
 
 log = get_logger("custody.access")
@@ -46,7 +47,7 @@ class Reveal:
 class Access(UseCase):
     # ---- request --------------------------------------------------------------------------------------------
     def request(self, token: str, account_id: str, reason: str | None, ticket: str | None = None,
-                ttl: str | None = None, emergency: bool = False) -> Grant:
+                ttl: str | None = None, emergency: bool = False, drill: str | None = None) -> Grant:
         parse_account_id(account_id)
         who = self.authz.authorize(token, f"accounts/{account_id}/grants", "create")
         if emergency:
@@ -62,13 +63,16 @@ class Access(UseCase):
         codes = self.repo.codes.get(account_id)
         if codes is None or codes.value.remaining == 0:
             raise rules.exhausted(account_id)
+        drill_id = drills.join(self.repo, drill, account_id) if drill else None
         now = self.ctx.clock()
         grant = rules.request(account, who, reason_v, ticket_v, now, duration, emergency=emergency,
-                              codes_generation=codes.value.generation)
+                              codes_generation=codes.value.generation
+                              ).model_copy(update={"drill": drill_id, "requester_email": self.authz.email(who)})
         self.repo.grants.create(grant, Event.grant_requested, who, now)
         log.info(Event.grant_requested, grant_id=grant.id, account=account_id, actor=who.display_name,
-                 status=grant.status.value, emergency=grant.emergency)
+                 status=grant.status.value, emergency=grant.emergency, drill=drill_id)
         self.ctx.notify_grant(Event.grant_emergency if grant.emergency else Event.grant_requested, grant, who)
+        drills.record_step(self.ctx, grant, who, "request", now)
         return grant
 
     # ---- approve, deny, review ------------------------------------------------------------------------------
@@ -88,6 +92,7 @@ class Access(UseCase):
         grant = self.repo.grants.update(grant_id, lambda g: decide(g, who, now, comment), event, who, now).grant
         log.info(event, grant_id=grant_id, actor=who.display_name, status=grant.status.value)
         self.ctx.notify_grant(event, grant, who)
+        drills.record_step(self.ctx, grant, who, action, now)
         return self.view(grant)
 
     # ---- reveal ---------------------------------------------------------------------------------------------
@@ -117,6 +122,7 @@ class Access(UseCase):
         log.info(Event.grant_revealed, grant_id=grant_id, account=grant.account, actor=who.display_name,
                  remaining=pick.remaining, code_fp=pick.code.fp)
         self.ctx.notify_grant(Event.grant_revealed, done, who)
+        drills.record_step(self.ctx, done, who, "reveal", now)
         if pick.remaining <= self.ctx.settings.rotation_min_remaining:
             self.ctx.notify(Event.rotation_due, account=grant.account, remaining=pick.remaining)
         return Reveal(grant=self.view(done), wrap=wrap, remaining=pick.remaining)

@@ -33,10 +33,17 @@ _POLICY_HINTS = (
     ("grants/+/deny", "custody-approver or custody-security"),
     ("grants/+", "custody-approver, custody-security or custody-auditor (a requester sees only their own)"),
     ("grants", "custody-requester (your own grants), custody-approver, custody-security or custody-auditor"),
+    ("accounts/+/+/keys/verify", "custody-requester, custody-approver or custody-security: custodians confirm "
+                                 "their own keys"),
     ("accounts*", "custody-security"),
     ("codes*", "custody-security"),
     ("rotation*", "custody-rotation"),
     ("audit*", "custody-auditor"),
+    ("keys/check", "custody-security, custody-auditor or custody-rotation"),
+    ("keys*", "custody-security"),
+    ("drills*", "custody-security (custody-auditor reads)"),
+    ("rollout*", "custody-security (custody-auditor reads)"),
+    ("people*", "custody-security"),
 )
 
 
@@ -62,6 +69,10 @@ class Identity(Protocol):
 
     def capabilities(self, token: str, path: str) -> set[str]:
         """What the token's policies allow on ``path``, asked with the token itself."""
+        ...
+
+    def entity_email(self, entity_id: str) -> str | None:
+        """The ``email`` metadata of a Vault entity (None: the entity has none, or there is no such entity)."""
         ...
 
 
@@ -113,6 +124,19 @@ class Authorizer:
         except CustodyError as exc:
             log.error(Event.access_denied_unrecorded, error=exc.message)
         return PermissionDenied(message, hint=hint)
+
+    def email(self, who: Principal) -> str | None:
+        """The caller's email, as their Vault entity's metadata says now; None when it says none, or Vault would
+        not say (logged: a person's email must never stop break-glass access)."""
+        if not who.entity_id:
+            return None
+        try:
+            found = self.vault.entity_email(who.entity_id)
+        except CustodyError as exc:
+            log.warning(Event.person_email_unreadable, actor=who.display_name, error=exc.message)
+            return None
+        email = (found or "").strip().lower()
+        return email or None
 
     def whoami(self, token: str) -> Principal:
         """The caller as Vault names them now (always asked, never remembered)."""

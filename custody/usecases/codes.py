@@ -44,6 +44,7 @@ class Codes(UseCase):
                          previous=current.value)
         event = Event.codes_replaced if current.value is not None else Event.codes_deposited
         self.repo.codes.write(cs, current.version, event, who, now)
+        self.repo.prints.refresh(account_id, who, now)  # the keyed fingerprints `codes identify` matches
         log.info(event, account=account_id, actor=who.display_name, count=cs.total)
         self.ctx.notify(event, account=account_id, actor=who.display_name, total=cs.total)
         return self.row(account, cs, now)
@@ -70,7 +71,8 @@ class Codes(UseCase):
         """``codes status`` for one account: counts, age, last rotation, next due date. Never a code."""
         pending = self.repo.rotations.open(account.id)
         facts = codeset_facts(cs) if cs is not None else None
-        verdict = assess(facts, self.ctx.rotation_policy(), now, account.created_at, pending)
+        verdict = assess(facts, self.ctx.rotation_policy(), now, account.created_at, pending,
+                         self.repo.marks.of(account.id))
         row: dict[str, Any] = {
             "account": account.id, "total": 0, "remaining": 0, "consumed": 0, "deposited_at": None,
             "deposited_by": None, "age_days": None, "generation": 0,

@@ -185,6 +185,7 @@ class Rotation(UseCase):
                                next_generation(current.value, current.version), previous=current.value)
 
         version = self.repo.codes.update(account_id, build, Event.codes_rotated, who, now, rotation=number)
+        self.repo.prints.refresh(account_id, who, now)  # the keyed fingerprints `codes identify` matches
         log.info(Event.codes_rotated, account=account_id, rotation=number, actor=who.display_name,
                  total=len(codes), version=version)
         return version

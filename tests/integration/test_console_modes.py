@@ -31,7 +31,7 @@ BASE = "http://console.test"
 def console(stack: Stack, notifier: Notifier | None = None, **settings: Any) -> TestClient:
     store = stack.service_store()
     config = ConsoleSettings(vault_addr=stack.vault_addr, **settings)
-    uc = in_process(store, settings=PolicySettings(), people=store, console=config,
+    uc = in_process(store, settings=PolicySettings(), person_vault=store, console=config,
                     **({"notifier": notifier} if notifier else {}))
     app = create_app(uc, vault_addr=stack.vault_addr, console=config, console_keys=KeyRing([os.urandom(32)]))
     return TestClient(app, base_url=BASE, follow_redirects=False)

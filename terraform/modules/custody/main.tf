@@ -37,6 +37,12 @@ locals {
     "capability", "fp", "consumed_at", "rotation", "count", "previous_versions", "previous_generation",
     "new_version", "new_set", "started_at", "completed_at", "revoked_grants", "custom_metadata",
     "ownership", "human_owner", "changed",
+    # keys, waves, drills, people, leaked codes and rotation marks
+    "drill", "requester_email", "burned_at", "roster", "removed", "label", "custodian", "serial", "model", "location",
+    "added_at", "added_by", "verified_at", "verified_by", "left_at", "removed_by", "removed_at", "wave", "accounts",
+    "window_start", "window_end", "created_by", "scenario", "witness", "started_by", "finished_at", "finished_by",
+    "result", "participants", "name", "entity", "step", "security_team", "email", "offboarded_at",
+    "offboarded_by", "runs", "revoked", "keys_marked", "rotation_due", "marks", "kind", "message", "since", "source",
   ]
 }
 
