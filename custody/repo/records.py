@@ -10,14 +10,13 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 | ``codes/<platform>/<user>``         | the code set (its custom_metadata: the summary the sweep reads) |
 | ``grants/<id>``                     | a grant                                                    |
 | ``reveals/<id>``                    | one code, for the instant it takes Vault to wrap it        |
-| ``denied/<yyyymmdd>/<uuid>``        | a refused API call                                         |
+| ``denied/<yyyymmdd>/<slot>``        | refused API calls of the day, counted (``repo.denials``)   |
 | ``rotating/<platform>/<user>``      | the marker of a rotation in progress                       |
 | ``rotations/<platform>/<user>/<n>`` | the evidence of rotation n                                 |
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -56,8 +55,8 @@ def reveal_path(grant_id: str) -> str:
     return f"reveals/{grant_id}"
 
 
-def denial_path(at: datetime) -> str:
-    return f"denied/{at:%Y%m%d}/{uuid.uuid4()}"
+def denial_path(at: datetime, slot: int) -> str:
+    return f"denied/{at:%Y%m%d}/{slot:02d}"
 
 
 def marker_path(account_id: str) -> str:
@@ -225,5 +224,6 @@ def evidence_from_record(data: dict[str, Any]) -> Evidence:
     )
 
 
-def denial_record(who: Principal, path: str, capability: str, at: datetime) -> dict[str, Any]:
-    return stamp(Event.access_denied, who, at) | {"path": path, "capability": capability}
+def denial_record(who: Principal, path: str, capability: str, at: datetime, count: int) -> dict[str, Any]:
+    """One refusal (what the audit log shows of the write), and how many its record has counted that day."""
+    return stamp(Event.access_denied, who, at) | {"path": path, "capability": capability, "count": count}
