@@ -92,8 +92,12 @@ def test_the_sweep_routes_and_health(w: World) -> None:
     assert api.post("/v1/custody/rotation/sweep", json={"max_age": "bogus"}, headers=rot).status_code == 400
     assert api.get("/v1/custody/health").status_code == 200
     w.vault.healthy = False
+    assert api.get("/v1/custody/health").status_code == 200  # Vault is asked at most once a second
+    later = w.uc.health.clock() + 1
+    w.uc.health.clock = lambda: later
     sick = api.get("/v1/custody/health")
     assert sick.status_code == 503 and sick.json()["data"]["status"] == "degraded"
+    assert api.get("/v1/custody/health/live").status_code == 200  # the process is alive: no restart would help
 
 
 def test_the_audit_summary_reads_the_configured_logs() -> None:
