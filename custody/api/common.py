@@ -117,7 +117,12 @@ def install_error_handlers(app: FastAPI) -> None:
 # ---- the request context ---------------------------------------------------------------------------------------
 class RequestContext:
     """Each request's id (answer header, logs, envelope), the body-size rules, the content type Vault's CLI leaves
-    out, ``Cache-Control: no-store`` on every answer, and the access-log line.
+    out, a trailing slash, ``Cache-Control: no-store`` on every answer, and the access-log line.
+
+    A path with a trailing slash (``bao list custody/accounts/``) is answered as the path without it, as Vault
+    does, never redirected: a redirect would be an absolute URL built from the request's own Host header, which
+    anyone can set (``Host: evil.example`` gave ``Location: http://evil.example/...``). No answer builds a URL from
+    what the request says about itself.
 
     Plain ASGI: Starlette's ``BaseHTTPMiddleware`` ran every request through an extra task and memory streams,
     about a tenth of the server's CPU per request.
@@ -133,6 +138,7 @@ class RequestContext:
             return
         request_id = str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id  # what ``request.state.request_id`` reads
+        _without_trailing_slash(scope)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 0
@@ -169,3 +175,13 @@ class RequestContext:
             # Content-Length too, the server reads it chunked (as HTTP says it must), so that length means nothing.
             return error_response(411, ["send the request body with a Content-Length"], request_id)
         return None
+
+
+def _without_trailing_slash(scope: Scope) -> None:
+    """``/v1/custody/accounts/`` routed as ``/v1/custody/accounts`` (one slash; the query string is untouched)."""
+    path = scope["path"]
+    if len(path) > 1 and path.endswith("/"):
+        scope["path"] = path[:-1]
+        raw = scope.get("raw_path")
+        if isinstance(raw, bytes) and raw.endswith(b"/"):
+            scope["raw_path"] = raw[:-1]

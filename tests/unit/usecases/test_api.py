@@ -112,3 +112,22 @@ def test_the_audit_summary_reads_the_configured_logs() -> None:
     w2 = world()  # a server that reads no audit logs
     nothing = client(w2).get("/v1/custody/audit/summary", headers={"X-Vault-Token": w2.token["auditor"]})
     assert nothing.status_code == 404 and "CUSTODY_AUDIT_LOGS" in nothing.json()["errors"][1]
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate Operation ID")  # one route, two methods (POST and PUT, as Vault)
+def test_no_route_redirects_or_names_the_host_header(w: World) -> None:
+    """Every route, every method, with a trailing slash and a forged Host: answered in place like the path
+    without the slash (routed, so never 'unsupported path'), never with a redirect."""
+    an_account(w)
+    app = create_app(w.uc, vault_addr="http://vault.example:8200")
+    api = TestClient(app, base_url="http://evil.example")
+    values = {"platform": "pypi", "username": "acme", "grant_id": "gr_aaaaaaaaaaaaaaaa"}
+    routes = app.openapi()["paths"]
+    assert len(routes) >= 15
+    headers = {"X-Vault-Token": w.token["security"], "Host": "evil.example"}
+    for template, methods in routes.items():
+        path = template.format(**values)
+        for method in sorted(methods):
+            resp = api.request(method.upper(), path + "/", headers=headers, json={}, follow_redirects=False)
+            assert not 300 <= resp.status_code < 400 and "location" not in resp.headers, (method, path, resp.headers)
+            assert "unsupported path" not in resp.text and "evil.example" not in resp.text, (method, path, resp.text)
