@@ -30,7 +30,7 @@ def create_app(uc: UseCases, max_body_bytes: int = 64 * 1024, vault_addr: str = 
         redirect_slashes=False,
     )
     app.add_middleware(RequestContext, max_body_bytes=max_body_bytes)
-    install_error_handlers(app)
+    install_error_handlers(app, suggest=uc.accounts.suggest)
     app.include_router(health.router(uc.health, uc.authz))
     app.include_router(accounts.router(uc.accounts))
     app.include_router(codes.router(uc.codes))

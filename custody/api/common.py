@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -13,11 +14,12 @@ import structlog
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from custody.errors import AuthError, CustodyError
+from custody.errors import AuthError, CustodyError, UnknownAccount
 from custody.logging import get_logger, scrub
 
 log = get_logger("custody.api")
@@ -106,12 +108,31 @@ async def _crash(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, ["internal error; see the server log for the request id"], _request_id(request))
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Every error becomes Vault's ``{"errors": [...]}`` with the status the error carries."""
+Suggest = Callable[[str, str], list[str]]  # (token, unknown account id) -> accounts the caller may have meant
+
+
+def _with_suggestion(request: Request, exc: UnknownAccount, suggest: Suggest) -> CustodyError:
+    """The unknown account's error, with the accounts the caller may have meant in its hint (if any)."""
+    try:
+        token = Credentials(request.headers.get("x-vault-token"), request.headers.get("authorization")).token
+        close = suggest(token, exc.account_id)
+    except CustodyError:  # no suggestion is worth a second error
+        return exc
+    return UnknownAccount(exc.account_id, hint=f"did you mean {' or '.join(close)}?") if close else exc
+
+
+def install_error_handlers(app: FastAPI, suggest: Suggest | None = None) -> None:
+    """Every error becomes Vault's ``{"errors": [...]}`` with the status the error carries. ``suggest``: what
+    an unknown account's answer suggests (``custody.usecases.accounts.Accounts.suggest``)."""
     app.exception_handler(CustodyError)(_custody_error)
     app.exception_handler(RequestValidationError)(_invalid)
     app.exception_handler(StarletteHTTPException)(_http_error)
     app.exception_handler(Exception)(_crash)
+    if suggest is not None:
+        async def unknown_account(request: Request, exc: UnknownAccount) -> JSONResponse:
+            return await _custody_error(request, await run_in_threadpool(_with_suggestion, request, exc, suggest))
+
+        app.exception_handler(UnknownAccount)(unknown_account)
 
 
 # ---- the request context ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ not know yet. New platforms register in ``PLATFORMS``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -101,6 +102,16 @@ def parse_account_id(account_id: str) -> tuple[Platform, str]:
             f"unknown platform {platform_name!r}", hint=f"known platforms: {', '.join(sorted(PLATFORMS))}"
         )
     return platform, platform.validate_username(username)
+
+
+def close_usernames(username: str, usernames: list[str], most: int = 3) -> list[str]:
+    """The usernames a person typing ``username`` may have meant: the same name in another case, else the few a
+    typo away (case ignored), closest first."""
+    folded = {u.casefold(): u for u in usernames}
+    if username.casefold() in folded:
+        return [folded[username.casefold()]]
+    close = difflib.get_close_matches(username.casefold(), list(folded), n=most, cutoff=0.8)
+    return [folded[u] for u in close]
 
 
 def parse_codes(platform: Platform, text: str) -> list[str]:

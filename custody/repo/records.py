@@ -7,6 +7,7 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 | KV path                             | record                                                     |
 |-------------------------------------|------------------------------------------------------------|
 | ``accounts/<platform>/<user>``      | an account                                                 |
+| ``account-names/<platform>/<name>`` | the claim on a username, case-folded: which account has it |
 | ``codes/<platform>/<user>``         | the code set (its custom_metadata: the summary the sweep reads) |
 | ``grants/<id>``                     | a grant                                                    |
 | ``reveals/<id>``                    | one code, for the instant it takes Vault to wrap it        |
@@ -41,6 +42,12 @@ ACCOUNTS, GRANTS, ROTATING = "accounts/", "grants/", "rotating/"
 
 def account_path(account_id: str) -> str:
     return f"accounts/{account_id}"
+
+
+def account_name_path(account_id: str) -> str:
+    """Where the claim on an account's name is: its username case-folded, as the platform compares usernames."""
+    platform, username = account_id.split("/", 1)
+    return f"account-names/{platform}/{username.casefold()}"
 
 
 def codes_path(account_id: str) -> str:
@@ -83,6 +90,10 @@ def account_to_record(account: Account) -> dict[str, Any]:
 
 def account_from_record(data: dict[str, Any]) -> Account:
     return Account.model_validate(data)
+
+
+def account_name_record(account_id: str, who: Principal, at: datetime) -> dict[str, Any]:
+    return stamp(Event.account_name_claimed, who, at) | {"account": account_id}
 
 
 def codeset_to_record(cs: CodeSet) -> dict[str, Any]:

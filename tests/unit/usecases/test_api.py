@@ -131,3 +131,17 @@ def test_no_route_redirects_or_names_the_host_header(w: World) -> None:
             resp = api.request(method.upper(), path + "/", headers=headers, json={}, follow_redirects=False)
             assert not 300 <= resp.status_code < 400 and "location" not in resp.headers, (method, path, resp.headers)
             assert "unsupported path" not in resp.text and "evil.example" not in resp.text, (method, path, resp.text)
+
+
+def test_an_unknown_account_answer_suggests_what_the_caller_may_list(w: World) -> None:
+    an_account(w, "pypi/Acme-Publisher")
+    api = client(w)
+    for method, path, who, body in [("GET", "accounts/pypi/acme-publisher", "auditor", None),
+                                    ("POST", "accounts/pypi/acme-publsher/grants", "engineer", {"reason": REASON}),
+                                    ("POST", "accounts/pypi/acme-publishr/codes", "security", {"codes": "x"})]:
+        resp = api.request(method, f"/v1/custody/{path}", headers={"X-Vault-Token": w.token[who]}, json=body)
+        assert resp.status_code == 404, resp.text
+        assert resp.json()["errors"][1] == "hint: did you mean pypi/Acme-Publisher?", resp.text
+    reader = w.vault.add("reader", rules=(("custody/accounts/+/+", {"read"}),))
+    resp = api.get("/v1/custody/accounts/pypi/acme-publisher", headers={"X-Vault-Token": reader})
+    assert resp.json()["errors"] == ["unknown account pypi/acme-publisher", "hint: see `custody accounts list`"]
