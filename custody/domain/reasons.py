@@ -3,48 +3,18 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
+from custody.domain.text import hidden_characters
 from custody.errors import ValidationError
+
+__all__ = ["hidden_characters", "validate_reason", "validate_ticket"]
 
 JUNK = frozenset(
     {"test", "testing", "asdf", "asdfgh", "qwerty", "foo", "bar", "baz", "na", "n/a", "none", "x", "xxx",
      "because", "reason", "access", "need", "needed", "please", "pls", "lorem", "ipsum", "todo", "tbd", "-", "."}
 )
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
-# Characters that display as nothing or change how text around them displays: none belongs in a one-line human
-# text, and each can make it read differently from what it holds (or pad it past a minimum length). Every format
-# character (Cf: zero-width spaces, direction marks and overrides, tags, the BOM), control, private-use and
-# surrogate code point, plus the blank letters and selectors that are not Cf. Unassigned code points are allowed:
-# Python's Unicode tables lag behind the emoji on people's phones.
-_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
-_BLANK = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\uffa0\U000e0100-\U000e01ef]")
-# Joiners and emoji selectors that people's text needs (Persian spelling, Indic conjuncts, emoji such as ⚠️ or
-# 👩‍💻), accepted only where they join or follow something visible that is not ASCII: never as padding.
-_JOINERS = frozenset("\u200c\u200d")
-_SELECTORS = frozenset("\ufe0e\ufe0f")
 MAX_REASON = 2000
-
-
-def hidden_characters(text: str) -> bool:
-    """Whether ``text`` holds a character a reader cannot see (a tab aside) or a line break."""
-    for i, ch in enumerate(text):
-        if " " <= ch < "\x7f" or ch == "\t":
-            continue  # printable ASCII: the common case, decided without a table lookup
-        if ch in _SELECTORS and i and _visible_other(text[i - 1]):
-            continue
-        if ch in _JOINERS and i and i + 1 < len(text) and _visible_other(text[i - 1]) and \
-                _visible_other(text[i + 1]):
-            continue
-        if ch in _SELECTORS or ch in _JOINERS or unicodedata.category(ch) in _HIDDEN_CATEGORIES:
-            return True
-    return _BLANK.search(text) is not None
-
-
-def _visible_other(ch: str) -> bool:
-    """A visible character outside ASCII (a letter of a joining script, an emoji)."""
-    return not ch.isascii() and not ch.isspace() and ch not in _SELECTORS and ch not in _JOINERS and \
-        unicodedata.category(ch) not in _HIDDEN_CATEGORIES
 
 
 def validate_reason(text: str | None, min_length: int = 20) -> str:
