@@ -72,8 +72,8 @@ def junk(draw: st.DrawFn) -> str:
     at = draw(st.integers(0, 15))
     if kind == "letter":
         code[at] = draw(st.sampled_from("ghijklmnopqrstuvwxyzGXZ"))
-    elif kind == "invisible":
-        code.insert(at, draw(st.sampled_from(INVISIBLE)))
+    elif kind == "invisible":  # not first: a byte order mark that starts the text is what editors save
+        code.insert(at + 1, draw(st.sampled_from(INVISIBLE)))
     elif kind == "lookalike":
         code[at] = draw(st.sampled_from(LOOKALIKES))
     else:
