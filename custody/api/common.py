@@ -199,9 +199,10 @@ class RequestContext:
 
 
 def _without_trailing_slash(scope: Scope) -> None:
-    """``/v1/custody/accounts/`` routed as ``/v1/custody/accounts`` (one slash; the query string is untouched)."""
+    """``/v1/custody/accounts/`` routed as ``/v1/custody/accounts`` (one slash; the query string is untouched).
+    Vault's dialect only: pages outside ``/v1/`` keep their own paths."""
     path = scope["path"]
-    if len(path) > 1 and path.endswith("/"):
+    if path.startswith("/v1/") and path.endswith("/"):
         scope["path"] = path[:-1]
         raw = scope.get("raw_path")
         if isinstance(raw, bytes) and raw.endswith(b"/"):
