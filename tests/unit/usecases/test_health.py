@@ -4,7 +4,6 @@ number of callers; both show the webhooks' figures by event kind."""
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,18 +12,22 @@ from custody.usecases.health import Health
 
 
 class CountingVault:
-    """Vault's health as the store reports it, counting the checks (each is an audited request in Vault)."""
+    """Vault's health as the store reports it, counting the checks (each is an audited request in Vault); with
+    ``gate`` set, a check waits for it to open (a slow Vault)."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self) -> None:
         self.checks = 0
-        self.delay = delay
         self.sealed = False
+        self.gate: threading.Event | None = None
+        self.entered = threading.Event()
         self._lock = threading.Lock()
 
     def health(self) -> dict[str, Any]:
         with self._lock:
             self.checks += 1
-        time.sleep(self.delay)
+        self.entered.set()
+        if self.gate is not None:
+            assert self.gate.wait(timeout=10)
         return {"reachable": True, "sealed": self.sealed, "initialized": True, "standby": False,
                 "serving": not self.sealed}
 
@@ -61,17 +64,28 @@ def test_readiness_asks_vault_at_most_once_an_interval() -> None:
 
 
 def test_concurrent_callers_share_one_check() -> None:
-    vault = CountingVault(delay=0.5)
-    health = Health(vault, Notifier([]))
-    with ThreadPoolExecutor(max_workers=20) as pool:  # the very first callers wait for the first answer
-        assert all(ok for ok, _ in pool.map(lambda _: health.ready(), range(20)))
+    vault, clock = CountingVault(), Clock()
+    health = Health(vault, Notifier([]), clock=clock)
+    vault.gate = threading.Event()
+    with ThreadPoolExecutor(max_workers=20) as pool:  # no answer yet: the first callers wait for the first check
+        first = [pool.submit(health.ready) for _ in range(20)]
+        assert vault.entered.wait(timeout=10)
+        vault.gate.set()
+        assert all(f.result(timeout=10)[0] for f in first)
     assert vault.checks == 1
-    time.sleep(1.0)
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=20) as pool:  # once there is an answer, nobody waits for the next check
-        results = list(pool.map(lambda _: (health.ready(), time.monotonic() - started), range(20)))
-    assert vault.checks == 2 and all(ok for (ok, _), _ in results)
-    assert sorted(elapsed for _, elapsed in results)[-2] < 0.4  # only the caller that checks waits for Vault
+
+    clock.now += 1
+    vault.gate, vault.sealed = threading.Event(), True
+    vault.entered.clear()
+    checker = threading.Thread(target=health.ready)
+    checker.start()  # the next check, held up in Vault
+    assert vault.entered.wait(timeout=10)
+    others = ThreadPoolExecutor(max_workers=1).submit(lambda: [health.ready() for _ in range(50)])
+    answers = others.result(timeout=5)  # nobody waits for the check under way: they get the last answer
+    assert all(ok for ok, _ in answers) and vault.checks == 2
+    vault.gate.set()
+    checker.join(timeout=10)
+    assert not health.ready()[0] and vault.checks == 2  # the check's answer, now shared
 
 
 def test_the_answers_show_webhook_figures_by_event_kind() -> None:
