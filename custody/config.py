@@ -82,6 +82,9 @@ class PolicySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CUSTODY_", extra="ignore")
 
     reason_min_length: int = Field(20, ge=1, le=500)
+    # Words or phrases that explain nothing in this deployment ("as discussed", "per ticket"), comma-separated, on
+    # top of custody.domain.reasons.FILLER.
+    reason_filler: Annotated[list[str], NoDecode, BeforeValidator(_split_list)] = []
     ticket_pattern: str | None = None
     grant_ttl: Duration = timedelta(hours=24)
     grant_max_ttl: Duration = timedelta(days=3)

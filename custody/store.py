@@ -419,7 +419,9 @@ class Store:
         self._call("DELETE", f"{self.mount}/metadata/{path}", what=f"delete {path}")
 
     def wrapped_read(self, path: str, ttl: timedelta) -> WrapInfo:
-        """Read a KV entry into a single-use wrapping token; the data never passes through this process."""
+        """Read a KV entry into a single-use wrapping token. Vault's answer holds the token, not the data, so this
+        read adds no copy of it here; a reveal's code is in this process anyway (it read the code set and wrote
+        the entry: docs/threat-model.md, "What the service sees and keeps")."""
         resp = self._call("GET", f"{self.mount}/data/{path}", wrap_ttl=f"{int(ttl.total_seconds())}s",
                           what=f"wrap {path}")
         info = resp.get("wrap_info") or {}

@@ -8,6 +8,7 @@ OpenBao instead.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections import Counter
@@ -35,6 +36,7 @@ PEOPLE = {
 Rule = tuple[str, set[str]]
 
 
+@functools.cache  # the policies in the package do not change while tests run
 def _rules(policy: str) -> list[Rule]:
     return [(path, {c.strip().strip('"') for c in caps.split(",") if c.strip()})
             for path, caps in _RULE.findall(policies()[policy])]
@@ -153,9 +155,13 @@ class World:
         return self.vault.tokens[self.token[name]][0]
 
     def denials(self) -> list[dict[str, Any]]:
-        """The refusals recorded in KV, in the order they were written."""
-        paths = [path for op, path in self.kv.writes() if op == "write" and path.startswith("denied/")]
-        entries = [self.kv.read(path) for path in paths]
+        """The refusals recorded in KV, in the order they were written (each is a version of a day's record)."""
+        versions: Counter[str] = Counter()
+        entries = []
+        for op, path in self.kv.writes():
+            if op == "write" and path.startswith("denied/"):
+                versions[path] += 1
+                entries.append(self.kv.read(path, versions[path]))
         return [e.data for e in entries if e is not None]
 
 

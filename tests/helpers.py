@@ -39,6 +39,11 @@ def uniq(prefix: str = "acct") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+def nobodys_grant(n: int) -> str:
+    """The ``n``-th of many well-formed grant ids that no grant has."""
+    return "gr_" + "".join("abcdefghijklmnopqrstuvwxyz234567"[(n >> (5 * i)) & 31] for i in range(16))
+
+
 def run_cli(env: dict[str, str | None], args: Sequence[str], stdin: str = "") -> tuple[int, str, str]:
     """The real CLI in-process with ``env`` set (None: unset) and ``stdin`` as its input, all restored afterwards;
     returns (exit code, stdout, stderr)."""

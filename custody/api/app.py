@@ -31,9 +31,11 @@ def create_app(uc: UseCases, max_body_bytes: int = 64 * 1024, vault_addr: str = 
         docs_url=None,
         redoc_url=None,
         openapi_url="/v1/custody/openapi.json",
+        # Never a redirect: it would name the Host header the request sent (RequestContext drops the slash).
+        redirect_slashes=False,
     )
     app.add_middleware(RequestContext, max_body_bytes=max_body_bytes)
-    install_error_handlers(app)
+    install_error_handlers(app, suggest=uc.accounts.suggest)
     app.include_router(health.router(uc.health, uc.authz))
     app.include_router(accounts.router(uc.accounts))
     app.include_router(codes.router(uc.codes))

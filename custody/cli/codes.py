@@ -25,7 +25,11 @@ def codes() -> None:
 @click.option("--replace", is_flag=True, help="replace codes already deposited")
 @fmt_option
 def codes_deposit(account: str, file: Path | None, replace: bool, fmt: str) -> None:
-    """Deposit ACCOUNT's recovery codes (1-8 for PyPI), read from --file or stdin."""
+    """Deposit ACCOUNT's recovery codes (1-8 for PyPI), read from --file or stdin.
+
+    One code per line, as PyPI shows them or as you saved them: either case, spaces or dashes inside a code
+    (0123-4567-89ab-cdef), blank lines, '#' comments, CRLF line ends and a UTF-8 BOM are all fine.
+    """
     path = f"accounts/{account_path(account)}/codes"
     data = client().call("POST", path, {"codes": read_codes(file), "replace": replace})
     emit(fmt, data["data"], f"deposited {data['data']['total']} codes for {account}")
@@ -67,7 +71,8 @@ def codes_rotate(account: str, file: Path | None, reason: str | None, resume: bo
     """Replace ACCOUNT's codes with the set just regenerated on the platform, and destroy the old set.
 
     Every earlier version of the old set is destroyed in Vault, open grants of the account are revoked, and
-    evidence is kept. If a rotation was interrupted, running this again (or --resume) finishes it.
+    evidence is kept. If a rotation was interrupted, running this again (or --resume) finishes it. The codes:
+    one per line, in the format `codes deposit --help` describes.
     """
     path = f"accounts/{account_path(account)}/rotate"
     # With --resume the codes are optional: only needed if the interrupted run never stored them.

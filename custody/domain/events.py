@@ -13,6 +13,7 @@ from enum import StrEnum
 class Event(StrEnum):
     # accounts
     account_created = "account.created"
+    account_name_claimed = "account.name_claimed"  # the case-folded name taken, just before the account is written
     account_updated = "account.updated"
     # code sets
     codes_deposited = "codes.deposited"

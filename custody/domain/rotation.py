@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from custody.domain.models import CodeSet, Principal, fingerprint
+from custody.domain.reasons import check_visible
 from custody.errors import Conflict, ValidationError
 
 INTERRUPTED_AFTER = timedelta(minutes=15)
@@ -338,6 +339,8 @@ def refuse_reused(account_id: str, current: CodeSet | None, codes: list[str]) ->
 
 
 def rotation_reason(reason: str | None) -> str:
+    """The reason kept in the evidence and sent in notifications: what a reader sees is what is stored."""
+    check_visible(reason or "", "the rotation reason")
     text = " ".join((reason or "").split())
     if len(text) > 1000:
         raise ValidationError("the rotation reason is longer than 1000 characters")

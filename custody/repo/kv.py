@@ -81,7 +81,8 @@ class KV(Protocol):
         ...
 
     def wrapped_read(self, path: str, ttl: timedelta) -> WrapInfo:
-        """Read an entry into a single-use wrapping token; the data never passes through this process."""
+        """Read an entry into a single-use wrapping token: Vault's answer holds the token, not the data (which
+        whoever wrote the entry has seen, of course)."""
         ...
 
 

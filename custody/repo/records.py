@@ -7,10 +7,11 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 | KV path                             | record                                                     |
 |-------------------------------------|------------------------------------------------------------|
 | ``accounts/<platform>/<user>``      | an account                                                 |
+| ``account-names/<platform>/<name>`` | the claim on a username, case-folded: which account has it |
 | ``codes/<platform>/<user>``         | the code set (its custom_metadata: the summary the sweep reads) |
 | ``grants/<id>``                     | a grant                                                    |
 | ``reveals/<id>``                    | one code, for the instant it takes Vault to wrap it        |
-| ``denied/<yyyymmdd>/<uuid>``        | a refused API call                                         |
+| ``denied/<yyyymmdd>/<slot>``        | refused API calls of the day, counted (``repo.denials``)   |
 | ``rotating/<platform>/<user>``      | the marker of a rotation in progress                       |
 | ``rotations/<platform>/<user>/<n>`` | the evidence of rotation n                                 |
 | ``keys/<platform>/<user>``          | the account's WebAuthn key roster                          |
@@ -24,7 +25,6 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +62,12 @@ def account_path(account_id: str) -> str:
     return f"accounts/{account_id}"
 
 
+def account_name_path(account_id: str) -> str:
+    """Where the claim on an account's name is: its username case-folded, as the platform compares usernames."""
+    platform, username = account_id.split("/", 1)
+    return f"account-names/{platform}/{username.casefold()}"
+
+
 def codes_path(account_id: str) -> str:
     return f"codes/{account_id}"
 
@@ -74,8 +80,8 @@ def reveal_path(grant_id: str) -> str:
     return f"reveals/{grant_id}"
 
 
-def denial_path(at: datetime) -> str:
-    return f"denied/{at:%Y%m%d}/{uuid.uuid4()}"
+def denial_path(at: datetime, slot: int) -> str:
+    return f"denied/{at:%Y%m%d}/{slot:02d}"
 
 
 def marker_path(account_id: str) -> str:
@@ -135,6 +141,10 @@ def account_update_record(before: Account, after: Account, who: Principal, at: d
     diff = changes(before, after)
     return account_to_record(after) | stamp(Event.account_updated, who, at) | {
         "changed": [c.field for c in diff], "previous": {c.field: c.old for c in diff}}
+
+
+def account_name_record(account_id: str, who: Principal, at: datetime) -> dict[str, Any]:
+    return stamp(Event.account_name_claimed, who, at) | {"account": account_id}
 
 
 def codeset_to_record(cs: CodeSet) -> dict[str, Any]:
@@ -280,5 +290,6 @@ def evidence_from_record(data: dict[str, Any]) -> Evidence:
     )
 
 
-def denial_record(who: Principal, path: str, capability: str, at: datetime) -> dict[str, Any]:
-    return stamp(Event.access_denied, who, at) | {"path": path, "capability": capability}
+def denial_record(who: Principal, path: str, capability: str, at: datetime, count: int) -> dict[str, Any]:
+    """One refusal (what the audit log shows of the write), and how many its record has counted that day."""
+    return stamp(Event.access_denied, who, at) | {"path": path, "capability": capability, "count": count}

@@ -53,7 +53,7 @@ class Access(UseCase):
         if emergency:
             self.authz.authorize(token, f"accounts/{account_id}/emergency", "update")
         settings = self.ctx.settings
-        reason_v = validate_reason(reason, settings.reason_min_length)
+        reason_v = validate_reason(reason, settings.reason_min_length, settings.reason_filler)
         ticket_v = validate_ticket(ticket, settings.ticket_pattern)
         duration = parse_duration(ttl) if ttl else settings.grant_ttl
         if not timedelta(minutes=1) <= duration <= settings.grant_max_ttl:

@@ -1,4 +1,5 @@
-"""Accounts: register one or change it (the security team), show one, list them."""
+"""Accounts: register one or change it (the security team), show one, list them, and suggest one for a name
+mistyped."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from custody.domain import accounts as rules
 from custody.domain import grants as grant_rules
 from custody.domain.events import Event
 from custody.domain.models import Account, Grant, Principal, new_account
-from custody.domain.platforms import parse_account_id
-from custody.errors import Conflict
+from custody.domain.platforms import close_usernames, parse_account_id
 from custody.fanout import concurrently
 from custody.logging import get_logger
 from custody.usecases.context import UseCase
@@ -34,10 +34,7 @@ class Accounts(UseCase):
         who = self.authz.authorize(token, f"accounts/{account_id}", "create")
         account = new_account(account_id, owner, tier, approvals, notes, self.ctx.clock(), who.display_name,
                               ownership, human_owner)
-        twin = self.repo.accounts.case_twin(account_id)
-        if twin:  # PyPI (like most platforms) matches usernames ignoring case: one account, one code set
-            raise Conflict(f"account {twin} already exists; usernames differ only in case", hint=f"use {twin}")
-        self.repo.accounts.create(account, who, account.created_at)
+        self.repo.accounts.create(account, who, account.created_at)  # Conflict also for another case of the name
         log.info(Event.account_created, account=account_id, actor=who.display_name, tier=account.tier.value)
         self.ctx.notify(Event.account_created, account=account_id, actor=who.display_name)
         return account
@@ -46,6 +43,14 @@ class Accounts(UseCase):
         parse_account_id(account_id)
         self.authz.authorize(token, f"accounts/{account_id}", "read")
         return self.repo.accounts.get(account_id)
+
+    def suggest(self, token: str, account_id: str) -> list[str]:
+        """Accounts the caller may have meant by an unknown ``account_id`` (another case of it, a typo away), only
+        for a caller whose policy lists accounts: a suggestion never names an account the caller could not see."""
+        if not self.authz.allowed(token, "accounts", "list"):
+            return []
+        platform, username = account_id.split("/", 1)
+        return [f"{platform}/{u}" for u in close_usernames(username, self.repo.accounts.usernames(platform))]
 
     def all(self, token: str) -> list[Account]:
         self.authz.authorize(token, "accounts", "list")

@@ -2,8 +2,9 @@
 
 The caller's identity comes from Vault (``lookup-self``, remembered per token by ``custody.callers``); whether
 their policies allow a custody path is asked of Vault on every call (``sys/capabilities-self`` with the caller's
-own token), so a revoked token or a removed policy acts at once. Refusals are written to KV, where the audit
-device records them with the caller's name, and come with the policy that would allow the call.
+own token), so a revoked token or a removed policy acts at once. Each refusal is written to KV, where the audit
+device records it with the caller's name (counted in a bounded number of records: ``custody.repo.denials``), and
+comes with the policy that would allow the call.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from custody.domain.models import Principal
 from custody.errors import AuthError, CustodyError, PermissionDenied
 from custody.logging import get_logger
 from custody.repo.denials import DenialsRepo
+from custody.throttle import Throttle
 
 log = get_logger("custody.authz")
 
@@ -83,6 +85,8 @@ class Authorizer:
     clock: Callable[[], datetime]
     callers: CallerCache = field(default_factory=CallerCache)
     api_path: str = "custody"
+    # A flood of refusals that cannot be counted (Vault down, records contended) is a few log lines, not one each.
+    unrecorded: Throttle = field(default_factory=lambda: Throttle(10.0))
 
     def authorize(self, token: str, path: str, capability: str, principal: Principal | None = None) -> Principal:
         """Who is calling, and may their policies do ``capability`` on ``custody/<path>``? Else 403.
@@ -122,7 +126,8 @@ class Authorizer:
         try:
             self.denials.record(who, full, capability, now)
         except CustodyError as exc:
-            log.error(Event.access_denied_unrecorded, error=exc.message)
+            if (held := self.unrecorded(exc.code)) is not None:
+                log.error(Event.access_denied_unrecorded, error=exc.message, also_unrecorded=held)
         return PermissionDenied(message, hint=hint)
 
     def email(self, who: Principal) -> str | None:

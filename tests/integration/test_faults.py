@@ -122,8 +122,15 @@ def assert_clean_503(resp: httpx.Response, *words: str) -> None:
         assert word in resp.text, (word, resp.text)
 
 
-def health(stack: Stack) -> httpx.Response:
-    return httpx.get(f"{stack.custody_addr}/v1/custody/health", timeout=15)
+def health(stack: Stack, expect: int | None = None) -> httpx.Response:
+    """The readiness answer; with ``expect``, the first one with that status within 3 s (the server asks Vault at
+    most once a second, so a change shows within about a second)."""
+    deadline = time.monotonic() + 3
+    while True:
+        resp = httpx.get(f"{stack.custody_addr}/v1/custody/health", timeout=15)
+        if expect is None or resp.status_code == expect or time.monotonic() > deadline:
+            return resp
+        time.sleep(0.2)
 
 
 def request_grant(stack: Stack, account: str) -> httpx.Response:
@@ -216,7 +223,7 @@ def test_audit_device_unable_to_write(fragile: Stack) -> None:
     try:
         time.sleep(0.5)
         assert_clean_503(request_grant(fragile, account), "internal error")
-        h = health(fragile)
+        h = health(fragile, expect=503)
         assert h.status_code == 503
         vault = h.json()["data"]["vault"]
         assert vault["reachable"] and not vault["sealed"] and vault["serving"] is False
@@ -229,7 +236,7 @@ def test_audit_device_unable_to_write(fragile: Stack) -> None:
         os.kill(bao_pid, signal.SIGHUP)
         time.sleep(0.5)
     assert grant_keys(fragile) == before, "a refused request left a grant behind"
-    assert health(fragile).status_code == 200
+    assert health(fragile, expect=200).status_code == 200
     assert request_grant(fragile, account).status_code == 200
 
 
@@ -242,7 +249,7 @@ def test_sealed_vault(fragile: Stack) -> None:
     admin.call("POST", "sys/seal")
     try:
         assert_clean_503(request_grant(fragile, account), "sealed", "unseal")
-        h = health(fragile)
+        h = health(fragile, expect=503)
         assert h.status_code == 503 and h.json()["data"]["vault"]["sealed"] is True
         r = fragile.cli("engineer", "access", "request", account, "--reason", REASON)
         assert r.exit_code == 1 and "sealed" in r.err and "hint: unseal" in r.err
@@ -261,7 +268,7 @@ def test_vault_stopped(fragile: Stack) -> None:
     os.kill(int(fragile.state["bao_pid"]), signal.SIGKILL)
     time.sleep(0.2)
     assert_clean_503(request_grant(fragile, account), "unreachable")
-    h = health(fragile)
+    h = health(fragile, expect=503)
     assert h.status_code == 503 and h.json()["data"]["status"] == "degraded"
     assert h.json()["data"]["vault"]["reachable"] is False
     r = fragile.cli("engineer", "access", "request", account, "--reason", REASON, "--format", "json")
