@@ -58,7 +58,7 @@ def test_burn_never_hands_the_code_out_and_makes_rotation_overdue_at_once(w: Wor
 
 @pytest.mark.parametrize(("text", "error", "message"), [
     ("", ValidationError, "no code given"),
-    ("hello world", ValidationError, "not a code"),
+    ("hello world", ValidationError, "not a (recovery )?code"),
     ("0123456789abcdef\nfedcba9876543210", ValidationError, "one code at a time"),
 ])
 def test_a_non_code_is_refused_and_changes_nothing(w: World, text: str, error: type, message: str) -> None:
