@@ -136,7 +136,7 @@ def test_identify_something_that_is_not_one_code(stack: Stack, stdin: str, says:
 
 def test_burn_something_that_is_not_a_code_of_the_account(stack: Stack, account: str) -> None:
     path = f"codes/{account}"
-    refused(stack, "security", "codes", "burn", account, says="malformed PyPI recovery code", stdin="hello\n",
+    refused(stack, "security", "codes", "burn", account, says="not a code", stdin="hello\n",
             paths=(path, f"marks/{account}"))
     refused(stack, "security", "codes", "burn", account, says="not in", stdin=new_codes(1)[0],
             paths=(path, f"marks/{account}"))
