@@ -69,10 +69,14 @@ class FakeVault:
     calls: Counter[str] = field(default_factory=Counter)
     healthy: bool = True
 
-    def add(self, name: str, policies: tuple[str, ...] = (), ttl: int = 0, rules: tuple[Rule, ...] = ()) -> str:
-        """A token for ``name`` with these policies (from policies/) and ``rules`` (a policy of the test's own)."""
+    def add(self, name: str, policies: tuple[str, ...] = (), ttl: int = 0, rules: tuple[Rule, ...] = (),
+            entity: bool = True) -> str:
+        """A token for ``name`` with these policies (from policies/) and ``rules`` (a policy of the test's own);
+        ``entity=False``: a token tied to no identity (root, an orphan token), named by its accessor's digest."""
         token = f"hvs.{name}-{secrets.token_hex(8)}"
         who = Principal(id=f"entity-{name}", display_name=f"userpass-{name}", entity_id=f"entity-{name}")
+        if not entity:
+            who = Principal(id=f"token-{secrets.token_hex(6)}", display_name=f"token-{name}")
         self.tokens[token] = (who, policies, ttl)
         self.extra[token] = rules
         return token

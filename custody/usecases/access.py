@@ -48,7 +48,7 @@ class Access(UseCase):
     def request(self, token: str, account_id: str, reason: str | None, ticket: str | None = None,
                 ttl: str | None = None, emergency: bool = False) -> Grant:
         parse_account_id(account_id)
-        who = self.authz.authorize(token, f"accounts/{account_id}/grants", "create")
+        who = self._person(token, f"accounts/{account_id}/grants", "create")
         if emergency:
             self.authz.authorize(token, f"accounts/{account_id}/emergency", "update")
         settings = self.ctx.settings
@@ -83,7 +83,7 @@ class Access(UseCase):
 
     def _decide(self, token: str, grant_id: str, action: str, comment: str | None) -> Grant:
         decide, event = DECISIONS[action]
-        who = self.authz.authorize(token, f"grants/{grant_id}/{action}", "update")
+        who = self._person(token, f"grants/{grant_id}/{action}", "update")
         now = self.ctx.clock()
         grant = self.repo.grants.update(grant_id, lambda g: decide(g, who, now, comment), event, who, now).grant
         log.info(event, grant_id=grant_id, actor=who.display_name, status=grant.status.value)
@@ -99,7 +99,7 @@ class Access(UseCase):
         the grant. If no code can be handed out, the claim is undone. A reveal that stopped after (1) or (2) is
         resumed by its requester: the same grant gets the same code again in a new wrapping token.
         """
-        who = self.authz.authorize(token, f"grants/{grant_id}/reveal", "update")
+        who = self._person(token, f"grants/{grant_id}/reveal", "update")
         grant = self.repo.grants.get(grant_id)
         now = self.ctx.clock()
         codes: Versioned[CodeSet] | None = None  # the set as read before the claim, for the first take
@@ -144,6 +144,24 @@ class Access(UseCase):
         except (Exhausted, CodesChanged):
             self.repo.grants.update(claimed.id, rules.unclaim, Event.grant_reveal_failed, who, now)
             raise
+
+    # ---- who may take a step -------------------------------------------------------------------------------
+    def _person(self, token: str, path: str, capability: str) -> Principal:
+        """The caller, if their policies allow the step and their token names a person (a Vault entity).
+
+        Approvals count distinct people and only the requester may reveal: both need to know who holds a token.
+        A token without an entity (root, an orphan token from a token role) would count as a new person each
+        time, so one person holding two such tokens could approve their own request twice.
+        """
+        who = self.authz.authorize(token, path, capability)
+        if not who.entity_id:
+            raise self.authz.refuse(
+                who, path, capability,
+                "permission denied: this token has no Vault identity (entity), so custody cannot tell which person "
+                "holds it; requests, approvals, denials, reviews and reveals need one",
+                hint="log in as yourself (`bao login -method=userpass`, OIDC...) and use that token, not a root, "
+                     "orphan or other identity-less token")
+        return who
 
     # ---- show and list --------------------------------------------------------------------------------------
     def view(self, grant: Grant) -> Grant:
