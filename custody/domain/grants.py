@@ -19,13 +19,22 @@ account required from distinct people other than the requester; two grants never
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from custody.domain.ids import new_grant_id
 from custody.domain.models import Account, CodeSet, Decision, Grant, GrantStatus, Principal, StoredCode
 from custody.domain.reasons import hidden_characters
-from custody.errors import CodesChanged, Conflict, Exhausted, PermissionDenied, PreconditionFailed, ValidationError
+from custody.errors import (
+    CodesChanged,
+    Conflict,
+    Exhausted,
+    PermissionDenied,
+    PreconditionFailed,
+    TooMany,
+    ValidationError,
+)
 
 OPEN = (GrantStatus.pending, GrantStatus.approved)
 
@@ -246,3 +255,96 @@ def expire(grant: Grant, now: datetime) -> Grant:
 
 def review_overdue(grant: Grant, now: datetime, within: timedelta) -> bool:
     return grant.emergency and grant.review is None and now - grant.created_at > within
+
+
+# ---- what one requester may hold at once -----------------------------------------------------------------------
+#
+# One person could otherwise drain an account with emergency grants (each approved at once), or open so many grants
+# that every listing slows and a rotation's evidence outgrows what Vault accepts. So each requester holds at most
+# ``per_account`` open grants on one account, ``total`` in all, and ``emergency`` emergency grants nobody has
+# reviewed yet. What they hold is one small record, updated with check-and-set when they request: concurrent
+# requests cannot together pass a limit. It lists grants as they were when admitted; whether each is still open (or
+# still unreviewed) is only checked when a limit would be reached, by reading those few grants.
+
+ADMISSION_GRACE = timedelta(minutes=1)  # a grant admitted this recently may not be written yet: it still counts
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_account: int
+    total: int
+    emergency: int  # emergency grants not yet reviewed
+
+
+@dataclass(frozen=True)
+class Held:
+    grant_id: str
+    account: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """A requester's grants that may still be open (``open``) and their emergency grants that may still await
+    review (``unreviewed``), oldest first."""
+
+    open: tuple[Held, ...] = ()
+    unreviewed: tuple[Held, ...] = ()
+
+    def grant_ids(self) -> list[str]:
+        return sorted({h.grant_id for h in (*self.open, *self.unreviewed)})
+
+
+def over_limit(held: Holdings, grant: Grant, limits: Limits) -> TooMany | None:
+    """Why ``grant``'s requester may not hold it too, or None."""
+    if grant.emergency and len(held.unreviewed) >= limits.emergency:
+        waiting = held.unreviewed[0]
+        return TooMany(
+            f"your emergency grant {waiting.grant_id} on {waiting.account} awaits review; you may hold at most "
+            f"{limits.emergency} emergency {'grant' if limits.emergency == 1 else 'grants'} not yet reviewed, across "
+            "all accounts",
+            hint=f"ask an approver to review it (`custody access review {waiting.grant_id}`), or request a grant "
+                 "without --emergency")
+    here = [h for h in held.open if h.account == grant.account]
+    if len(here) >= limits.per_account:
+        return TooMany(
+            f"you already hold {_grants(len(here))} on {grant.account} (at most {limits.per_account})",
+            hint=f"reveal or wait out one of {', '.join(h.grant_id for h in here)} "
+                 f"(`custody access list --account {grant.account}`)")
+    if len(held.open) >= limits.total:
+        return TooMany(
+            f"you already hold {_grants(len(held.open))} across all accounts (at most {limits.total})",
+            hint="reveal or wait out one of them first (`custody access list --status approved`, "
+                 "`--status pending`)")
+    return None
+
+
+def _grants(n: int) -> str:
+    return f"{n} open grant" if n == 1 else f"{n} open grants"
+
+
+def admit(held: Holdings, grant: Grant, limits: Limits) -> Holdings:
+    """What the requester holds once they also hold ``grant``; ``TooMany`` when a limit says no."""
+    refusal = over_limit(held, grant, limits)
+    if refusal is not None:
+        raise refusal
+    new = Held(grant.id, grant.account, grant.created_at)
+    return replace(held, open=(*held.open, new), unreviewed=(*held.unreviewed, new) if grant.emergency
+                   else held.unreviewed)
+
+
+def still_held(held: Holdings, grants: Mapping[str, Grant | None], now: datetime) -> Holdings:
+    """``held`` without the grants that are no longer open (or, for emergency ones, have been reviewed); a grant
+    not found is kept while it may still be being written."""
+
+    def keep(h: Held, holds: bool | None) -> bool:
+        return holds if holds is not None else now - h.since < ADMISSION_GRACE
+
+    def opened(g: Grant | None) -> bool | None:
+        return None if g is None else revocable(g, now)
+
+    def unreviewed(g: Grant | None) -> bool | None:
+        return None if g is None else g.emergency and g.review is None
+
+    return Holdings(open=tuple(h for h in held.open if keep(h, opened(grants.get(h.grant_id)))),
+                    unreviewed=tuple(h for h in held.unreviewed if keep(h, unreviewed(grants.get(h.grant_id)))))

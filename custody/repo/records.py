@@ -9,6 +9,10 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 | ``accounts/<platform>/<user>``      | an account                                                 |
 | ``codes/<platform>/<user>``         | the code set (its custom_metadata: the summary the sweep reads) |
 | ``grants/<id>``                     | a grant                                                    |
+| ``index/requester/<entity>/<id>``   | grant ``id`` is one of this requester's (a listing's index) |
+| ``index/account/<p>/<u>/<id>``      | grant ``id`` is one of this account's                      |
+| ``index/built``                     | every grant older than this marker is in the index         |
+| ``holdings/<entity>``               | the grants a requester may still hold open (their limits)  |
 | ``reveals/<id>``                    | one code, for the instant it takes Vault to wrap it        |
 | ``denied/<yyyymmdd>/<uuid>``        | a refused API call                                         |
 | ``rotating/<platform>/<user>``      | the marker of a rotation in progress                       |
@@ -18,10 +22,11 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from custody.domain.events import Event
+from custody.domain.grants import Held, Holdings
 from custody.domain.models import Account, CodeSet, Decision, Grant, Principal, StoredCode, iso
 from custody.domain.rotation import Evidence, OpenRotation
 
@@ -38,6 +43,7 @@ NON_HMAC_KEYS = (
 SECRET_KEYS = ("code", "codes")
 
 ACCOUNTS, GRANTS, ROTATING = "accounts/", "grants/", "rotating/"
+INDEX_BUILT = "index/built"
 
 
 def account_path(account_id: str) -> str:
@@ -50,6 +56,18 @@ def codes_path(account_id: str) -> str:
 
 def grant_path(grant_id: str) -> str:
     return f"grants/{grant_id}"
+
+
+def requester_index(requester_id: str) -> str:
+    return f"index/requester/{requester_id}/"
+
+
+def account_index(account_id: str) -> str:
+    return f"index/account/{account_id}/"
+
+
+def holdings_path(requester_id: str) -> str:
+    return f"holdings/{requester_id}"
 
 
 def reveal_path(grant_id: str) -> str:
@@ -176,6 +194,35 @@ def grant_from_record(data: dict[str, Any], version: int) -> Grant:
         revoked_reason=data.get("revoked_reason"),
         version=version,
     )
+
+
+def index_record(g: Grant) -> dict[str, Any]:
+    """An index entry names its grant; the grant itself is the truth (an entry whose grant is missing is skipped)."""
+    return {"grant_id": g.id, "account": g.account, "requester_entity": g.requester_id,
+            "created_at": g.created_at.isoformat()}
+
+
+def _held(h: Held) -> str:
+    # One string per grant: Vault refuses a JSON body of more than about a thousand strings.
+    return f"{h.grant_id} {int(h.since.timestamp())} {h.account}"
+
+
+def _unheld(text: object) -> Held | None:
+    parts = str(text).split(" ")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return Held(parts[0], parts[2], datetime.fromtimestamp(int(parts[1]), UTC))
+
+
+def holdings_to_record(h: Holdings) -> dict[str, Any]:
+    return {"open": [_held(x) for x in h.open], "unreviewed": [_held(x) for x in h.unreviewed]}
+
+
+def holdings_from_record(data: dict[str, Any]) -> Holdings:
+    def parse(key: str) -> tuple[Held, ...]:
+        return tuple(x for x in map(_unheld, data.get(key) or []) if x is not None)
+
+    return Holdings(open=parse("open"), unreviewed=parse("unreviewed"))
 
 
 # ---- rotations -------------------------------------------------------------------------------------------------

@@ -65,7 +65,9 @@ class Access(UseCase):
         now = self.ctx.clock()
         grant = rules.request(account, who, reason_v, ticket_v, now, duration, emergency=emergency,
                               codes_generation=codes.value.generation)
-        self.repo.grants.create(grant, Event.grant_requested, who, now)
+        limits = rules.Limits(settings.open_grants_per_account, settings.open_grants_total,
+                              settings.emergency_unreviewed_max)
+        self.repo.grants.create(grant, Event.grant_requested, who, now, limits)
         log.info(Event.grant_requested, grant_id=grant.id, account=account_id, actor=who.display_name,
                  status=grant.status.value, emergency=grant.emergency)
         self.ctx.notify_grant(Event.grant_emergency if grant.emergency else Event.grant_requested, grant, who)
@@ -210,7 +212,25 @@ class Access(UseCase):
                 return False
             return not unreviewed or (g.emergency and g.review is None)
 
-        return sorted((g for g in map(self.view, self.repo.grants.all()) if shown(g)), key=lambda g: g.created_at)
+        return sorted((g for g in map(self.view, self._candidates(who, sees_all, account)) if shown(g)),
+                      key=lambda g: g.created_at)
+
+    def _candidates(self, who: Principal, sees_all: bool, account: str | None) -> list[Grant]:
+        """The grants a listing must look at: the caller's own or one account's from the index (what the listing
+        returns, whatever the number of other grants), all of them otherwise."""
+        if not sees_all or account:
+            self.ensure_index(who)
+        if not sees_all:
+            return self.repo.grants.of_requester(who.id)
+        if account:
+            return self.repo.grants.of_account(account)
+        return self.repo.grants.all()
+
+    def ensure_index(self, who: Principal) -> None:
+        """Index the grants written before the index existed (once, by the first listing that needs it)."""
+        indexed = self.repo.grants.ensure_index(who, self.ctx.clock())
+        if indexed:
+            log.warning(Event.grants_indexed, grants=indexed, actor=who.display_name)
 
     def overdue_reviews(self, token: str) -> list[Grant]:
         """Emergency grants still unreviewed past ``emergency_review_within``."""

@@ -89,9 +89,10 @@ def test_a_code_taken_between_our_read_and_our_write_is_not_ours(w: World) -> No
 def test_two_grants_never_get_one_code() -> None:
     """Ten reveals at once on eight codes: eight distinct codes, two clean 'exhausted' refusals, and those two
     grants back to approved."""
+    from custody.config import PolicySettings
     from tests.fakes import world
 
-    w = world()
+    w = world(PolicySettings(open_grants_per_account=10))
     deposited = an_account(w)
     grants = [w.uc.access.request(w.token["engineer"], "pypi/acme", REASON) for _ in range(10)]
     got: dict[str, str] = {}
