@@ -5,7 +5,7 @@ both): check-and-set on every write (``cas=0`` creates only, ``cas=N`` updates o
 version N's data), versions that can be soft-deleted or destroyed, metadata with ``current_metadata_version`` and
 ``custom_metadata`` written with ``metadata_cas`` (a data write leaves the metadata version alone), listings with
 sub-folders ending in ``/``, and response wrapping: ``wrapped_read`` hands out a single-use token that ``unwrap``
-turns back into the data, once.
+turns back into the data, once; and the refusal of a body with more than 1,000 strings.
 
 Tests reach between a use case's calls with hooks, given each operation's name and path: ``before`` runs before
 every operation (raising there is Vault failing it), ``after`` after each one that succeeded (raising there is the
@@ -31,6 +31,19 @@ from custody.repo.kv import KV, KVEntry, WrapInfo
 T = TypeVar("T")
 Hook = Callable[[str, str], None]  # (operation, path)
 WRITES = frozenset({"write", "write_custom_metadata", "destroy_versions", "delete_all"})
+
+
+MAX_STRINGS = 1000  # OpenBao refuses a JSON body holding more strings than this (object keys count)
+
+
+def _strings(value: object) -> int:
+    if isinstance(value, str):
+        return 1
+    if isinstance(value, dict):
+        return sum(1 + _strings(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_strings(v) for v in value)
+    return 0
 
 
 def _vault_time(at: datetime | None) -> str:
@@ -83,6 +96,9 @@ class MemKV:
 
     def write(self, path: str, data: dict[str, Any], cas: int) -> int:
         def op() -> int:
+            if _strings({"data": data, "options": {"cas": cas}}) > MAX_STRINGS:
+                raise StoreError(f"Vault refused write {path}: refused JSON input due to high complexity: exceeded "
+                                 "maximum number of strings")
             key = self._keys.get(path)
             if cas != (key.current if key else 0):
                 raise CasConflict(f"concurrent update (write {path})", hint="retry")

@@ -78,10 +78,10 @@ def request(
 def _must_be(grant: Grant, now: datetime, *allowed: GrantStatus, action: str) -> None:
     status = grant.effective_status(now)
     if status not in allowed:
-        raise PreconditionFailed(
-            f"grant {grant.id} is {status.value}; it cannot be {action}",
-            hint="request a new grant" if status in (GrantStatus.expired, GrantStatus.denied) else None,
-        )
+        why = f" ({grant.revoked_reason})" if status is GrantStatus.revoked and grant.revoked_reason else ""
+        ended = (GrantStatus.expired, GrantStatus.denied, GrantStatus.revoked)
+        raise PreconditionFailed(f"grant {grant.id} is {status.value}{why}; it cannot be {action}",
+                                 hint="request a new grant" if status in ended else None)
 
 
 def approve(grant: Grant, approver: Principal, now: datetime, comment: str | None = None) -> Grant:

@@ -17,6 +17,8 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 | ``denied/<yyyymmdd>/<uuid>``        | a refused API call                                         |
 | ``rotating/<platform>/<user>``      | the marker of a rotation in progress                       |
 | ``rotations/<platform>/<user>/<n>`` | the evidence of rotation n                                 |
+| ``rotations/<p>/<u>/<n>/revoked/<k>``| page k of the grants rotation n revoked, past the first 100 |
+| ``replacements/<p>/<u>/<g>``        | the evidence of a ``--replace`` that made generation g     |
 """
 
 from __future__ import annotations
@@ -236,9 +238,40 @@ def open_rotation_from_record(data: dict[str, Any]) -> OpenRotation:
                         actor=str(data.get("actor") or "unknown"))
 
 
+# A record names at most this many grant ids itself, and each further page this many more: Vault refuses a JSON body
+# of more than about a thousand strings, and the grants a rotation revokes are as many as other people opened.
+INLINE_GRANT_IDS = 100
+PAGE_GRANT_IDS = 500
+
+
+def split_grant_ids(ids: tuple[str, ...] | list[str]) -> tuple[list[str], list[list[str]]]:
+    """The ids a record names itself, and the pages of the rest."""
+    rest = list(ids[INLINE_GRANT_IDS:])
+    return list(ids[:INLINE_GRANT_IDS]), [rest[i:i + PAGE_GRANT_IDS] for i in range(0, len(rest), PAGE_GRANT_IDS)]
+
+
+def revoked_page_path(record_path: str, page: int) -> str:
+    return f"{record_path}/revoked/{page}"
+
+
+def replacement_path(account_id: str, generation: int) -> str:
+    return f"replacements/{account_id}/{generation}"
+
+
+def revoked_fields(ids: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """How a record names the grants it revoked: the first ones, how many in all, on how many further pages."""
+    first, pages = split_grant_ids(ids)
+    return {"revoked_grants": first, "revoked_count": len(ids), "revoked_pages": len(pages)}
+
+
+def page_record(account_id: str, page: int, ids: list[str], event: Event, at: datetime) -> dict[str, Any]:
+    return {"event": event.value, "account": account_id, "page": page, "revoked_grants": ids, "at": at.isoformat()}
+
+
 def evidence_to_record(ev: Evidence) -> dict[str, Any]:
-    """Started: who, why, what it replaces. Once the new set is stored: also what it destroys and revokes.
-    Completed: stamped by whoever completed it, with the grants it did revoke."""
+    """Started: who, why, what it replaces. Once the new set is stored: also what it destroys and revokes (the
+    first grants here, the rest on pages). Completed: stamped by whoever completed it, with the grants it did
+    revoke."""
     event = Event.rotation_completed if ev.completed else Event.rotation_started
     record: dict[str, Any] = {
         "event": event.value, "actor": ev.actor, "actor_entity": ev.actor_entity, "at": ev.at.isoformat(),
@@ -248,13 +281,14 @@ def evidence_to_record(ev: Evidence) -> dict[str, Any]:
     }
     if ev.new_version is not None:
         record |= {"new_version": ev.new_version, "destroyed_versions": list(ev.destroyed_versions),
-                   "revoked_grants": list(ev.revoked_grants)}
+                   **revoked_fields(ev.revoked_grants)}
     if ev.completed_at is not None:
         record["completed_at"] = ev.completed_at.isoformat()
     return record
 
 
-def evidence_from_record(data: dict[str, Any]) -> Evidence:
+def evidence_from_record(data: dict[str, Any], more_revoked: list[str] | None = None) -> Evidence:
+    """The evidence in ``data``; ``more_revoked``: the grant ids on its pages, in order."""
     new_version = data.get("new_version")
     completed_at = data.get("completed_at")
     return Evidence(
@@ -267,7 +301,7 @@ def evidence_from_record(data: dict[str, Any]) -> Evidence:
         status=str(data.get("status") or "started"),
         new_version=int(new_version) if new_version is not None else None,
         destroyed_versions=tuple(int(v) for v in data.get("destroyed_versions") or []),
-        revoked_grants=tuple(str(g) for g in data.get("revoked_grants") or []),
+        revoked_grants=tuple(str(g) for g in [*(data.get("revoked_grants") or []), *(more_revoked or [])]),
         completed_at=datetime.fromisoformat(completed_at) if completed_at else None,
     )
 

@@ -4,12 +4,22 @@ they hold, and what the service must refuse."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
 from custody.cli.client import Client
+from custody.config import PolicySettings
+from custody.domain import grants as rules
+from custody.domain.events import Event
+from custody.domain.models import GrantStatus
 from custody.errors import PermissionDenied, TooMany
-from tests.helpers import REASON, Stack, another_server, new_codes, uniq
+from custody.fanout import concurrently
+from custody.repo.kv import KVEntry
+from custody.repo.records import evidence_path
+from custody.store import Store
+from custody.usecases.suite import UseCases
+from tests.helpers import REASON, Clock, Stack, another_server, in_process, new_codes, uniq
 
 pytestmark = pytest.mark.integration
 
@@ -112,3 +122,71 @@ def test_open_grants_are_bounded_per_account_and_in_all(stack: Stack, defaults: 
     api.call("POST", f"accounts/{accounts[-1]}/grants", {"reason": REASON})  # a denied grant frees its place
     mine = api.call("GET", "grants", params={"list": "true"})["data"]["keys"]
     assert len(mine) == 21
+
+
+class CountingStore(Store):
+    """The service's real Store, counting the grant records it reads."""
+
+    grant_reads = 0
+
+    def read(self, path: str, version: int | None = None) -> KVEntry | None:
+        if path.startswith("grants/"):
+            self.grant_reads += 1
+        return super().read(path, version)
+
+
+@pytest.mark.slow
+def test_two_thousand_open_grants_neither_slow_a_listing_nor_block_a_rotation(stack: Stack, service: UseCases,
+                                                                             clock: Clock) -> None:
+    """With about a thousand open grants on an account, its rotation's evidence outgrew what OpenBao accepts
+    ("exceeded maximum number of strings"), `--resume` failed the same way, and the account stayed half-rotated;
+    every listing read every grant. The grants are written as the service writes them (limits aside, which is what
+    let them pile up); the rotation goes through the API."""
+    account = new_account(stack)
+    spammer = service.authz.caller(stack.make_user(uniq("spammer"), "custody-requesters"))
+    subject = service.ctx.repo.accounts.get(account)
+    now = clock()
+    service.ctx.repo.grants.ensure_index(spammer, now)  # the session's grants from before: indexed once
+    spam = [rules.request(subject, spammer, REASON, None, now, timedelta(hours=24), codes_generation=1)
+            for _ in range(2000)]
+    concurrently(lambda g: service.ctx.repo.grants.create(g, Event.grant_requested, spammer, now), spam)
+    quiet = uniq("quiet")
+    token = stack.make_user(quiet, "custody-requesters")
+    own = Client(stack.custody_addr, token).call("POST", f"accounts/{account}/grants", {"reason": REASON})["data"]
+
+    counting = CountingStore(stack.vault_addr)
+    counting.use_token(stack.service_store()._refresh())
+    listed = in_process(counting, settings=PolicySettings(), clock=clock).access.list_grants(token)
+    assert [g.id for g in listed] == [own["id"]] and counting.grant_reads == 1
+
+    rotated = stack.cli("security", "codes", "rotate", account, "--reason", "grant spam", "--format", "json",
+                        stdin="\n".join(new_codes(8)))
+    assert rotated.exit_code == 0, rotated.err
+    result = rotated.json()
+    assert result["status"] == "completed" and len(result["revoked_grants"]) == 2001
+    assert set(result["revoked_grants"]) == {g.id for g in spam} | {own["id"]}
+    evidence = service.ctx.repo.rotations.evidence(account, 1)
+    assert evidence is not None and set(evidence.value.revoked_grants) == set(result["revoked_grants"])
+    raw = service.ctx.repo.kv.read(evidence_path(account, 1))
+    assert raw is not None
+    assert (raw.data["revoked_count"], len(raw.data["revoked_grants"]), raw.data["revoked_pages"]) == (2001, 100, 4)
+    statuses = {g.status for g in service.ctx.repo.grants.of_account(account)}
+    assert statuses == {GrantStatus.revoked}
+
+
+def test_a_replacement_revokes_the_grants_approved_for_the_old_codes(stack: Stack) -> None:
+    """A grant approved before `codes deposit --replace` stayed approved (its reveal failed with "request a new
+    grant"): it is revoked now, as a rotation would revoke it, and the replacement's evidence names it."""
+    account = new_account(stack)
+    grant = Client(stack.custody_addr, stack.token("engineer2")).call(
+        "POST", f"accounts/{account}/grants", {"reason": REASON})["data"]
+    assert grant["status"] == "approved"
+    r = stack.cli("security", "codes", "deposit", account, "--replace", stdin="\n".join(new_codes(8)))
+    assert r.exit_code == 0 and f"revoked the grants open for the old codes: {grant['id']}" in r.out, r.err
+    shown = stack.cli("engineer2", "access", "show", grant["id"], "--format", "json").json()
+    assert (shown["status"], shown["revoked_reason"]) == ("revoked", "codes replaced")
+    r = stack.cli("engineer2", "access", "reveal", grant["id"])
+    assert r.exit_code == 1 and "is revoked (codes replaced)" in r.err and "request a new grant" in r.err
+    evidence = stack.admin().call("GET", f"custody-kv/data/replacements/{account}/2")["data"]["data"]
+    assert (evidence["status"], evidence["revoked_grants"], evidence["actor"]) == (
+        "completed", [grant["id"]], "userpass-security")

@@ -58,6 +58,10 @@ def script(kv: KV, base: str, soft_delete: Callable[[str], None]) -> list[tuple[
         ("delete all", lambda: [kv.delete_all(a), kv.delete_all(a), kv.metadata(a), kv.read(a)]),
         ("create after delete all", lambda: [kv.write(a, {"v": 5}, cas=0), kv.metadata(a)]),
         ("new metadata at a later version", lambda: kv.write_custom_metadata(f"{base}/c", {"k": "1"}, 3)),
+        # With "data", "options", "cas" and "ids": 1,000 strings in the body, then one too many.
+        ("the most strings a body may hold", lambda: kv.write(f"{base}/big", {"ids": [str(i) for i in range(996)]},
+                                                              cas=0)),
+        ("one string more", lambda: kv.write(f"{base}/bigger", {"ids": [str(i) for i in range(997)]}, cas=0)),
     ]
     out: list[tuple[str, Any]] = []
     for label, step in steps:

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from custody.domain.models import Grant, Principal
 from custody.errors import CodesChanged, Conflict, PreconditionFailed, StoreError
 from custody.repo.records import evidence_path, marker_path
 from custody.usecases.rotation import Rotation
@@ -337,8 +338,8 @@ def test_evidence_names_only_what_this_rotation_destroyed_and_revoked(stack: Sta
     class ListedThenRevealed(Rotation):
         """The race: a grant listed for revocation whose reveal finished before the revocation reached it."""
 
-        def open_grants(self, account_id: str) -> list[str]:
-            return sorted([*super().open_grants(account_id), revealed.id])
+        def open_grants(self, account_id: str, who: Principal) -> dict[str, Grant]:
+            return super().open_grants(account_id, who) | {revealed.id: revealed}
 
     second = ListedThenRevealed(service.ctx, service.authz).rotate(sec, acct, "\n".join(new_codes(8)))
     assert second["revoked_grants"] == [pending.id]
