@@ -29,7 +29,7 @@ from typing import Any
 
 from custody.domain.events import Event
 from custody.domain.grants import Held, Holdings
-from custody.domain.models import Account, CodeSet, Decision, Grant, Principal, StoredCode, iso
+from custody.domain.models import Account, Attempt, CodeSet, Decision, Grant, Principal, StoredCode, iso
 from custody.domain.rotation import Evidence, OpenRotation
 
 NON_HMAC_KEYS = (
@@ -165,6 +165,7 @@ def grant_to_record(g: Grant) -> dict[str, Any]:
         "review": _decision(g.review, "reviewed_by"),
         "reviewed_by": g.review.by if g.review else None,
         "revoked_reason": g.revoked_reason,
+        "reveal_attempt": g.attempt.model_dump(mode="json") if g.attempt else None,
     }
 
 
@@ -194,6 +195,7 @@ def grant_from_record(data: dict[str, Any], version: int) -> Grant:
         code_fp=data.get("code_fp"),
         review=_undecision(data.get("review"), "reviewed_by"),
         revoked_reason=data.get("revoked_reason"),
+        attempt=Attempt.model_validate(data["reveal_attempt"]) if data.get("reveal_attempt") else None,
         version=version,
     )
 

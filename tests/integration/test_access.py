@@ -273,7 +273,7 @@ def test_interrupted_reveal_resumes_with_the_same_code(stack: Stack, clock: Cloc
     from custody.store import Store
 
     class FailingWrap(Store):
-        def wrapped_read(self, path: str, ttl: object) -> WrapInfo:
+        def wrap_staged(self, path: str, ttl: object) -> WrapInfo:
             raise StoreError("Vault is unreachable (wrap)")
 
     real = stack.service_store()

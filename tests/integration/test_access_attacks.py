@@ -3,23 +3,29 @@ they hold, and what the service must refuse."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from custody.cli.client import Client
 from custody.config import PolicySettings
+from custody.devstack import bao_binary
 from custody.domain import grants as rules
 from custody.domain.events import Event
 from custody.domain.models import GrantStatus
-from custody.errors import PermissionDenied, TooMany
+from custody.errors import PermissionDenied, PreconditionFailed, TooMany
 from custody.fanout import concurrently
 from custody.repo.kv import KVEntry
 from custody.repo.records import evidence_path
 from custody.store import Store
 from custody.usecases.suite import UseCases
-from tests.helpers import REASON, Clock, Stack, another_server, in_process, new_codes, uniq
+from tests.helpers import DEPOSITED, REASON, Clock, Stack, another_server, in_process, new_codes, uniq
 
 pytestmark = pytest.mark.integration
 
@@ -190,3 +196,63 @@ def test_a_replacement_revokes_the_grants_approved_for_the_old_codes(stack: Stac
     evidence = stack.admin().call("GET", f"custody-kv/data/replacements/{account}/2")["data"]["data"]
     assert (evidence["status"], evidence["revoked_grants"], evidence["actor"]) == (
         "completed", [grant["id"]], "userpass-security")
+
+
+def test_fifty_racing_reveals_of_one_grant_give_one_token(stack: Stack, account: str) -> None:
+    """50 simultaneous reveals of one grant returned 10-14 HTTP 200s, each with its own wrapping token for the same
+    code. Now exactly one reveal answers 200 and the others a clean 409; the code comes out once."""
+    token = stack.token("engineer2")
+    grant = Client(stack.custody_addr, token).call("POST", f"accounts/{account}/grants", {"reason": REASON})["data"]
+    start = threading.Barrier(50)
+
+    def reveal(_: int) -> httpx.Response:
+        with httpx.Client(base_url=stack.custody_addr, timeout=60) as http:
+            start.wait()
+            return http.post(f"/v1/custody/grants/{grant['id']}/reveal", headers={"X-Vault-Token": token})
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(reveal, range(50)))
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 49, [a.text for a in answers][:3]
+    for refused in (a for a in answers if a.status_code == 409):
+        message = refused.json()["errors"][0]
+        assert "is in progress" in message or "was already revealed" in message, message
+    wrapping = next(a for a in answers if a.status_code == 200).json()["wrap_info"]["token"]
+    assert Client(stack.custody_addr, token).unwrap(stack.vault_addr, wrapping)["code"] in DEPOSITED
+    codes = stack.cli("security", "codes", "status", account, "--format", "json").json()
+    assert codes["consumed"] == 1
+
+
+def test_a_reveal_whose_answer_was_lost_is_taken_again_and_the_first_token_dies(stack: Stack, account: str) -> None:
+    api = Client(stack.custody_addr, stack.token("engineer2"))
+    grant = api.call("POST", f"accounts/{account}/grants", {"reason": REASON})["data"]
+    lost = api.call("POST", f"grants/{grant['id']}/reveal")["wrap_info"]["token"]  # never reached the requester
+    r = stack.cli("engineer2", "access", "reveal", grant["id"])
+    assert r.exit_code == 1 and "already revealed" in r.err and f"--again {grant['id']}" in r.err
+    r = stack.cli("engineer2", "access", "reveal", grant["id"], "--again", "--format", "json")
+    assert r.exit_code == 0, r.err
+    assert r.json()["code"] in DEPOSITED
+    with pytest.raises(PreconditionFailed, match="could not be unwrapped"):
+        api.unwrap(stack.vault_addr, lost)  # revoked before the new one went out
+    r = stack.cli("engineer2", "access", "reveal", grant["id"], "--again")
+    assert r.exit_code == 1 and "no longer valid: it was unwrapped" in r.err  # the code went out once: no more
+    codes = stack.cli("security", "codes", "status", account, "--format", "json").json()
+    assert codes["consumed"] == 1
+
+
+def test_bao_unwrap_field_code_prints_the_code(stack: Stack, account: str) -> None:
+    """`bao unwrap -field=code TOKEN`, the Vault habit, printed `Field "code" not present in secret` and spent the
+    single-use token. The wrapped answer now holds `code` at the top of its data."""
+    grant = Client(stack.custody_addr, stack.token("engineer2")).call(
+        "POST", f"accounts/{account}/grants", {"reason": REASON})["data"]
+
+    def bao(addr: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        env |= {"BAO_ADDR": addr, "BAO_TOKEN": stack.token("engineer2")}
+        return subprocess.run([bao_binary(), *args], env=env, capture_output=True, text=True, timeout=30)
+
+    wrapped = bao(stack.custody_addr, "write", "-force", "-field=wrapping_token",
+                  f"custody/grants/{grant['id']}/reveal")
+    assert wrapped.returncode == 0, wrapped.stderr
+    code = bao(stack.vault_addr, "unwrap", "-field=code", wrapped.stdout.strip())
+    assert code.returncode == 0, code.stderr
+    assert code.stdout.strip() in DEPOSITED

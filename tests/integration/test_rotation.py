@@ -109,7 +109,7 @@ def stop_half_way(service: UseCases, monkeypatch: pytest.MonkeyPatch, token: str
         raise StoreError("Vault unreachable (test)")
 
     with monkeypatch.context() as m:
-        m.setattr(service.ctx.repo.kv, "wrapped_read", unreachable)
+        m.setattr(service.ctx.repo.kv, "wrap_staged", unreachable)
         with pytest.raises(StoreError):
             service.access.reveal(token, grant_id)
 
@@ -128,7 +128,7 @@ def test_a_half_finished_reveal_is_revoked_by_rotation_and_ends_at_expiry(stack:
         assert service.access.show(eng, g.id).status.value == "revealed" and not service.access.show(eng, g.id).code_fp
 
     clock.advance(hours=2)
-    with pytest.raises(PreconditionFailed, match="expired before its reveal finished"):
+    with pytest.raises(PreconditionFailed, match="expired before its code reached you"):
         service.access.reveal(eng, late.id)
     assert not service.access.show(eng, late.id).code_fp
 
