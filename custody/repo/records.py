@@ -13,7 +13,8 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 | ``index/account/<p>/<u>/<id>``      | grant ``id`` is one of this account's                      |
 | ``index/built``                     | every grant older than this marker is in the index         |
 | ``holdings/<entity>``               | the grants a requester may still hold open (their limits)  |
-| ``reveals/<id>``                    | one code, for the instant it takes Vault to wrap it        |
+| ``cubbyhole/reveals/<id>``          | one code, for the instant it takes Vault to wrap it (in the |
+|                                     | service token's own cubbyhole, not in the KV mount)        |
 | ``denied/<yyyymmdd>/<uuid>``        | a refused API call                                         |
 | ``rotating/<platform>/<user>``      | the marker of a rotation in progress                       |
 | ``rotations/<platform>/<user>/<n>`` | the evidence of rotation n                                 |
