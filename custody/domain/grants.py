@@ -419,7 +419,10 @@ def _grants(n: int) -> str:
 
 
 def admit(held: Holdings, grant: Grant, limits: Limits) -> Holdings:
-    """What the requester holds once they also hold ``grant``; ``TooMany`` when a limit says no."""
+    """What the requester holds once they also hold ``grant``; ``TooMany`` when a limit says no. Admitting a grant
+    held already changes nothing (a retried write whose first try landed)."""
+    if grant.id in held.grant_ids():
+        return held
     refusal = over_limit(held, grant, limits)
     if refusal is not None:
         raise refusal

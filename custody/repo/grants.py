@@ -106,6 +106,8 @@ class GrantsRepo:
             entry = self.kv.read(path)
             cas = entry.version if entry else 0
             held = holdings_from_record(entry.data) if entry else rules.Holdings()
+            if grant.id in held.grant_ids():
+                return  # admitted already: this write's first try landed and only its answer was lost
             if rules.over_limit(held, grant, limits) is not None:
                 # Only now read what they hold: some of it may have been revealed, denied or reviewed since.
                 ids = held.grant_ids()

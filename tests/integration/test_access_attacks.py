@@ -256,3 +256,13 @@ def test_bao_unwrap_field_code_prints_the_code(stack: Stack, account: str) -> No
     code = bao(stack.vault_addr, "unwrap", "-field=code", wrapped.stdout.strip())
     assert code.returncode == 0, code.stderr
     assert code.stdout.strip() in DEPOSITED
+
+
+def test_revealing_a_pending_grant_says_who_still_has_to_approve(stack: Stack, critical_account: str) -> None:
+    grant = Client(stack.custody_addr, stack.token("engineer")).call(
+        "POST", f"accounts/{critical_account}/grants", {"reason": REASON})["data"]
+    assert stack.cli("approver", "access", "approve", grant["id"]).exit_code == 0
+    r = stack.cli("engineer", "access", "reveal", grant["id"])
+    assert r.exit_code == 1 and "is pending; it cannot be revealed yet" in r.err
+    assert "it needs 1 more approval of 2 (approved so far by userpass-approver)" in r.err
+    assert "a requester cannot approve their own grant" in r.err and f"custody access approve {grant['id']}" in r.err

@@ -13,7 +13,7 @@ from custody.api.app import create_app
 from custody.bootstrap import GROUPS
 from custody.config import PolicySettings
 from custody.domain.models import GrantStatus
-from custody.errors import PermissionDenied, TooMany
+from custody.errors import CasConflict, PermissionDenied, TooMany
 from custody.notify import is_urgent
 from tests.fakes import REASON, World, an_account, world
 
@@ -203,3 +203,12 @@ def test_grants_from_before_the_index_are_indexed_once_and_listed() -> None:
     w.kv.delete_all(f"index/requester/entity-engineer/{old[0]}")
     assert old[0] in [g.id for g in w.uc.access.list_grants(w.token["engineer"])]
     assert w.kv.read(f"index/requester/entity-engineer/{old[0]}") is not None
+
+
+def test_a_request_whose_holdings_write_landed_but_whose_answer_was_lost_is_held_once(w: World) -> None:
+    an_account(w)
+    path = "holdings/entity-engineer"
+    w.kv.after_once("write", path, lambda: (_ for _ in ()).throw(CasConflict("concurrent update (write)")))
+    g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+    record = w.kv.read(path)
+    assert record is not None and [h.split(" ")[0] for h in record.data["open"]] == [g.id]
