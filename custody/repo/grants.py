@@ -42,6 +42,8 @@ from custody.repo.records import (
     stamp,
 )
 
+ADMISSION_ATTEMPTS = 60
+
 
 class Saved(NamedTuple):
     grant: Grant
@@ -121,7 +123,9 @@ class GrantsRepo:
             self.kv.write(path, holdings_to_record(rules.admit(held, grant, limits)) |
                           stamp(Event.grant_admitted, who, now), cas=cas)
 
-        with_cas_retry(attempt)
+        # One record per person: only their own concurrent requests contend for it, and a burst of them (a script
+        # requesting many grants at once) waits its turn rather than failing.
+        with_cas_retry(attempt, attempts=ADMISSION_ATTEMPTS)
 
     def _index(self, grant: Grant, who: Principal, now: datetime) -> None:
         record = index_record(grant) | stamp(Event.grant_indexed, who, now)

@@ -212,3 +212,26 @@ def test_a_request_whose_holdings_write_landed_but_whose_answer_was_lost_is_held
     g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
     record = w.kv.read(path)
     assert record is not None and [h.split(" ")[0] for h in record.data["open"]] == [g.id]
+
+
+def test_a_burst_of_one_persons_requests_waits_its_turn_on_their_record() -> None:
+    """Thirty requests of one person at once all contend for their one holdings record: each is admitted in turn,
+    none fails for the contention, and the record holds each once."""
+    w = world(ROOMY)
+    an_account(w)
+    w.kv.before.append(lambda op, path: time.sleep(0.002) if op == "write" else None)  # widen every race window
+    start = threading.Barrier(30)
+    admitted: list[str] = []
+
+    def request() -> None:
+        start.wait()
+        admitted.append(w.uc.access.request(w.token["engineer"], "pypi/acme", REASON).id)
+
+    threads = [threading.Thread(target=request) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    record = w.kv.read("holdings/entity-engineer")
+    assert len(admitted) == 30 and record is not None
+    assert sorted(h.split(" ")[0] for h in record.data["open"]) == sorted(admitted)
