@@ -123,9 +123,9 @@ class Access(UseCase):
             self._give_up(started, nonce, None, who, now)
             raise
         done = self._complete(started, nonce, pick, wrap, who, now)
+        attempt = done.attempt.number if done.attempt else 0
         log.info(Event.grant_revealed, grant_id=grant_id, account=grant.account, actor=who.display_name,
-                 remaining=pick.remaining, code_fp=pick.code.fp, attempt=started.attempt.number if started.attempt
-                 else 0)
+                 remaining=pick.remaining, code_fp=pick.code.fp, attempt=attempt)
         self.ctx.notify_grant(Event.grant_revealed, done, who)
         if pick.remaining <= self.ctx.settings.rotation_min_remaining:
             self.ctx.notify(Event.rotation_due, account=grant.account, remaining=pick.remaining)
