@@ -93,6 +93,11 @@ class PolicySettings(BaseSettings):
     rotation_max_age: Duration = timedelta(days=365)
     rotation_grace: Duration = timedelta(days=30)
     emergency_review_within: Duration = timedelta(hours=72)
+    # What one requester may hold at once: open (pending or approved) grants on one account and in all, and
+    # emergency grants nobody has reviewed yet. The bounds keep the record that counts them within Vault's limits.
+    open_grants_per_account: int = Field(3, ge=1, le=100)
+    open_grants_total: int = Field(20, ge=1, le=500)
+    emergency_unreviewed_max: int = Field(1, ge=1, le=50)
     drill_target: Duration = timedelta(minutes=15)  # a recovery drill slower than this is flagged
 
     @field_validator("wrap_ttl")

@@ -68,6 +68,14 @@ class CodesChanged(PreconditionFailed):
     code = "codes_changed"
 
 
+class TooMany(CustodyError):
+    """The caller already holds as many of something as the deployment allows (open grants, emergency grants not
+    yet reviewed): a later try succeeds once some of them are used, closed or reviewed."""
+
+    status = 429
+    code = "too_many"
+
+
 class AuthError(CustodyError):
     """The caller's token is missing, invalid or expired."""
 

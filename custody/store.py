@@ -418,17 +418,29 @@ class Store:
         """Delete the metadata and every version for good."""
         self._call("DELETE", f"{self.mount}/metadata/{path}", what=f"delete {path}")
 
-    def wrapped_read(self, path: str, ttl: timedelta) -> WrapInfo:
-        """Read a KV entry into a single-use wrapping token. Vault's answer holds the token, not the data, so this
-        read adds no copy of it here; a reveal's code is in this process anyway (it read the code set and wrote
-        the entry: docs/threat-model.md, "What the service sees and keeps")."""
-        resp = self._call("GET", f"{self.mount}/data/{path}", wrap_ttl=f"{int(ttl.total_seconds())}s",
-                          what=f"wrap {path}")
+    # ---- the service token's cubbyhole, and wrapping ---------------------------------------------------------
+    def stage(self, path: str, data: dict[str, Any]) -> None:
+        self._call("POST", f"cubbyhole/{path}", json=data, what=f"stage {path}")
+
+    def wrap_staged(self, path: str, ttl: timedelta) -> WrapInfo:
+        """Read a cubbyhole entry into a single-use wrapping token. Vault's answer holds the token, not the data, so
+        this read adds no copy of it here; a reveal's code is in this process anyway (it read the code set and
+        staged the entry: docs/threat-model.md, "What the service sees and keeps")."""
+        resp = self._call("GET", f"cubbyhole/{path}", wrap_ttl=f"{int(ttl.total_seconds())}s", what=f"wrap {path}")
         info = resp.get("wrap_info") or {}
         if not info.get("token"):
-            raise StoreError("Vault did not wrap the response")
+            raise NotFound(f"nothing staged to wrap ({path})")
         return WrapInfo(token=info["token"], accessor=info.get("accessor", ""), ttl=int(info.get("ttl", 0)),
                         creation_time=str(info.get("creation_time", "")))
+
+    def unstage(self, path: str) -> None:
+        self._call("DELETE", f"cubbyhole/{path}", what=f"unstage {path}")
+
+    def revoke_wrapping(self, accessor: str) -> bool:
+        """``auth/token/revoke-accessor``: Vault answers 204, or 200 with a warning when it knows no such token."""
+        resp = self._call("POST", "auth/token/revoke-accessor", json={"accessor": accessor},
+                          what="revoke a wrapping token")
+        return not any("no token found" in str(w).lower() for w in resp.get("warnings") or [])
 
     # ---- health -----------------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

@@ -73,13 +73,16 @@ class FakeVault:
     emails: dict[str, str] = field(default_factory=dict)  # entity id -> its email metadata
 
     def add(self, name: str, policies: tuple[str, ...] = (), ttl: int = 0, rules: tuple[Rule, ...] = (),
-            email: str | None = "") -> str:
+            email: str | None = "", entity: bool = True) -> str:
         """A token for ``name`` with these policies (from policies/) and ``rules`` (a policy of the test's own);
-        its entity's email is ``name@acme.example`` unless given (None: no email)."""
+        its entity's email is ``name@acme.example`` unless given (None: no email). ``entity=False``: a token tied
+        to no identity (root, an orphan token), named by its accessor's digest."""
         token = f"hvs.{name}-{secrets.token_hex(8)}"
         # The policies as Vault's lookup-self names them (the identity group's), for rules that ask who held what.
         who = Principal(id=f"entity-{name}", display_name=f"userpass-{name}", entity_id=f"entity-{name}",
                         policies=policies)
+        if not entity:
+            who = Principal(id=f"token-{secrets.token_hex(6)}", display_name=f"token-{name}", policies=policies)
         self.tokens[token] = (who, policies, ttl)
         self.extra[token] = rules
         if email is not None:

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import secrets
+import subprocess
 import sys
 import threading
 import uuid
@@ -27,6 +28,12 @@ from custody.usecases.suite import UseCases
 
 # Every code a test deposits: at the end of the session no log may contain any of them.
 DEPOSITED: set[str] = set()
+
+# The session's people request far more grants than one person would, and leave most of them open: the session's
+# servers and in-process use cases let them hold more (tests of the limits themselves use fresh people and the
+# defaults).
+SESSION_LIMITS = {"open_grants_per_account": 100, "open_grants_total": 500, "emergency_unreviewed_max": 50}
+SESSION_ENV = {f"CUSTODY_{name.upper()}": str(value) for name, value in SESSION_LIMITS.items()}
 
 
 def new_codes(n: int = 8) -> list[str]:
@@ -157,6 +164,30 @@ class Stack:
 
     def logs(self) -> dict[str, str]:
         return {p.name: p.read_text(errors="replace") for p in self.dir.glob("*.log")}
+
+
+@contextlib.contextmanager
+def another_server(stack: Stack, name: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """One more custody server on the session's OpenBao, logged in with the same AppRole and configured by ``env``
+    (on top of the caller's environment); its log joins the stack's, so the session's secrecy scan reads it too.
+    Yields its address."""
+    from custody.devkit import free_port, stop, wait_http
+
+    port = free_port()
+    role_id = stack.admin().call("GET", "auth/approle/role/custody-service/role-id")["data"]["role_id"]
+    child = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))} | {
+        "CUSTODY_VAULT_ADDR": stack.vault_addr, "CUSTODY_ROLE_ID": role_id,
+        "CUSTODY_SECRET_ID_FILE": str(stack.dir / "service-secret-id"), "CUSTODY_LISTEN_PORT": str(port),
+        "CUSTODY_PUBLIC_VAULT_ADDR": stack.vault_addr,
+    } | (env or {})
+    with (stack.dir / f"custody-{name}.log").open("ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "custody", "serve"], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=child, start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/custody/health", 20)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc.pid)
 
 
 def in_process(store: Store, **kw: Any) -> UseCases:

@@ -31,12 +31,19 @@ class DecisionIn(BaseModel):
 Decision = Annotated[DecisionIn | None, Body()]
 
 
+class RevealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    again: bool = False  # the last reveal's answer was lost: revoke its wrapping token, hand out a new one
+
+
 def grant_json(g: Grant, review_overdue: bool) -> JSONObject:
     """The contract's grant shape (id, account, requester, reason, ticket, status, approvals, timestamps): the
     record the audit log sees, named for callers."""
     record = grant_to_record(g)
     record["id"] = record.pop("grant_id")
     record.pop("requester_entity")
+    attempt = record.pop("reveal_attempt")  # its nonce and wrapping token's accessor are the service's business
+    record["reveal_attempts"] = attempt["number"] if attempt else 0
     return record | {"requester_id": g.requester_id, "review_overdue": review_overdue}
 
 
@@ -90,7 +97,9 @@ def router(access: Access, vault_addr: str) -> APIRouter:
         return envelope(request, view(access.review(caller.token, grant_id, body.comment if body else None)))
 
     @r.api_route("/v1/custody/grants/{grant_id}/reveal", methods=WRITE)
-    def reveal(request: Request, grant_id: str, caller: Caller) -> JSONObject:
-        return reveal_answer(request, access.reveal(caller.token, grant_id), vault_addr)
+    def reveal(request: Request, grant_id: str, caller: Caller,
+               body: Annotated[RevealIn | None, Body()] = None) -> JSONObject:
+        return reveal_answer(request, access.reveal(caller.token, grant_id, again=bool(body and body.again)),
+                             vault_addr)
 
     return r

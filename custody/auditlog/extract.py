@@ -29,6 +29,7 @@ from custody.auditlog.facts import (
 from custody.auditlog.timeparse import norm_time
 
 CACHE_MAX = 20_000  # distinct strings an Extractor shares before it starts afresh
+STAGED = "cubbyhole/reveals/"  # where the service stages a code to wrap it (its own token's cubbyhole)
 _SLASHES = re.compile("/{2,}")
 
 
@@ -180,6 +181,8 @@ class Extractor:
         error = _s(e.get("error"))
         if len(self._strs) > CACHE_MAX:
             self.forget()
+        if path.startswith(STAGED) and self.is_service(auth):  # the service's own cubbyhole (anyone has one)
+            return self._service(e, req, path, rank, time, rid, auth, error)
         if path.startswith(self.prefix) or path == self.mount:
             if self.is_service(auth):
                 return self._service(e, req, path, rank, time, rid, auth, error)
@@ -298,7 +301,8 @@ class Extractor:
             if rel.startswith("reveals/"):
                 return None  # the service staging the code it is about to hand out: the wrapped read counts
             return self._write(req, rel, rank, time, rid, error)
-        if op == "read" and path.startswith(self.reveals_prefix) and rank == RESPONSE and not error:
+        staged = STAGED if path.startswith(STAGED) else self.reveals_prefix  # now the cubbyhole; KV before
+        if op == "read" and path.startswith(staged) and rank == RESPONSE and not error:
             wrap_info = _d(_d(e.get("response")).get("wrap_info"))
             wrap = self._i(wrap_info.get("token"))
             if wrap:
@@ -306,7 +310,7 @@ class Extractor:
                     rank,
                     time,
                     rid,
-                    self._i(path[len(self.reveals_prefix) :]),
+                    self._i(path[len(staged) :]),
                     wrap,
                     min(max(_int(wrap_info.get("ttl"), 0), 0), MAX_TTL),
                     self._who(auth),

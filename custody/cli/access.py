@@ -61,14 +61,18 @@ for _command in (
 
 @access.command("reveal")
 @click.argument("grant")
+@click.option("--again", is_flag=True,
+              help="the last reveal's answer never reached you: revoke the wrapping token it handed out and take "
+                   "the same code in a new one")
 @fmt_option
-def access_reveal(grant: str, fmt: str) -> None:
+def access_reveal(grant: str, again: bool, fmt: str) -> None:
     """Take GRANT's code: custody answers with a single-use wrapping token, checked and unwrapped in your Vault."""
     from custody.cli.unwrap import take_code
 
-    out = take_code(client(), grant)
+    out = take_code(client(), grant, again=again)
     emit(fmt, out, f"{out['code']}\n\n(one-time recovery code for {out['account']}; {out['remaining']} left. "
-                   "Use it now; it is burned once used.)")
+                   "Use it now; it is burned once used.)\n(unwrapped in your Vault with your token, as "
+                   "`bao unwrap -field=code TOKEN` would)")
 
 
 @access.command("list")

@@ -32,7 +32,9 @@ def codes_deposit(account: str, file: Path | None, replace: bool, fmt: str) -> N
     """
     path = f"accounts/{account_path(account)}/codes"
     data = client().call("POST", path, {"codes": read_codes(file), "replace": replace})
-    emit(fmt, data["data"], f"deposited {data['data']['total']} codes for {account}")
+    revoked = data["data"].get("revoked_grants") or []
+    emit(fmt, data["data"], f"deposited {data['data']['total']} codes for {account}" +
+         (f"; revoked the grants open for the old codes: {', '.join(revoked)}" if revoked else ""))
 
 
 @codes.command("status")

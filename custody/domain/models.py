@@ -285,6 +285,23 @@ class Decision(Model):
 GrantId = Annotated[str, Field(pattern=GRANT_ID_PATTERN)]
 
 
+class AttemptState(StrEnum):
+    running = "running"  # taking the code, wrapping it: no wrapping token has left the service yet
+    handed_out = "handed_out"  # its wrapping token (``accessor``) went to the requester
+    abandoned = "abandoned"  # it failed before handing anything out (its token, if any, revoked)
+
+
+class Attempt(Model):
+    """One try at handing out a grant's code. Only the reveal whose check-and-set write started it (its ``nonce``)
+    may finish it; the wrapping token it handed out is named by ``accessor`` (never the token itself)."""
+
+    number: int = Field(ge=1)
+    nonce: str = Field(repr=False)
+    started_at: datetime
+    state: AttemptState = AttemptState.running
+    accessor: str = Field("", repr=False)
+
+
 class Grant(Model):
     id: GrantId
     account: str
@@ -308,6 +325,8 @@ class Grant(Model):
     # The generation of the account's code set when the grant was requested: it may only take a code of that set
     # (0: not recorded, a grant from before custody recorded it).
     codes_generation: int = 0
+    attempt: Attempt | None = None  # the latest try at handing out its code (None: never tried, or before custody
+    # recorded them)
     version: int = 0  # KV version the grant was read at: the check-and-set guard for the next write
 
     def effective_status(self, now: datetime) -> GrantStatus:

@@ -34,6 +34,7 @@ from custody.errors import Conflict, ValidationError
 
 INTERRUPTED_AFTER = timedelta(minutes=15)
 REVOKED_REASON = "codes rotated"  # what a grant revoked by a rotation says
+REPLACED_REASON = "codes replaced"  # ...and by a `codes deposit --replace`
 
 
 class DueKind(StrEnum):

@@ -10,10 +10,17 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 | ``account-names/<platform>/<name>`` | the claim on a username, case-folded: which account has it |
 | ``codes/<platform>/<user>``         | the code set (its custom_metadata: the summary the sweep reads) |
 | ``grants/<id>``                     | a grant                                                    |
-| ``reveals/<id>``                    | one code, for the instant it takes Vault to wrap it        |
+| ``index/requester/<entity>/<id>``   | grant ``id`` is one of this requester's (a listing's index) |
+| ``index/account/<p>/<u>/<id>``      | grant ``id`` is one of this account's                      |
+| ``index/built``                     | every grant older than this marker is in the index         |
+| ``holdings/<entity>``               | the grants a requester may still hold open (their limits)  |
+| ``cubbyhole/reveals/<id>``          | one code, for the instant it takes Vault to wrap it (in the |
+|                                     | service token's own cubbyhole, not in the KV mount)        |
 | ``denied/<yyyymmdd>/<slot>``        | refused API calls of the day, counted (``repo.denials``)   |
 | ``rotating/<platform>/<user>``      | the marker of a rotation in progress                       |
 | ``rotations/<platform>/<user>/<n>`` | the evidence of rotation n                                 |
+| ``rotations/<p>/<u>/<n>/revoked/<k>``| page k of the grants rotation n revoked, past the first 100 |
+| ``replacements/<p>/<u>/<g>``        | the evidence of a ``--replace`` that made generation g     |
 | ``keys/<platform>/<user>``          | the account's WebAuthn key roster                          |
 | ``waves/<name>``                    | an enrolment wave                                          |
 | ``drills/<id>``                     | a recovery drill                                           |
@@ -25,12 +32,13 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from custody.domain.accounts import changes
 from custody.domain.events import Event
-from custody.domain.models import Account, CodeSet, Decision, Grant, Principal, StoredCode, iso
+from custody.domain.grants import Held, Holdings
+from custody.domain.models import Account, Attempt, CodeSet, Decision, Grant, Principal, StoredCode, iso
 from custody.domain.rotation import Evidence, OpenRotation
 
 NON_HMAC_KEYS = (
@@ -56,6 +64,7 @@ SECRET_KEYS = ("code", "codes")
 ACCOUNTS, GRANTS, ROTATING = "accounts/", "grants/", "rotating/"
 KEYS, WAVES, DRILLS, PEOPLE, PRINTS, MARKS = "keys/", "waves/", "drills/", "people/", "prints/", "marks/"
 PRINT_KEY = "keyring/prints"
+INDEX_BUILT = "index/built"
 
 
 def account_path(account_id: str) -> str:
@@ -74,6 +83,18 @@ def codes_path(account_id: str) -> str:
 
 def grant_path(grant_id: str) -> str:
     return f"grants/{grant_id}"
+
+
+def requester_index(requester_id: str) -> str:
+    return f"index/requester/{requester_id}/"
+
+
+def account_index(account_id: str) -> str:
+    return f"index/account/{account_id}/"
+
+
+def holdings_path(requester_id: str) -> str:
+    return f"holdings/{requester_id}"
 
 
 def reveal_path(grant_id: str) -> str:
@@ -208,6 +229,7 @@ def grant_to_record(g: Grant) -> dict[str, Any]:
         "revoked_reason": g.revoked_reason,
         "drill": g.drill,
         "requester_email": g.requester_email,
+        "reveal_attempt": g.attempt.model_dump(mode="json") if g.attempt else None,
     }
 
 
@@ -239,8 +261,38 @@ def grant_from_record(data: dict[str, Any], version: int) -> Grant:
         revoked_reason=data.get("revoked_reason"),
         drill=data.get("drill"),
         requester_email=data.get("requester_email"),
+        attempt=Attempt.model_validate(data["reveal_attempt"]) if data.get("reveal_attempt") else None,
         version=version,
     )
+
+
+def index_record(g: Grant) -> dict[str, Any]:
+    """An index entry names its grant; the grant itself is the truth (an entry whose grant is missing is skipped)."""
+    return {"grant_id": g.id, "account": g.account, "requester_entity": g.requester_id,
+            "created_at": g.created_at.isoformat()}
+
+
+def _held(h: Held) -> str:
+    # One string per grant: Vault refuses a JSON body of more than about a thousand strings.
+    return f"{h.grant_id} {int(h.since.timestamp())} {h.account}"
+
+
+def _unheld(text: object) -> Held | None:
+    parts = str(text).split(" ")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return Held(parts[0], parts[2], datetime.fromtimestamp(int(parts[1]), UTC))
+
+
+def holdings_to_record(h: Holdings) -> dict[str, Any]:
+    return {"open": [_held(x) for x in h.open], "unreviewed": [_held(x) for x in h.unreviewed]}
+
+
+def holdings_from_record(data: dict[str, Any]) -> Holdings:
+    def parse(key: str) -> tuple[Held, ...]:
+        return tuple(x for x in map(_unheld, data.get(key) or []) if x is not None)
+
+    return Holdings(open=parse("open"), unreviewed=parse("unreviewed"))
 
 
 # ---- rotations -------------------------------------------------------------------------------------------------
@@ -254,9 +306,40 @@ def open_rotation_from_record(data: dict[str, Any]) -> OpenRotation:
                         actor=str(data.get("actor") or "unknown"))
 
 
+# A record names at most this many grant ids itself, and each further page this many more: Vault refuses a JSON body
+# of more than about a thousand strings, and the grants a rotation revokes are as many as other people opened.
+INLINE_GRANT_IDS = 100
+PAGE_GRANT_IDS = 500
+
+
+def split_grant_ids(ids: tuple[str, ...] | list[str]) -> tuple[list[str], list[list[str]]]:
+    """The ids a record names itself, and the pages of the rest."""
+    rest = list(ids[INLINE_GRANT_IDS:])
+    return list(ids[:INLINE_GRANT_IDS]), [rest[i:i + PAGE_GRANT_IDS] for i in range(0, len(rest), PAGE_GRANT_IDS)]
+
+
+def revoked_page_path(record_path: str, page: int) -> str:
+    return f"{record_path}/revoked/{page}"
+
+
+def replacement_path(account_id: str, generation: int) -> str:
+    return f"replacements/{account_id}/{generation}"
+
+
+def revoked_fields(ids: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """How a record names the grants it revoked: the first ones, how many in all, on how many further pages."""
+    first, pages = split_grant_ids(ids)
+    return {"revoked_grants": first, "revoked_count": len(ids), "revoked_pages": len(pages)}
+
+
+def page_record(account_id: str, page: int, ids: list[str], event: Event, at: datetime) -> dict[str, Any]:
+    return {"event": event.value, "account": account_id, "page": page, "revoked_grants": ids, "at": at.isoformat()}
+
+
 def evidence_to_record(ev: Evidence) -> dict[str, Any]:
-    """Started: who, why, what it replaces. Once the new set is stored: also what it destroys and revokes.
-    Completed: stamped by whoever completed it, with the grants it did revoke."""
+    """Started: who, why, what it replaces. Once the new set is stored: also what it destroys and revokes (the
+    first grants here, the rest on pages). Completed: stamped by whoever completed it, with the grants it did
+    revoke."""
     event = Event.rotation_completed if ev.completed else Event.rotation_started
     record: dict[str, Any] = {
         "event": event.value, "actor": ev.actor, "actor_entity": ev.actor_entity, "at": ev.at.isoformat(),
@@ -266,13 +349,14 @@ def evidence_to_record(ev: Evidence) -> dict[str, Any]:
     }
     if ev.new_version is not None:
         record |= {"new_version": ev.new_version, "destroyed_versions": list(ev.destroyed_versions),
-                   "revoked_grants": list(ev.revoked_grants)}
+                   **revoked_fields(ev.revoked_grants)}
     if ev.completed_at is not None:
         record["completed_at"] = ev.completed_at.isoformat()
     return record
 
 
-def evidence_from_record(data: dict[str, Any]) -> Evidence:
+def evidence_from_record(data: dict[str, Any], more_revoked: list[str] | None = None) -> Evidence:
+    """The evidence in ``data``; ``more_revoked``: the grant ids on its pages, in order."""
     new_version = data.get("new_version")
     completed_at = data.get("completed_at")
     return Evidence(
@@ -285,7 +369,7 @@ def evidence_from_record(data: dict[str, Any]) -> Evidence:
         status=str(data.get("status") or "started"),
         new_version=int(new_version) if new_version is not None else None,
         destroyed_versions=tuple(int(v) for v in data.get("destroyed_versions") or []),
-        revoked_grants=tuple(str(g) for g in data.get("revoked_grants") or []),
+        revoked_grants=tuple(str(g) for g in [*(data.get("revoked_grants") or []), *(more_revoked or [])]),
         completed_at=datetime.fromisoformat(completed_at) if completed_at else None,
     )
 

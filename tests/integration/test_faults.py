@@ -31,7 +31,7 @@ from custody.devstack import DevStack
 from custody.errors import StoreError
 from custody.notify import Notifier
 from custody.store import Store
-from tests.helpers import DEPOSITED, REASON, Clock, Stack, in_process, local_http, new_codes, uniq
+from tests.helpers import DEPOSITED, REASON, SESSION_LIMITS, Clock, Stack, in_process, local_http, new_codes, uniq
 from tests.integration.test_notify_and_secrecy import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("faults")]
@@ -144,7 +144,7 @@ def test_slow_vault_times_out_cleanly_and_the_reveal_resumes(stack: Stack, clock
     try:
         store = Store(proxy.addr, timeout=0.5, retries=1, retry_base=0.05)
         store.use_token(stack.service_store()._refresh())
-        svc = in_process(store, settings=PolicySettings(), clock=clock)
+        svc = in_process(store, settings=PolicySettings(**SESSION_LIMITS), clock=clock)
         grant = svc.access.request(stack.token("engineer"), account, REASON)
         proxy.delay = 1.0  # every Vault answer now arrives after the 0.5 s timeout
         start = time.monotonic()
@@ -190,7 +190,7 @@ def test_dropped_connections_give_a_clean_503_and_write_nothing(stack: Stack, cl
     try:
         store = Store(proxy.addr, timeout=2, retries=2, retry_base=0.05)
         store.use_token(stack.service_store()._refresh())
-        app = TestClient(create_app(in_process(store, settings=PolicySettings(), clock=clock)))
+        app = TestClient(create_app(in_process(store, settings=PolicySettings(**SESSION_LIMITS), clock=clock)))
         before = grant_keys(stack)
         proxy.mode = "drop"
         proxy.cut()
@@ -282,7 +282,7 @@ def test_hanging_webhook_is_degraded_but_safe(stack: Stack, clock: Clock, accoun
     receiver = Receiver(hang=3)
     try:
         notifier = Notifier([receiver.url], timeout=0.3, attempts=1)
-        app = TestClient(create_app(in_process(stack.service_store(), settings=PolicySettings(),
+        app = TestClient(create_app(in_process(stack.service_store(), settings=PolicySettings(**SESSION_LIMITS),
                                             notifier=notifier, clock=clock)))
         start = time.monotonic()
         for _ in range(3):

@@ -81,7 +81,7 @@ resource "vault_approle_auth_backend_role" "service" {
   backend                 = vault_auth_backend.approle.path
   role_name               = "custody-service"
   token_policies          = [vault_policy.custody["custody-service"].name]
-  token_no_default_policy = true # the KV mount is all it needs; see custody/bootstrap.py
+  token_no_default_policy = true # custody-service grants all it needs (its KV mount, its cubbyhole); see custody/bootstrap.py
   token_ttl               = var.service_token_ttl
   token_max_ttl           = var.service_token_max_ttl
   token_type              = "service"
