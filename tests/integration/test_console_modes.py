@@ -22,7 +22,7 @@ from custody.notify import Notifier
 from custody.store import Store
 from custody.usecases.console import code_of
 from tests.consolekit import Person, grant_id_from
-from tests.helpers import DEPOSITED, REASON, Stack, in_process, run_cli
+from tests.helpers import DEPOSITED, REASON, SESSION_LIMITS, Stack, in_process, run_cli
 
 pytestmark = pytest.mark.integration
 BASE = "http://console.test"
@@ -31,7 +31,7 @@ BASE = "http://console.test"
 def console(stack: Stack, notifier: Notifier | None = None, **settings: Any) -> TestClient:
     store = stack.service_store()
     config = ConsoleSettings(vault_addr=stack.vault_addr, **settings)
-    uc = in_process(store, settings=PolicySettings(), person_vault=store, console=config,
+    uc = in_process(store, settings=PolicySettings(**SESSION_LIMITS), person_vault=store, console=config,
                     **({"notifier": notifier} if notifier else {}))
     app = create_app(uc, vault_addr=stack.vault_addr, console=config, console_keys=KeyRing([os.urandom(32)]))
     return TestClient(app, base_url=BASE, follow_redirects=False)
