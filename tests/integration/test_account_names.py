@@ -38,7 +38,7 @@ def test_concurrent_creations_that_differ_in_case_make_one_account(stack: Stack,
 
 
 def test_an_unknown_account_suggests_the_spelling_that_exists(stack: Stack) -> None:
-    name = uniq("CaseX")
+    name = uniq("CaseX") + "ab"  # ends in two different letters, so swapping them is a typo
     assert stack.cli("security", "accounts", "add", f"pypi/{name}", "--owner", "o@example.com").exit_code == 0
     shown = stack.cli("security", "accounts", "show", f"pypi/{name.lower()}")
     assert shown.exit_code == 1 and f"unknown account pypi/{name.lower()}" in shown.err, shown.err
