@@ -50,7 +50,7 @@ PREDICATE: dict[str, Any] = {
                                                     "interrupted_rotation": None},
                  "rotations": [{"number": 1, "status": "completed"}]}],
     "keys": {"rosters": [], "check": {"ok": True, "accounts": [{"account": "pypi/acme", "ok": True, "problems": []}]}},
-    "drills": {"drills": [{"id": "dr_aaaaaaaaaaaa", "result": "passed", "flags": []}], "accounts_without_pass": []},
+    "drills": {"drills": [{"id": "dr_aaaaaaaaaaaa", "result": "pass", "flags": []}], "accounts_without_pass": []},
     "offboardings": [{"email": "leaver@example.com", "now": {"revoke_grants": [], "keys": [], "owned": []}}],
     "access": {"reveals": [REVEAL], "anomalies": [], "principals": [], "not_listed": {"anomalies": []}},
     "inventory": None,

@@ -113,7 +113,7 @@ def build(period: str, logs: tuple[str, ...], inventory: Path | None, out: Path,
         except UnicodeDecodeError:
             raise ValidationError(f"the inventory {inventory} is not UTF-8 JSON") from None
     answer = client().call("POST", "evidence/build", json=body)
-    env = dsse.parse(json.dumps(answer["envelope"]).encode())
+    env = dsse.parse(json.dumps(answer["data"]["envelope"]).encode())
     if signer is not None:
         env = dsse.sign(env, [signer])
     write_atomically(out, env.dumps())
@@ -126,7 +126,7 @@ def _keys(public_keys: tuple[Path, ...], vault: bool) -> list[Any]:
 
     keys = [load_public(_read(p, "the public key"), str(p)) for p in public_keys]
     if vault:
-        for k in client().call("GET", "evidence/keys")["keys"]:
+        for k in client().call("GET", "evidence/keys")["data"]["keys"]:
             keys.append(load_public(str(k["public_key"]).encode(), str(k["name"])))
     return keys
 

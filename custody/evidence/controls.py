@@ -182,7 +182,7 @@ def removals(p: Predicate) -> Finding:
 def drills(p: Predicate) -> Finding:
     report = p.get("drills") or {}
     failed = [_ptr("drills", "drills", i) for i, d in enumerate(report.get("drills") or [])
-              if d.get("result") == "failed" or d.get("flags")]
+              if d.get("result") == "fail" or d.get("flags")]
     stale = [_ptr("drills", "accounts_without_pass", i) for i, _ in enumerate(report.get("accounts_without_pass")
                                                                                  or [])]
     return Finding(tuple(failed + stale), f"{len(failed)} drills failed or were flagged, {len(stale)} accounts "

@@ -110,7 +110,7 @@ def test_a_service_account_without_a_human_owner_fails_identity() -> None:
 
 
 def test_a_failed_drill_fails_secure_authentication() -> None:
-    drills = {"drills": [{"id": "dr_x", "result": "failed", "flags": []}], "accounts_without_pass": []}
+    drills = {"drills": [{"id": "dr_x", "result": "fail", "flags": []}], "accounts_without_pass": []}
     assert _status(predicate(drills=drills))["A.8.5"] == "fail"
 
 
