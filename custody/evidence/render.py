@@ -27,6 +27,12 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def _time(value: object) -> str:
+    """An audit time to the second, for reading (the statement keeps it whole)."""
+    text = str(value or "")
+    return f"{text[:10]} {text[11:19]}Z" if len(text) >= 19 and text[10] == "T" else text or "-"
+
+
 def _who(p: Mapping[str, Any] | None) -> str:
     p = p or {}
     return str(p.get("display_name") or p.get("entity_id") or "-")
@@ -77,13 +83,14 @@ def sections(stmt: Mapping[str, Any]) -> list[Section]:
           for o in p.get("offboardings") or []]),
         ("reveals", "Reveals (from the audit logs)", ["time", "account", "grant", "requester", "reason", "ticket",
                                                        "approvers", "emergency", "review"],
-         [(r.get("time"), r.get("account"), r.get("grant_id"), _who(r.get("requester")), r.get("reason"),
+         [(_time(r.get("time")), r.get("account"), r.get("grant_id"), _who(r.get("requester")), r.get("reason"),
            r.get("ticket"), [f"{a.get('approver')}: {a.get('comment') or ''}".rstrip(": ")
                              for a in r.get("approvers") or []], r.get("emergency"),
-           (f"{r['review'].get('by')}: {r['review'].get('comment') or ''}" if r.get("review") else None))
+           (f"{r['review'].get('by')}: {r['review'].get('comment') or ''}".rstrip(": ") if r.get("review") else None))
           for r in access.get("reveals") or []]),
         ("anomalies", "Anomalies (from the audit logs)", ["time", "kind", "severity", "who", "path", "why"],
-         [(a.get("time"), a.get("kind"), a.get("severity"), _who(a.get("principal")), a.get("path"), a.get("why"))
+         [(_time(a.get("time")), a.get("kind"), a.get("severity"), _who(a.get("principal")), a.get("path"),
+           a.get("why"))
           for a in access.get("anomalies") or []]),
     ]
 
@@ -91,7 +98,10 @@ def sections(stmt: Mapping[str, Any]) -> list[Section]:
 def _header(stmt: Mapping[str, Any], env: Envelope) -> list[tuple[str, str]]:
     p = stmt["predicate"]
     inputs = p.get("inputs") or {}
-    return [("period", f"{p['period']['start']} to {p['period']['end']}"),
+    counts = {st: sum(1 for c in p.get("controls") or [] if c.get("status") == st)
+              for st in ("pass", "fail", "not-applicable")}
+    return [("period", f"from {p['period']['start']} up to {p['period']['end']} (excluded)"),
+            ("controls", f"{counts['fail']} fail, {counts['pass']} pass, {counts['not-applicable']} not applicable"),
             ("built", f"{inputs.get('built_at')} by {_who(inputs.get('built_by'))}"),
             ("custody version", str(inputs.get("custody_version"))),
             ("signatures", ", ".join(s.keyid for s in env.signatures) or "none"),
@@ -125,15 +135,21 @@ STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1c2330;background:#f6f7f9}
 main{max-width:1280px;margin:0 auto;padding:24px}
 h1{font-size:24px;margin:0 0 12px}h2{font-size:18px;margin:28px 0 8px}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}dt{font-weight:600}dd{margin:0}
+dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:4px 16px;margin:0}dt{font-weight:600}
+dd{margin:0;overflow-wrap:anywhere}
 .card{background:#fff;border:1px solid #d8dde5;border-radius:8px;padding:16px;overflow-x:auto}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:6px 8px;
-border-bottom:1px solid #e6e9ee;overflow-wrap:anywhere}th{background:#eef1f5;font-weight:600}
+border-bottom:1px solid #e6e9ee}td{overflow-wrap:anywhere}th{background:#eef1f5;font-weight:600;white-space:nowrap}
+#controls td:first-child{white-space:nowrap}#controls td:nth-child(2){min-width:14em}
+#controls td:last-child{min-width:19em}
+#reveals td:first-child,#anomalies td:first-child{min-width:7em}td code{display:block;overflow-wrap:anywhere}
 .status{font-weight:700;border-radius:4px;padding:1px 6px;white-space:nowrap}
 .pass{background:#dff3e4;color:#17622f}.fail{background:#fbe0e0;color:#8a1c1c}
 .not-applicable{background:#eceff3;color:#4a5563}
 nav a{margin-right:12px}code{font-size:13px}
-@media (max-width:900px){main{padding:12px}th,td{padding:4px 5px;font-size:13px}}
+@media (max-width:900px){main{padding:12px}th,td{padding:4px 5px;font-size:13px}
+#controls td:first-child{white-space:normal}#controls td:nth-child(2){min-width:9em}
+#controls td:last-child{min-width:13em}}
 """
 
 
@@ -142,7 +158,7 @@ def _cell(column: str, value: object) -> str:
         cls = str(value) if value in ("pass", "fail", "not-applicable") else ""
         return f'<td><span class="status {cls}">{_e(value)}</span></td>'
     if column == "evidence" and isinstance(value, list):
-        return "<td>" + "<br>".join(f"<code>{_e(v)}</code>" for v in value) + "</td>"
+        return "<td>" + "".join(f"<code>{_e(v)}</code>" for v in value) + "</td>"
     return f"<td>{_e(value)}</td>"
 
 
