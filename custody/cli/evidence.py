@@ -200,17 +200,22 @@ def keygen(out: Path, fmt: str) -> None:
 
 @evidence.command("render")
 @click.argument("file", type=READABLE)
-@click.option("--format", "fmt", type=click.Choice(["html", "markdown"]), default="markdown", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["html", "markdown", "json"]), default="markdown",
+              show_default=True, help="json: the statement the pack carries, decoded")
 @click.option("--out", type=FILE, default=None, help="write here instead of to stdout")
 def render(file: Path, fmt: str, out: Path | None) -> None:
-    """FILE for people: the controls first, then the raw sections (signatures are not checked: use verify)."""
+    """FILE for people: the controls first, then the raw sections (signatures are not checked: use verify).
+    ``--format json`` prints the decoded statement, for scripts."""
     from custody.evidence import dsse
     from custody.evidence import render as pages
     from custody.evidence.statement import parse_statement
 
     env = dsse.parse(_read(file, "the pack"))
     stmt = parse_statement(env.payload)
-    text = pages.html(stmt, env) if fmt == "html" else pages.markdown(stmt, env)
+    if fmt == "json":
+        text = json.dumps(stmt, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    else:
+        text = pages.html(stmt, env) if fmt == "html" else pages.markdown(stmt, env)
     if out is None:
         click.echo(text, nl=False)
     else:

@@ -49,11 +49,11 @@ def _when(text: str, end: bool) -> datetime:
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=UTC) + (timedelta(days=1) if end else timedelta())
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidEvidence(f"not a date or time: {text!r}",
                               hint="--period START/END, e.g. 2026-01-01/2026-12-31 (dates in UTC, END included) "
                                    "or ISO 8601 times") from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def parse_period(text: str) -> Period:

@@ -42,5 +42,6 @@ def test_evidence_guide_runs_as_written(tmp_path: Path) -> None:
     page = (tmp_path / "pack.html").read_text()
     assert page.startswith("<!doctype html>") and "Controls" in page
     assert (tmp_path / "pack.md").read_text().startswith("# Evidence pack")
+    assert json.loads((tmp_path / "statement-indented.json").read_text())["_type"] == "https://in-toto.io/Statement/v1"
     pack = json.loads((tmp_path / "pack.json").read_text())
     assert len(pack["signatures"]) == 2  # the service's and the auditor's co-signature

@@ -165,7 +165,8 @@ def test_periods() -> None:
     assert parse_period("2026-01-01T08:00:00+02:00/2026-01-02T00:00Z").start.hour == 6
     for bad, why in [("2026-01-01", "not a period"), ("2026-02-30/2026-03-01", "not a date"),
                      ("2026-03-01/2026-01-01", "ends before"), ("2020-01-01/2026-01-01", "three years"),
-                     ("/2026-01-01", "not a period")]:
+                     ("/2026-01-01", "not a period"), ("9999-12-30/9999-12-31", "not a date"),
+                     ("0001-01-01T00:00:00+01:00/2026-01-01", "not a date"), ("2026-01-01/2026-01-01T25:00", "not a")]:
         with pytest.raises(InvalidEvidence, match=why):
             parse_period(bad)
 
