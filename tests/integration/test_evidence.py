@@ -241,13 +241,28 @@ def test_an_air_gapped_build_is_signed_by_the_local_key_only(built: Built, stack
     key = tmp_path / "offline.pem"
     ok(stack.cli(None, "evidence", "keygen", "--out", str(key)))
     pack = tmp_path / "offline.json"
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"findings": [], "repos": [{"repo": "acme"}]}))
     done = ok(stack.cli("security", "evidence", "build", "--period", PERIOD, "--key", str(key), "--out", str(pack),
-                        "--format", "json", custody_addr=built.addr))
+                        "--inventory", str(inventory), "--format", "json", custody_addr=built.addr))
     assert len(done["signatures"]) == 1
+    stmt = _stmt(pack)
+    assert stmt["subject"][-1]["name"] == "inventory.json" and stmt["predicate"]["inventory"]["repos"]
+    inventory.write_text("not json")
+    r = stack.cli("security", "evidence", "build", "--period", PERIOD, "--key", str(key), "--out",
+                  str(tmp_path / "never.json"), "--inventory", str(inventory), custody_addr=built.addr)
+    assert r.exit_code == 1 and "inventory.json is not JSON" in r.err and not (tmp_path / "never.json").exists()
     assert ok(stack.cli(None, "evidence", "verify", str(pack), "--public-key", f"{key}.pub", "--format",
                         "json"))["valid"]
     r = stack.cli("auditor", "evidence", "verify", str(pack), "--vault", custody_addr=built.addr)
     assert r.exit_code == 1 and "no signature was made by a key given" in r.err
+    both = tmp_path / "both.json"
+    done = ok(stack.cli("security", "evidence", "build", "--period", PERIOD, "--sign", "vault", "--key", str(key),
+                        "--out", str(both), "--format", "json", custody_addr=built.addr))
+    assert len(done["signatures"]) == 2  # the service's, then the security lead's
+    data = ok(stack.cli("auditor", "evidence", "verify", str(both), "--vault", "--public-key", f"{key}.pub",
+                        "--format", "json", custody_addr=built.addr))
+    assert data["signers"][0].startswith("vault:") and data["signers"][1] == f"{key}.pub"
 
 
 def test_bad_input_writes_nothing(built: Built, stack: Stack, tmp_path: Path) -> None:
