@@ -23,6 +23,7 @@ import httpx
 
 from custody.durations import parse_duration
 from custody.errors import PermissionDenied, StoreError, ValidationError
+from custody.evidence import TRANSIT_KEY, TRANSIT_MOUNT
 from custody.httpclient import client
 from custody.repo.records import NON_HMAC_KEYS, SECRET_KEYS
 
@@ -35,6 +36,10 @@ KV_MAX_VERSIONS = 20  # a code set's history: enough to see past rotations, smal
 KV_CAS_REQUIRED = True  # every write must carry the version it read: replicas never lose an update
 APPROLE_MOUNT = "approle"
 POLICY_MOUNT_PLACEHOLDER = '"custody-kv/'  # how policies/*.hcl name the mount; replaced for another --mount
+# The evidence pack's signing key: a transit key that never leaves Vault; only custody-service may sign with it.
+EVIDENCE_TRANSIT_MOUNT = TRANSIT_MOUNT
+EVIDENCE_KEY = TRANSIT_KEY
+EVIDENCE_KEY_TYPE = "ed25519"
 
 
 @dataclass(frozen=True)
@@ -289,6 +294,29 @@ def mount_steps(admin: Admin, opts: Options) -> list[Step]:
     return steps
 
 
+def transit_steps(admin: Admin) -> list[Step]:
+    """The transit mount and the evidence key in it (made once; never exportable, never deletable)."""
+    mount, key = EVIDENCE_TRANSIT_MOUNT, EVIDENCE_KEY
+    existing = admin.call("GET", "sys/mounts").get("data", {}).get(f"{mount}/")
+    if existing and existing.get("type") != "transit":
+        raise ValidationError(f"{mount}/ is already mounted as {existing.get('type')}, not transit",
+                              hint="custody signs evidence packs with a transit key there; move that engine away")
+    have = admin.call("GET", f"{mount}/keys/{key}", ok404=True).get("data") if existing else None
+    if have and have.get("type") != EVIDENCE_KEY_TYPE:
+        raise ValidationError(f"{mount}/keys/{key} is a {have.get('type')} key, not {EVIDENCE_KEY_TYPE}",
+                              hint="evidence packs are signed with ed25519; see docs/evidence.md")
+    return [
+        Step(f"enable transit secrets engine at {mount}/", "unchanged" if existing else "create",
+             _write(admin, "POST", f"sys/mounts/{mount}",
+                    {"type": "transit", "description": "custody evidence signing key (service only)"}),
+             ((f"sys/mounts/{mount}", ("update", "create")),)),
+        Step(f"create {EVIDENCE_KEY_TYPE} transit key {mount}/keys/{key} (signs evidence packs)",
+             "unchanged" if have else "create",
+             _write(admin, "POST", f"{mount}/keys/{key}", {"type": EVIDENCE_KEY_TYPE, "exportable": False}),
+             ((f"{mount}/keys/{key}", ("update", "create")),)),
+    ]
+
+
 def policy_steps(admin: Admin, opts: Options) -> list[Step]:
     steps = []
     for name, text in policies(opts.mount).items():
@@ -340,7 +368,8 @@ def group_steps(admin: Admin) -> list[Step]:
 
 def steps(admin: Admin, opts: Options) -> list[Step]:
     """Everything bootstrap would do, from the current state (reads only)."""
-    return [*mount_steps(admin, opts), *policy_steps(admin, opts), *auth_steps(admin, opts), *group_steps(admin)]
+    return [*mount_steps(admin, opts), *transit_steps(admin), *policy_steps(admin, opts), *auth_steps(admin, opts),
+            *group_steps(admin)]
 
 
 def preflight(admin: Admin, todo: Sequence[Step]) -> None:
@@ -372,6 +401,8 @@ def plan(mount: str = KV_MOUNT) -> list[str]:
         f"tune {mount}/: {len(NON_HMAC_KEYS)} non-secret fields readable in audit logs "
         f"(never {', '.join(SECRET_KEYS)})",
         f"configure {mount}/: max_versions={KV_MAX_VERSIONS}, cas_required={str(KV_CAS_REQUIRED).lower()}",
+        f"enable transit secrets engine at {EVIDENCE_TRANSIT_MOUNT}/ (if absent)",
+        f"create {EVIDENCE_KEY_TYPE} transit key {EVIDENCE_TRANSIT_MOUNT}/keys/{EVIDENCE_KEY} (if absent)",
         *(f"write policy {name}" for name in policies(mount)),
         f"enable AppRole auth at auth/{opts.approle_mount}/ (if absent)",
         *(f"write AppRole {name} -> {', '.join(role.policies)}" for name, role in opts.approles().items()),

@@ -41,7 +41,8 @@ def build(settings: ServerSettings) -> FastAPI:
     # The Store is custody's KV mount, what Vault says about callers, and how the console signs people in.
     uc = UseCases.build(store, store, settings, callers=CallerCache(max_age=settings.caller_cache_seconds),
                         notifier=Notifier(settings.webhooks, settings.webhook_format, console_url=console.url),
-                        api_path=settings.api_path, audit_logs=settings.audit_logs, person_vault=store, console=console)
+                        api_path=settings.api_path, audit_logs=settings.audit_logs, person_vault=store, console=console,
+                        signer=store)
     return create_app(uc, settings.max_body_bytes, settings.public_vault_addr or settings.vault_addr, console, keys)
 
 

@@ -8,6 +8,7 @@ module: they become ``StoreError`` and friends, with messages that never hold a 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -441,6 +442,28 @@ class Store:
         resp = self._call("POST", "auth/token/revoke-accessor", json={"accessor": accessor},
                           what="revoke a wrapping token")
         return not any("no token found" in str(w).lower() for w in resp.get("warnings") or [])
+
+    # ---- transit (the evidence pack's signing key) ------------------------------------------------------------
+    def transit_sign(self, mount: str, key: str, data: bytes) -> tuple[int, bytes]:
+        """Sign ``data`` with transit key ``key`` (ed25519: the signature is over the bytes themselves); the key
+        version used and the raw signature."""
+        resp = self._call("POST", f"{mount}/sign/{key}", json={"input": base64.b64encode(data).decode()},
+                          what="sign an evidence pack")
+        text = str((resp.get("data") or {}).get("signature") or "")
+        prefix, _, rest = text.partition(":")
+        version, _, sig = rest.partition(":")
+        if prefix != "vault" or not version.startswith("v") or not version[1:].isdigit() or not sig:
+            raise StoreError("Vault answered a transit signature custody cannot read")
+        return int(version[1:]), base64.b64decode(sig)
+
+    def transit_public_keys(self, mount: str, key: str) -> dict[int, bytes]:
+        """Every version of transit key ``key``'s public half, raw."""
+        resp = self._call("GET", f"{mount}/keys/{key}", what="read the evidence signing key")
+        data = resp.get("data") or {}
+        if data.get("type") != "ed25519":
+            raise StoreError(f"the transit key {mount}/keys/{key} is not an ed25519 key",
+                             hint="evidence packs are signed with ed25519; see docs/evidence.md")
+        return {int(v): base64.b64decode(k["public_key"]) for v, k in (data.get("keys") or {}).items()}
 
     # ---- health -----------------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

@@ -12,7 +12,20 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from custody.api import accounts, audit, codes, drills, grants, health, keys, leaks, people, rollout, rotation
+from custody.api import (
+    accounts,
+    audit,
+    codes,
+    drills,
+    evidence,
+    grants,
+    health,
+    keys,
+    leaks,
+    people,
+    rollout,
+    rotation,
+)
 from custody.api.common import RequestContext, install_error_handlers
 from custody.config import ConsoleSettings
 from custody.console.routes import router as console_router
@@ -47,5 +60,6 @@ def create_app(uc: UseCases, max_body_bytes: int = 64 * 1024, vault_addr: str = 
     app.include_router(drills.router(uc.drills))
     app.include_router(people.router(uc.people))
     app.include_router(leaks.router(uc.leaks))
+    app.include_router(evidence.router(uc.evidence))
     app.include_router(console_router(uc, console or ConsoleSettings(), console_keys))
     return app

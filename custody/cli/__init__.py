@@ -9,6 +9,7 @@ Layout: one module per command group, each a shell that parses, calls one thing 
     access.py      custody access request|approve|deny|review|reveal|list|show
     rotation.py    custody rotation sweep         audit.py     custody audit summary
     whoami.py      custody whoami
+    evidence.py    custody evidence build|verify|sign|render|keygen
     common.py      --format, the API client, codes from a file or stdin, ACCOUNT/GRANT as URL segments
     output.py      JSON or text (tables; other people's text made safe for a terminal)
     settings.py    token, CUSTODY_ADDR, the caller's own Vault, read from the environment (no pydantic)

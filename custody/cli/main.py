@@ -19,6 +19,7 @@ from custody.cli import (
     codes,
     dev,
     drill,
+    evidence,
     inventory,
     keys,
     people,
@@ -56,6 +57,7 @@ COMMANDS: tuple[click.Command, ...] = (
     rollout.rollout,
     drill.drill,
     people.people,
+    evidence.evidence,
     whoami.whoami,
 )
 for _command in COMMANDS:

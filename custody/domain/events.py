@@ -51,6 +51,7 @@ class Event(StrEnum):
     key_reassigned = "key.reassigned"
     key_custodian_left = "key.custodian_left"
     keys_checked = "keys.checked"
+    evidence_built = "evidence.built"
     # enrolment waves
     wave_added = "wave.added"
     # recovery drills

@@ -9,3 +9,8 @@ path "custody/accounts/+/+/emergency" {
 path "custody-kv/*" {
   capabilities = ["deny"]
 }
+
+# Only the custody service signs with the evidence key.
+path "custody-transit/*" {
+  capabilities = ["deny"]
+}

@@ -31,3 +31,8 @@ path "custody/accounts/+/+/keys/verify" {
 path "custody-kv/*" {
   capabilities = ["deny"]
 }
+
+# Only the custody service signs with the evidence key.
+path "custody-transit/*" {
+  capabilities = ["deny"]
+}

@@ -23,3 +23,8 @@ path "custody/keys/check" {
 path "custody-kv/*" {
   capabilities = ["deny"]
 }
+
+# Only the custody service signs with the evidence key.
+path "custody-transit/*" {
+  capabilities = ["deny"]
+}

@@ -105,6 +105,25 @@ path "custody/accounts/+/+/codes/burn" {
   capabilities = ["update"]
 }
 
+# Evidence packs: build one (the service gathers, signs with its transit key) and read the keys that verify it.
+path "custody/evidence/build" {
+  capabilities = ["update"]
+}
+
+path "custody/evidence/keys" {
+  capabilities = ["read"]
+}
+
+# The evidence key's public half, from Vault itself (to verify a pack without asking custody); signing with it
+# stays the service's.
+path "custody-transit/keys/custody-evidence" {
+  capabilities = ["read"]
+}
+
+path "custody-transit/*" {
+  capabilities = ["deny"]
+}
+
 # Nobody but the service reads the custody KV mount, root aside.
 path "custody-kv/*" {
   capabilities = ["deny"]

@@ -38,3 +38,13 @@ path "auth/token/revoke-accessor" {
   # the wrapping token an earlier reveal of a grant handed out, before the same code goes out again
   capabilities = ["update"]
 }
+
+# The evidence pack's signing key: the service signs the packs it builds, and reads the key's public half (each
+# signature names its key version's key id). No other policy may sign with it.
+path "custody-transit/sign/custody-evidence" {
+  capabilities = ["update"]
+}
+
+path "custody-transit/keys/custody-evidence" {
+  capabilities = ["read"]
+}

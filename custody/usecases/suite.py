@@ -24,6 +24,7 @@ from custody.usecases.codes import Codes
 from custody.usecases.console import Console, NoUnwrap, Unwrapper
 from custody.usecases.context import Context
 from custody.usecases.drills import Drills
+from custody.usecases.evidence import Evidence, TransitSigner
 from custody.usecases.health import Health, VaultHealth
 from custody.usecases.keys import Keys
 from custody.usecases.leaks import Leaks
@@ -62,6 +63,7 @@ class UseCases:
     drills: Drills
     people: People
     leaks: Leaks
+    evidence: Evidence
     signin: SignIn
     console: Console
 
@@ -70,10 +72,10 @@ class UseCases:
               notifier: Notifier | None = None, clock: Callable[[], datetime] = utcnow,
               callers: CallerCache | None = None, api_path: str = "custody",
               audit_logs: Iterable[str] = (), person_vault: PersonVault | None = None,
-              console: ConsoleSettings | None = None) -> UseCases:
+              console: ConsoleSettings | None = None, signer: TransitSigner | None = None) -> UseCases:
         """The use cases over ``kv`` (custody's records) and ``vault`` (callers' identities and policies); for the
-        server both are its ``custody.store.Store``, and so is ``person_vault`` (the web console's sign-in and
-        unwrap)."""
+        server both are its ``custody.store.Store``, and so are ``person_vault`` (the web console's sign-in and
+        unwrap) and ``signer`` (the evidence pack's transit key)."""
         ctx = Context(repo=Repository.over(kv), settings=settings if settings is not None else PolicySettings(),
                       notifier=notifier if notifier is not None else Notifier([]), clock=clock)
         # (An empty CallerCache is falsy: it has a length.)
@@ -81,10 +83,12 @@ class UseCases:
         console = console if console is not None else ConsoleSettings()
         person_vault = person_vault if person_vault is not None else _Nobody()
         access = Access(ctx, authz)
-        return cls(ctx=ctx, authz=authz, accounts=Accounts(ctx, authz), codes=Codes(ctx, authz),
+        codes, people = Codes(ctx, authz), People(ctx, authz)
+        return cls(ctx=ctx, authz=authz, accounts=Accounts(ctx, authz), codes=codes,
                    access=access, rotation=Rotation(ctx, authz), sweep=Sweep(ctx, authz),
                    audit=Audit(ctx, authz, logs=tuple(audit_logs)), health=Health(vault, ctx.notifier),
                    keys=Keys(ctx, authz), rollout=Rollout(ctx, authz), drills=Drills(ctx, authz),
-                   people=People(ctx, authz), leaks=Leaks(ctx, authz),
+                   people=people, leaks=Leaks(ctx, authz),
+                   evidence=Evidence(ctx, authz, codes, people, signer, logs=tuple(audit_logs)),
                    signin=SignIn(person_vault, vault, console, clock),
                    console=Console(ctx, authz, access, person_vault, console.inventory_report))

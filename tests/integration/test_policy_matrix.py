@@ -98,6 +98,17 @@ def test_only_the_service_reaches_the_kv_mount(stack: Stack) -> None:
             assert not roles["service"] and not roles["no group"], path
 
 
+def test_only_the_service_signs_evidence() -> None:
+    """A structural check: no row of the matrix lets anyone but the service sign with a transit key."""
+    signing = [p for p in MATRIX if p.startswith("custody-transit/sign/")]
+    assert "custody-transit/sign/custody-evidence" in signing
+    for path in signing:
+        assert all(not caps for role, caps in MATRIX[path].items() if role != "service"), path
+    for path, roles in MATRIX.items():
+        if path.startswith("custody-transit/") and not path.startswith("custody-transit/sign/"):
+            assert all(caps <= {"read"} for caps in roles.values()), path
+
+
 def _pattern(rule: str) -> re.Pattern[str]:
     """A Vault policy path as a regex: ``+`` is one segment, a trailing ``*`` a prefix glob."""
     body = re.escape(rule.removesuffix("*")).replace(r"\+", "[^/]+")

@@ -94,7 +94,8 @@ def server() -> object:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["access", "--help"], ["audit", "summary", "--help"], ["keys", "--help"],
-                                  ["drill", "report", "--help"]],
+                                  ["drill", "report", "--help"], ["evidence", "--help"],
+                                  ["evidence", "build", "--help"]],
                          ids=lambda a: " ".join(a))
 def test_help_imports_neither_server_nor_http(tmp_path: Path, server: str, args: list[str]) -> None:
     modules = _modules(tmp_path, server, *args)
@@ -113,6 +114,26 @@ def test_client_commands_import_no_server_side(tmp_path: Path, server: str, args
     modules = _modules(tmp_path, server, *args)
     assert "httpx" in modules  # the command did talk to the server
     assert _loaded(modules, SERVER_SIDE) == []
+
+
+def test_local_evidence_commands_import_neither_server_nor_http(tmp_path: Path, server: str) -> None:
+    """Verifying, co-signing and rendering a pack need the file and keys only."""
+    from custody.evidence.dsse import Envelope, sign
+    from custody.evidence.keys import LocalSigner, generate
+    from custody.evidence.statement import payload_bytes, statement
+    from tests.evidencekit import predicate
+
+    private, public = generate()
+    (tmp_path / "k.pem").write_bytes(private)
+    (tmp_path / "k.pub").write_text(public)
+    pack = sign(Envelope(payload_bytes(statement([], predicate(controls=[])))), [LocalSigner(private, "k")])
+    (tmp_path / "pack.json").write_bytes(pack.dumps())
+    for args in (["verify", "pack.json", "--public-key", "k.pub"], ["render", "pack.json", "--format", "html"],
+                 ["keygen", "--out", "new.pem"]):
+        modules = _modules(tmp_path, server, "evidence", *[str(tmp_path / a) if a.endswith((".json", ".pub",
+                                                                                           ".pem")) else a
+                                                           for a in args])
+        assert _loaded(modules, SERVER_SIDE + CLIENT_SIDE) == [], args
 
 
 def test_the_guard_sees_a_server_import(tmp_path: Path, server: str) -> None:

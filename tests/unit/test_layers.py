@@ -19,6 +19,9 @@ BORROWED: set[tuple[str, str, str]] = set()
 FORBIDDEN = {
     "custody.domain": ("custody.repo", "custody.usecases", "custody.api", "custody.store", "custody.server",
                        "custody.cli", "custody.config", "custody.notify"),
+    # The evidence pack's format and controls are pure like the domain; the audit summary reaches them as JSON.
+    "custody.evidence": ("custody.repo", "custody.usecases", "custody.api", "custody.store", "custody.server",
+                         "custody.cli", "custody.config", "custody.notify", "custody.auditlog"),
     "custody.repo": ("custody.usecases", "custody.api", "custody.store", "custody.server", "custody.cli"),
     "custody.usecases": ("custody.api", "custody.console", "custody.store", "custody.server", "custody.cli"),
     "custody.api": ("custody.store", "custody.server", "custody.cli", "custody.repo.kv",

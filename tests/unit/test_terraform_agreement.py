@@ -134,6 +134,17 @@ def test_groups_agree_and_leave_members_alone(module: Module) -> None:
     assert group["external_member_entity_ids"] is True and group["external_member_group_ids"] is True
 
 
+def test_evidence_transit_key_agrees(module: Module) -> None:
+    mount = module.resource("vault_mount", "transit")
+    assert module.value(mount["path"]) == boot.EVIDENCE_TRANSIT_MOUNT and module.value(mount["type"]) == "transit"
+    key = module.resource("vault_transit_secret_backend_key", "evidence")
+    assert module.value(key["backend"]) == "${vault_mount.transit.path}"
+    assert module.value(key["name"]) == boot.EVIDENCE_KEY
+    assert module.value(key["type"]) == boot.EVIDENCE_KEY_TYPE
+    assert module.value(key["exportable"]) is False and module.value(key["deletion_allowed"]) is False
+    assert "evidence_key" in module.outputs
+
+
 def test_outputs_and_example(module: Module) -> None:
     assert {"service_role_id", "rotation_role_id", "kv_mount", "group_ids"} <= module.outputs
     example = _load(EXAMPLE)

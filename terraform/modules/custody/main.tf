@@ -64,6 +64,22 @@ resource "vault_kv_secret_backend_v2" "kv" {
   delete_version_after = 0
 }
 
+# The evidence pack's signing key (custody evidence build): ed25519, never exportable, never deletable. Only the
+# custody-service policy may sign with it; custody-security and custody-auditor read its public half.
+resource "vault_mount" "transit" {
+  path        = "custody-transit"
+  type        = "transit"
+  description = "custody evidence signing key (service only)"
+}
+
+resource "vault_transit_secret_backend_key" "evidence" {
+  backend          = vault_mount.transit.path
+  name             = "custody-evidence"
+  type             = "ed25519"
+  exportable       = false
+  deletion_allowed = false
+}
+
 resource "vault_policy" "custody" {
   for_each = toset(local.policy_names)
 

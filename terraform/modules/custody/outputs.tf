@@ -27,3 +27,8 @@ output "policy_names" {
   description = "The ACL policies written."
   value       = sort([for p in vault_policy.custody : p.name])
 }
+
+output "evidence_key" {
+  description = "The transit key that signs evidence packs: its public half verifies them (docs/evidence.md)."
+  value       = "${vault_mount.transit.path}/keys/${vault_transit_secret_backend_key.evidence.name}"
+}

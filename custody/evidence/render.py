@@ -1,0 +1,185 @@
+"""An evidence pack for people: Markdown or one self-contained HTML page (no scripts, no outside resources, every
+text escaped), the controls first and then the raw sections they point into. Rendering checks no signature: the
+page says so and names the command that does."""
+
+from __future__ import annotations
+
+import html as _html
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from custody.evidence.dsse import Envelope
+
+Row = Sequence[object]
+Section = tuple[str, str, list[str], list[Row]]  # (anchor, title, columns, rows)
+
+
+def _text(value: object) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+def _time(value: object) -> str:
+    """An audit time to the second, for reading (the statement keeps it whole)."""
+    text = str(value or "")
+    return f"{text[:10]} {text[11:19]}Z" if len(text) >= 19 and text[10] == "T" else text or "-"
+
+
+def _who(p: Mapping[str, Any] | None) -> str:
+    p = p or {}
+    return str(p.get("display_name") or p.get("entity_id") or "-")
+
+
+def _still_open(person: Mapping[str, Any]) -> list[str]:
+    """What an offboarding left: open grants, keys not marked, accounts still the leaver's."""
+    now = person.get("now") or {}
+    return [*(f"grant {g}" for g in now.get("revoke_grants") or []),
+            *(f"key {k.get('account')} {k.get('label')}" for k in now.get("keys") or []
+              if k.get("status") != "custodian_left"),
+            *(f"owner of {a.get('account')}" for a in now.get("owned") or [])]
+
+
+def sections(stmt: Mapping[str, Any]) -> list[Section]:
+    """The tables of a pack, in reading order: controls, inputs, then each raw section."""
+    p = stmt["predicate"]
+    access = p.get("access") or {}
+    inputs = p.get("inputs") or {}
+    rows_inputs: list[Row] = [(i.get("name"), i.get("sha256"), i.get("size")) for i in inputs.get("audit_logs") or []]
+    if inputs.get("inventory"):
+        inv = inputs["inventory"]
+        rows_inputs.append((inv.get("name"), inv.get("sha256"), inv.get("size")))
+    return [
+        ("controls", "Controls", ["framework", "control", "status", "why", "evidence"],
+         [(c["framework"], f"{c['control']}: {c.get('title', '')}", c["status"], c["why"], c["evidence"])
+          for c in p.get("controls") or []]),
+        ("inputs", "Inputs", ["file", "sha256", "bytes"], rows_inputs),
+        ("accounts", "Accounts", ["account", "owner", "tier", "approvals", "ownership", "human owner"],
+         [(a["account"], a.get("owner"), a.get("tier"), a.get("approvals_required"), a.get("ownership"),
+           a.get("human_owner")) for a in p.get("accounts") or []]),
+        ("custody", "Recovery codes in custody", ["account", "codes", "remaining", "generation", "age (days)",
+                                                  "overdue", "rotations in the period"],
+         [(c["account"], c["status"].get("total"), c["status"].get("remaining"), c["status"].get("generation"),
+           c["status"].get("age_days"), c["status"].get("overdue"),
+           [f"#{r.get('number')} {r.get('status')} {str(r.get('started_at'))[:10]} by {r.get('actor')}: "
+            f"{r.get('reason')}" for r in c.get("rotations") or []]) for c in p.get("custody") or []]),
+        ("keys", "WebAuthn keys (keys check)", ["account", "keys", "distinct tokens", "custodians", "ok", "problems"],
+         [(v["account"], v.get("keys"), v.get("distinct_tokens"), v.get("custodians"), v.get("ok"),
+           [q.get("message") for q in v.get("problems") or []])
+          for v in ((p.get("keys") or {}).get("check") or {}).get("accounts") or []]),
+        ("drills", "Recovery drills", ["drill", "account", "result", "started", "time to recovery (s)", "flags"],
+         [(d["id"], d.get("account"), d.get("result") or d.get("status"), d.get("started_at"),
+           d.get("time_to_recovery_seconds"), [f.get("message") for f in d.get("flags") or []])
+          for d in (p.get("drills") or {}).get("drills") or []]),
+        ("offboardings", "Offboardings", ["email", "offboarded", "by", "reason", "still open"],
+         [(o["email"], o.get("offboarded_at"), o.get("offboarded_by"), o.get("reason"), _still_open(o))
+          for o in p.get("offboardings") or []]),
+        ("reveals", "Reveals (from the audit logs)", ["time", "account", "grant", "requester", "reason", "ticket",
+                                                       "approvers", "emergency", "review"],
+         [(_time(r.get("time")), r.get("account"), r.get("grant_id"), _who(r.get("requester")), r.get("reason"),
+           r.get("ticket"), [f"{a.get('approver')}: {a.get('comment') or ''}".rstrip(": ")
+                             for a in r.get("approvers") or []], r.get("emergency"),
+           (f"{r['review'].get('by')}: {r['review'].get('comment') or ''}".rstrip(": ") if r.get("review") else None))
+          for r in access.get("reveals") or []]),
+        ("anomalies", "Anomalies (from the audit logs)", ["time", "kind", "severity", "who", "path", "why"],
+         [(_time(a.get("time")), a.get("kind"), a.get("severity"), _who(a.get("principal")), a.get("path"),
+           a.get("why"))
+          for a in access.get("anomalies") or []]),
+    ]
+
+
+def _header(stmt: Mapping[str, Any], env: Envelope) -> list[tuple[str, str]]:
+    p = stmt["predicate"]
+    inputs = p.get("inputs") or {}
+    counts = {st: sum(1 for c in p.get("controls") or [] if c.get("status") == st)
+              for st in ("pass", "fail", "not-applicable")}
+    return [("period", f"from {p['period']['start']} up to {p['period']['end']} (excluded)"),
+            ("controls", f"{counts['fail']} fail, {counts['pass']} pass, {counts['not-applicable']} not applicable"),
+            ("built", f"{inputs.get('built_at')} by {_who(inputs.get('built_by'))}"),
+            ("custody version", str(inputs.get("custody_version"))),
+            ("signatures", ", ".join(s.keyid for s in env.signatures) or "none"),
+            ("checked", "not by this page: run `custody evidence verify FILE --public-key KEY` (or --vault)")]
+
+
+# ---- Markdown -----------------------------------------------------------------------------------------------
+def _md(value: object) -> str:
+    return _text(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def markdown(stmt: Mapping[str, Any], env: Envelope) -> str:
+    out = ["# Evidence pack", ""]
+    out += [f"- **{k}**: {_md(v)}" for k, v in _header(stmt, env)]
+    for _, title, columns, rows in sections(stmt):
+        out += ["", f"## {title}", ""]
+        if not rows:
+            out.append("None in the period.")
+            continue
+        out += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
+# ---- HTML ---------------------------------------------------------------------------------------------------
+def _e(value: object) -> str:
+    return _html.escape(_text(value), quote=True)
+
+
+STYLE = """
+body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1c2330;background:#f6f7f9}
+main{max-width:1280px;margin:0 auto;padding:24px}
+h1{font-size:24px;margin:0 0 12px}h2{font-size:18px;margin:28px 0 8px}
+dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:4px 16px;margin:0}dt{font-weight:600}
+dd{margin:0;overflow-wrap:anywhere}
+.card{background:#fff;border:1px solid #d8dde5;border-radius:8px;padding:16px;overflow-x:auto}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:6px 8px;
+border-bottom:1px solid #e6e9ee}td{overflow-wrap:anywhere}th{background:#eef1f5;font-weight:600;white-space:nowrap}
+#controls td:first-child{white-space:nowrap}#controls td:nth-child(2){min-width:14em}
+#controls td:last-child{min-width:19em}
+#reveals td:first-child,#anomalies td:first-child{min-width:7em}td code{display:block;overflow-wrap:anywhere}
+.status{font-weight:700;border-radius:4px;padding:1px 6px;white-space:nowrap}
+.pass{background:#dff3e4;color:#17622f}.fail{background:#fbe0e0;color:#8a1c1c}
+.not-applicable{background:#eceff3;color:#4a5563}
+nav a{margin-right:12px}code{font-size:13px}
+@media (max-width:900px){main{padding:12px}th,td{padding:4px 5px;font-size:13px}
+#controls td:first-child{white-space:normal}#controls td:nth-child(2){min-width:9em}
+#controls td:last-child{min-width:13em}}
+"""
+
+
+def _cell(column: str, value: object) -> str:
+    if column == "status":
+        cls = str(value) if value in ("pass", "fail", "not-applicable") else ""
+        return f'<td><span class="status {cls}">{_e(value)}</span></td>'
+    if column == "evidence" and isinstance(value, list):
+        return "<td>" + "".join(f"<code>{_e(v)}</code>" for v in value) + "</td>"
+    return f"<td>{_e(value)}</td>"
+
+
+def _table(anchor: str, title: str, columns: list[str], rows: list[Row]) -> str:
+    if not rows:
+        body = "<p>None in the period.</p>"
+    else:
+        head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+        body = f"<table><thead><tr>{head}</tr></thead><tbody>" + "".join(
+            "<tr>" + "".join(_cell(c, v) for c, v in zip(columns, row, strict=True)) + "</tr>" for row in rows
+        ) + "</tbody></table>"
+    return f'<section id="{_e(anchor)}"><h2>{_e(title)}</h2><div class="card">{body}</div></section>'
+
+
+def html(stmt: Mapping[str, Any], env: Envelope) -> str:
+    parts = sections(stmt)
+    header = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in _header(stmt, env))
+    nav = "".join(f'<a href="#{_e(a)}">{_e(t)}</a>' for a, t, _, _ in parts)
+    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+            f"<title>Evidence pack {_e(stmt['predicate']['period']['start'][:10])}</title><style>{STYLE}</style>"
+            f"</head><body><main><h1>Evidence pack</h1><div class=\"card\"><dl>{header}</dl></div>"
+            f"<nav>{nav}</nav>" + "".join(_table(*s) for s in parts) + "</main></body></html>\n")

@@ -1,0 +1,43 @@
+"""An evidence pack for people: controls first, then the raw sections; in HTML every text escaped, nothing
+loaded from elsewhere."""
+
+from __future__ import annotations
+
+import re
+
+from custody.evidence.controls import evaluate
+from custody.evidence.dsse import Envelope
+from custody.evidence.render import html, markdown
+from custody.evidence.statement import payload_bytes, statement
+from tests.evidencekit import predicate, reveal
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)> | "quoted" & done'
+
+
+def _stmt() -> dict[str, object]:
+    p = predicate(access={"reveals": [reveal(reason=HOSTILE, ticket="<b>T-1</b>")], "anomalies": [],
+                          "principals": []})
+    p["controls"] = evaluate(p)
+    return statement([], p)
+
+
+def test_html_escapes_every_text_and_loads_nothing() -> None:
+    stmt = _stmt()
+    page = html(stmt, Envelope(payload_bytes(stmt)))
+    assert "<script" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;T-1&lt;/b&gt;" in page
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)
+    assert "default-src 'none'" in page
+
+
+def test_controls_come_first_then_the_raw_sections() -> None:
+    stmt = _stmt()
+    text = markdown(stmt, Envelope(payload_bytes(stmt)))
+    heads = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert heads[0] == "Controls" and heads.index("Reveals (from the audit logs)") > heads.index("Accounts")
+    assert "| SOC 2 | CC6.1: " in text
+    # a pipe in someone's text cannot break the table
+    assert "\\| \"quoted\"" in text
+    page = html(stmt, Envelope(payload_bytes(stmt)))
+    assert page.index('id="controls"') < page.index('id="accounts"') < page.index('id="reveals"')
+    assert "not by this page" in page  # rendering never claims the signatures were checked
