@@ -150,6 +150,7 @@ class Bench:
         calls: list[tuple[str, str, dict[str, str], Any]] = [
             ("POST", "/sys/capabilities-self", caller, {"paths": ["custody/grants/x/reveal"]}),
             ("GET", f"{kv}/data/{grant}", svc, None),
+            ("GET", f"{kv}/data/bench/raw/account-{n}", svc, None),
             ("GET", f"{kv}/data/{codes}", svc, None),
             ("POST", f"{kv}/data/{grant}", svc, {"data": {"s": "revealing"}, "options": {"cas": 1}}),
             ("POST", f"{kv}/data/{codes}", svc, {"data": {"n": n}, "options": {"cas": 1}}),
@@ -166,13 +167,13 @@ class Bench:
     def prepare_raw(self, service: str, count: int) -> None:
         svc = {"X-Vault-Token": service}
         for n in range(count):
-            for key in (f"bench/raw/grant-{n}", f"bench/raw/codes-{n}"):
+            for key in (f"bench/raw/grant-{n}", f"bench/raw/account-{n}", f"bench/raw/codes-{n}"):
                 self.http.post(f"{self.vault}/custody-kv/data/{key}", json={"data": {"n": 0}, "options": {"cas": 0}},
                                headers=svc)
 
 
-RAW_CALLS = 9  # capabilities-self, 2 KV reads, CAS write (claim), CAS write (code), stage in the cubbyhole,
-               # wrapped read, delete, CAS write (fingerprint)
+RAW_CALLS = 10  # capabilities-self, 3 KV reads, CAS write (claim), CAS write (code), stage in the cubbyhole,
+                # wrapped read, delete, CAS write (fingerprint)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""Addresses of Vault and of the custody server: checked and compared with the standard library alone.
+"""Addresses of Vault and of the custody server, checked and compared with the standard library alone, and the
+path segments of the custody API a client builds from what a user typed.
 
 Both the server's settings and the command line read addresses from the environment; neither needs an HTTP
 library (or pydantic) just to tell whether ``VAULT_ADDR`` is a URL, so a command that never talks to a server
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import re
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
+
+from custody.errors import ValidationError
 
 # A DNS name or an IPv4 address (ASCII letters, digits, dots, hyphens; underscores as container names use them).
 _HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?")
@@ -73,3 +76,19 @@ def same_server(a: str, b: str) -> bool:
     """Whether two addresses send requests to the same place (``http://H`` and ``http://h:80/`` do)."""
     first, second = origin(a), origin(b)
     return first is not None and first == second
+
+
+def segment(value: str) -> str:
+    """One URL path segment, percent-encoded: ``/``, ``?``, ``#``, ``%`` and dots cannot change where it goes."""
+    if value in ("", ".", ".."):
+        raise ValidationError(f"not a valid path segment: {value!r}")
+    return quote(value, safe="")
+
+
+def account_path(account: str) -> str:
+    """ACCOUNT as URL path segments (``pypi/acme``), validated so that it can never leave /v1/custody/."""
+    from custody.domain.platforms import parse_account_id
+
+    parse_account_id(account)  # the server's own rules: <platform>/<username>, a known platform, a valid username
+    platform, username = account.split("/", 1)
+    return f"{segment(platform)}/{segment(username)}"

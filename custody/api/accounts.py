@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.api.common import LIST, WRITE, Caller, JSONObject, envelope
+from custody.api.common import LIST, WRITE, Caller, JSONObject, VaultRouter, envelope
 from custody.domain.accounts import AccountChange
 from custody.domain.models import Account
 from custody.usecases.accounts import Accounts, Updated
@@ -46,7 +46,7 @@ def updated_json(u: Updated) -> JSONObject:
 
 
 def router(accounts: Accounts) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
 
     @r.api_route("/v1/custody/accounts", methods=LIST)
     def list_accounts(request: Request, caller: Caller,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from custody.api.common import Caller, envelope
+from custody.api.common import Caller, VaultRouter, envelope
 from custody.usecases.audit import Audit, AuditFormat
 
 MEDIA = {"markdown": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8",
@@ -16,7 +16,7 @@ MEDIA = {"markdown": "text/markdown; charset=utf-8", "csv": "text/csv; charset=u
 
 
 def router(audit: Audit) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
 
     @r.get("/v1/custody/audit/summary", response_model=None)
     def audit_summary(request: Request, caller: Caller,

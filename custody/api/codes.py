@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.api.common import LIST, WRITE, Caller, JSONObject, envelope
+from custody.api.common import LIST, WRITE, Caller, JSONObject, VaultRouter, envelope
 from custody.usecases.codes import Codes
 
 
@@ -19,7 +19,7 @@ class CodesIn(BaseModel):
 
 
 def router(codes: Codes) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
 
     @r.api_route("/v1/custody/accounts/{platform}/{username}/codes", methods=WRITE)
     def deposit(request: Request, platform: str, username: str, body: Annotated[CodesIn, Body()],

@@ -8,10 +8,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +27,21 @@ log = get_logger("custody.api")
 LIST = ["GET", "LIST"]  # Vault's CLI lists with LIST; curl and browsers with GET ?list=true
 WRITE = ["POST", "PUT"]
 JSONObject = dict[str, object]
+
+
+class VaultRouter(APIRouter):
+    """A router whose paths take several methods, as Vault's do (POST and PUT, GET and LIST): each method is a
+    route of its own, with its own OpenAPI operation id (FastAPI gives every method of one route the same id)."""
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kw: Any) -> None:
+        methods = kw.pop("methods", None)
+        if not methods or len(methods) == 1 or kw.get("operation_id"):
+            super().add_api_route(path, endpoint, methods=methods, **kw)
+            return
+        kw.pop("operation_id", None)
+        for method in methods:
+            operation_id = re.sub(r"\W", "_", f"{endpoint.__name__}{path}_{method.lower()}")
+            super().add_api_route(path, endpoint, methods=[method], operation_id=operation_id, **kw)
 
 _TOKEN = re.compile(r"[\x21-\x7e]{1,4096}")
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.api.common import LIST, WRITE, Caller, JSONObject, envelope
+from custody.api.common import LIST, WRITE, Caller, JSONObject, VaultRouter, envelope
 from custody.domain.drills import drill_row
 from custody.reports import drills as render
 from custody.usecases.drills import Drills
@@ -31,7 +31,7 @@ class FinishIn(BaseModel):
 
 
 def router(drills: Drills) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
 
     @r.api_route("/v1/custody/drills", methods=LIST)
     def list_drills(request: Request, caller: Caller,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.api.common import LIST, WRITE, Caller, JSONObject, envelope
+from custody.api.common import LIST, WRITE, Caller, JSONObject, VaultRouter, envelope
 from custody.domain.models import Grant
 from custody.repo.records import grant_to_record
 from custody.usecases.access import Access, Reveal
@@ -59,7 +59,7 @@ def reveal_answer(request: Request, result: Reveal, vault_addr: str) -> JSONObje
 
 
 def router(access: Access, vault_addr: str) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
 
     def view(g: Grant) -> JSONObject:
         return grant_json(g, access.review_overdue(g))

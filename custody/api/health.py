@@ -6,13 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from custody.api.common import Caller, JSONObject, envelope
+from custody.api.common import Caller, JSONObject, VaultRouter, envelope
 from custody.usecases.authz import Authorizer
 from custody.usecases.health import Health
 
 
 def router(checks: Health, authz: Authorizer) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
 
     @r.get("/v1/custody/health")
     def ready(request: Request) -> JSONResponse:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.api.common import LIST, WRITE, Caller, JSONObject, envelope
+from custody.api.common import LIST, WRITE, Caller, JSONObject, VaultRouter, envelope
 from custody.usecases.keys import Keys, roster_json
 
 Label = Annotated[str, Field(max_length=200)]  # the rule (64, as on PyPI) is the domain's, with its own message
@@ -39,7 +39,7 @@ class ReassignIn(RemoveIn):
 
 
 def router(keys: Keys) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
     base = "/v1/custody/accounts/{platform}/{username}/keys"
 
     @r.api_route(base, methods=WRITE)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.api.common import WRITE, Caller, JSONObject, envelope
+from custody.api.common import WRITE, Caller, JSONObject, VaultRouter, envelope
 from custody.usecases.leaks import Leaks
 
 
@@ -18,7 +18,7 @@ class CodeIn(BaseModel):
 
 
 def router(leaks: Leaks) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
 
     @r.api_route("/v1/custody/codes/identify", methods=WRITE)
     def identify(request: Request, body: Annotated[CodeIn, Body()], caller: Caller) -> JSONObject:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.api.common import WRITE, Caller, JSONObject, envelope
+from custody.api.common import WRITE, Caller, JSONObject, VaultRouter, envelope
 from custody.usecases.people import People
 
 
@@ -18,7 +18,7 @@ class OffboardIn(BaseModel):
 
 
 def router(people: People) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
 
     @r.get("/v1/custody/people/{email}")
     def show(request: Request, email: str, caller: Caller) -> JSONObject:

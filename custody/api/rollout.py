@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.api.common import WRITE, Caller, JSONObject, envelope
+from custody.api.common import WRITE, Caller, JSONObject, VaultRouter, envelope
 from custody.usecases.rollout import Rollout
 
 
@@ -18,7 +18,7 @@ class WaveIn(BaseModel):
 
 
 def router(rollout: Rollout) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
 
     @r.api_route("/v1/custody/rollout/waves/{name}", methods=WRITE)
     def add_wave(request: Request, name: str, body: Annotated[WaveIn, Body()], caller: Caller) -> JSONObject:

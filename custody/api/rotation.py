@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.api.common import WRITE, Caller, JSONObject, envelope
+from custody.api.common import WRITE, Caller, JSONObject, VaultRouter, envelope
 from custody.usecases.rotation import Rotation
 from custody.usecases.sweep import Sweep
 
@@ -32,7 +32,7 @@ class SweepIn(BaseModel):
 
 
 def router(rotation: Rotation, sweep: Sweep) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
 
     @r.api_route("/v1/custody/accounts/{platform}/{username}/rotate", methods=WRITE)
     def rotate(request: Request, platform: str, username: str, body: Annotated[RotateIn, Body()],

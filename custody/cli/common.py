@@ -11,11 +11,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
 
 import click
 
 from custody.errors import ValidationError
+from custody.urls import account_path as account_path  # the commands take both from here
+from custody.urls import segment as segment
 
 if TYPE_CHECKING:
     from custody.cli.client import Client
@@ -79,22 +80,6 @@ def _utf8(raw: bytes, what: str) -> str:
 def _not_utf8(what: str) -> ValidationError:
     return ValidationError(f"{what} not UTF-8 text",
                            hint="pass the codes as plain UTF-8 text, one per line (the platform's saved file)")
-
-
-def segment(value: str) -> str:
-    """One URL path segment, percent-encoded: ``/``, ``?``, ``#``, ``%`` and dots cannot change where it goes."""
-    if value in ("", ".", ".."):
-        raise ValidationError(f"not a valid path segment: {value!r}")
-    return quote(value, safe="")
-
-
-def account_path(account: str) -> str:
-    """ACCOUNT as URL path segments (``pypi/acme``), validated so that it can never leave /v1/custody/."""
-    from custody.domain.platforms import parse_account_id
-
-    parse_account_id(account)  # the server's own rules: <platform>/<username>, a known platform, a valid username
-    platform, username = account.split("/", 1)
-    return f"{segment(platform)}/{segment(username)}"
 
 
 def grant_path(grant: str) -> str:

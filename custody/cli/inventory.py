@@ -11,11 +11,15 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from custody.cli.settings import client_token
 from custody.errors import CustodyError
+
+if TYPE_CHECKING:
+    from custody.inventory.custody_view import Source
 
 FORMATS = ("text", "json", "markdown", "csv")
 _PATH = click.Path(path_type=Path)
@@ -128,6 +132,23 @@ def _inputs(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def custody_source(skip: bool) -> Source:
+    """Where the report reads custody's accounts: the custody server (CUSTODY_ADDR) with your token, unless
+    skipped or either is missing (the report says which)."""
+    from custody.inventory.custody_view import SKIPPED, Source
+
+    if skip:
+        return SKIPPED
+    if not os.environ.get("CUSTODY_ADDR"):
+        return Source(not_consulted="custody was not consulted: CUSTODY_ADDR is not set")
+    if not client_token():
+        return Source(not_consulted="custody was not consulted: no Vault token (VAULT_TOKEN, BAO_TOKEN or "
+                                    "~/.vault-token)")
+    from custody.cli.client import Client
+
+    return Source(Client())
+
+
 @inventory.command("report")
 @_inputs
 @click.option("--critical", multiple=True, metavar="PROJECT", help="treat PROJECT as critical (repeatable)")
@@ -140,8 +161,8 @@ def report_cmd(scans: tuple[Path, ...], repos: tuple[Path, ...], pypi_files: tup
     from custody.inventory import render
     from custody.inventory.reporting import build_report
 
-    data = build_report(list(scans), list(repos), list(pypi_files), online, list(critical), not skip_custody,
-                        settings=_settings() if online else None)
+    data = build_report(list(scans), list(repos), list(pypi_files), online, list(critical),
+                        custody_source(skip_custody), settings=_settings() if online else None)
     text = _render(fmt, data, {"json": render.as_json, "csv": render.report_csv, "html": render.report_html},
                    render.report_markdown)
     flags = sum(data["summary"]["flags"].values())
@@ -168,9 +189,10 @@ def sync_cmd(scans: tuple[Path, ...], repos: tuple[Path, ...], pypi_files: tuple
     through the custody API with your token. An account custody holds is never changed; running it again
     creates nothing twice.
     """
+    from custody.cli.client import Client
     from custody.inventory import render
     from custody.inventory.syncing import run
 
-    data = run(list(scans), list(repos), list(pypi_files), online, list(critical), owner, tier, apply,
+    data = run(list(scans), list(repos), list(pypi_files), online, list(critical), owner, tier, apply, Client(),
                settings=_settings() if online else None)
     click.echo(_render(fmt, data, {"json": render.as_json}, render.sync_markdown), nl=False)

@@ -96,21 +96,39 @@ def _must_be(grant: Grant, now: datetime, *allowed: GrantStatus, action: str) ->
                                  hint="request a new grant" if status in ended else None)
 
 
-def approve(grant: Grant, approver: Principal, now: datetime, comment: str | None = None) -> Grant:
+def approvals_needed(grant: Grant, required: int = 0) -> int:
+    """The approvals ``grant`` needs now: what its account asked for when it was requested, or ``required`` (the
+    account's requirement today) if that was raised since. Never fewer: a lowered requirement does not loosen a
+    grant already asked for."""
+    return max(grant.approvals_required, required)
+
+
+def short_of_approvals(grant: Grant, required: int = 0) -> bool:
+    """Fewer distinct approvers (the requester aside) than ``grant`` needs now; an emergency grant needs none."""
+    distinct = {a.by_id for a in grant.approvals} - {grant.requester_id}
+    return not grant.emergency and len(distinct) < approvals_needed(grant, required)
+
+
+def approve(grant: Grant, approver: Principal, now: datetime, comment: str | None = None, required: int = 0) -> Grant:
+    """One more approval. ``required``: the account's requirement today; a grant approved before it was raised
+    waits for the approvals it now lacks, and records the new requirement."""
     if approver.id == grant.requester_id:
         raise PermissionDenied("you cannot approve your own request", hint="ask another approver")
+    status = grant.effective_status(now)
+    reopened = status is GrantStatus.approved and short_of_approvals(grant, required)
     # Before the status check: a retried approval whose first attempt landed (its answer lost, or the grant
     # approved by it) is told so, not that the grant "cannot be approved".
     if any(a.by_id == approver.id for a in grant.approvals):
-        status = grant.effective_status(now)
-        if status is GrantStatus.pending:
+        if status is GrantStatus.pending or reopened:
             raise Conflict(f"you already approved grant {grant.id}", hint="another approver must approve it")
         raise Conflict(f"you already approved grant {grant.id}; it is {status.value} now")
-    _must_be(grant, now, GrantStatus.pending, action="approved")
+    if not reopened:
+        _must_be(grant, now, GrantStatus.pending, action="approved")
+    needed = approvals_needed(grant, required)
     approvals = (*grant.approvals, Decision(by=approver.display_name, by_id=approver.id, at=now,
                                             comment=_comment(comment)))
-    status = GrantStatus.approved if len(approvals) >= grant.approvals_required else GrantStatus.pending
-    return grant.model_copy(update={"approvals": approvals, "status": status})
+    status = GrantStatus.approved if len(approvals) >= needed else GrantStatus.pending
+    return grant.model_copy(update={"approvals": approvals, "status": status, "approvals_required": needed})
 
 
 def deny(grant: Grant, actor: Principal, now: datetime, comment: str | None = None) -> Grant:
@@ -145,8 +163,9 @@ def review(grant: Grant, reviewer: Principal, now: datetime, comment: str | None
 REVEAL_LEASE = timedelta(seconds=60)  # an attempt still running after this is taken for dead; a reveal takes < 1 s
 
 
-def check_reveal(grant: Grant, actor: Principal, now: datetime) -> None:
-    """Raise unless ``actor`` may take this grant's code now."""
+def check_reveal(grant: Grant, actor: Principal, now: datetime, required: int = 0) -> None:
+    """Raise unless ``actor`` may take this grant's code now. ``required``: the account's requirement today (a
+    grant approved before it was raised needs the approvals it now lacks)."""
     if actor.id != grant.requester_id:
         raise PermissionDenied(
             f"only the requester of grant {grant.id} can reveal it", hint="request your own grant"
@@ -154,19 +173,25 @@ def check_reveal(grant: Grant, actor: Principal, now: datetime) -> None:
     if grant.effective_status(now) is GrantStatus.revealed:
         raise already_revealed(grant)
     if grant.effective_status(now) is GrantStatus.pending:
-        raise PreconditionFailed(f"grant {grant.id} is pending; it cannot be revealed yet", hint=awaiting(grant))
+        raise PreconditionFailed(f"grant {grant.id} is pending; it cannot be revealed yet",
+                                 hint=awaiting(grant, required))
     _must_be(grant, now, GrantStatus.approved, action="revealed")
-    distinct = {a.by_id for a in grant.approvals} - {grant.requester_id}
-    if len(distinct) < grant.approvals_required and not grant.emergency:
+    if short_of_approvals(grant, required):
+        if required > grant.approvals_required:
+            raise PreconditionFailed(
+                f"grant {grant.id} needs more approvals now: {grant.account} requires {required} approval(s) per "
+                f"reveal since the grant was requested (it was approved with {grant.approvals_required})",
+                hint=awaiting(grant, required))
         raise PreconditionFailed(f"grant {grant.id} lacks approvals", hint=awaiting(grant))
 
 
-def awaiting(grant: Grant) -> str:
+def awaiting(grant: Grant, required: int = 0) -> str:
     """Who still has to approve ``grant``, for the requester who tries to reveal it too early."""
+    needed = approvals_needed(grant, required)
     distinct = {a.by_id for a in grant.approvals} - {grant.requester_id}
-    more = max(grant.approvals_required - len(distinct), 0)
+    more = max(needed - len(distinct), 0)
     so_far = f" (approved so far by {', '.join(a.by for a in grant.approvals)})" if grant.approvals else ""
-    return (f"it needs {more} more approval{'' if more == 1 else 's'} of {grant.approvals_required}{so_far}, each "
+    return (f"it needs {more} more approval{'' if more == 1 else 's'} of {needed}{so_far}, each "
             f"by an approver other than you (a requester cannot approve their own grant): ask one to run "
             f"`custody access approve {grant.id}`")
 
@@ -203,7 +228,7 @@ def delivered(grant: Grant) -> bool:
     return bool(grant.code_fp) and (a is None or a.state is AttemptState.handed_out)
 
 
-def begin(grant: Grant, actor: Principal, now: datetime, nonce: str, again: bool = False) -> Grant:
+def begin(grant: Grant, actor: Principal, now: datetime, nonce: str, again: bool = False, required: int = 0) -> Grant:
     """A new attempt at handing out ``grant``'s code, named ``nonce``, for its requester only:
 
     - approved: the grant is claimed (``revealed`` without a code yet), taken for this reveal and no other;
@@ -212,7 +237,8 @@ def begin(grant: Grant, actor: Principal, now: datetime, nonce: str, again: bool
     - revealed and ``delivered``: only ``again``, once the caller has revoked the wrapping token the last attempt
       handed out (``handed_out``), while the grant lasts.
 
-    Refused while another attempt is running, and in every state the rules do not allow."""
+    Refused while another attempt is running, and in every state the rules do not allow (``required``: see
+    ``check_reveal``)."""
     if actor.id != grant.requester_id:
         check_reveal(grant, actor, now)  # refuses, naming the requester rule
     if running(grant, now):
@@ -230,7 +256,7 @@ def begin(grant: Grant, actor: Principal, now: datetime, nonce: str, again: bool
                            "cannot be handed out again", hint="request a new grant")
         claimed = grant
     else:
-        check_reveal(grant, actor, now)
+        check_reveal(grant, actor, now, required)
         claimed = grant.model_copy(update={"status": GrantStatus.revealed, "revealed_at": now, "code_fp": ""})
     number = grant.attempt.number + 1 if grant.attempt else 1
     return claimed.model_copy(update={"attempt": Attempt(number=number, nonce=nonce, started_at=now)})

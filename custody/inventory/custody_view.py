@@ -1,15 +1,32 @@
 """custody's own view of the accounts: who is held, with how many codes, at which tier, and (when recorded) the
-account's ownership class and human owner. Read with the caller's token through the custody API."""
+account's ownership class and human owner. Read with the caller's token through the custody API, by the client the
+command line gives (``custody.cli.client.Client``): the inventory never reaches into the command line."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from custody.cli.client import Client
 from custody.domain.models import Ownership
 
 OWNERSHIP_CLASSES = frozenset(o.value for o in Ownership)
+
+
+class API(Protocol):
+    """What the inventory needs of a client of the custody API: one call, answered with Vault's envelope."""
+
+    def call(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where custody's accounts are read from: a client of the custody API, or why custody is not consulted."""
+
+    client: API | None = None
+    not_consulted: str = ""
+
+
+SKIPPED = Source(not_consulted="custody was not consulted (--skip-custody)")
 
 
 @dataclass(frozen=True)
@@ -29,7 +46,12 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def read(client: Client) -> dict[str, Held]:
+def held(source: Source) -> tuple[dict[str, Held] | None, str | None]:
+    """custody's accounts from ``source``; else None and why custody was not consulted."""
+    return (read(source.client), None) if source.client is not None else (None, source.not_consulted)
+
+
+def read(client: API) -> dict[str, Held]:
     """Every account custody holds, keyed by lower-case account id."""
     accounts = client.call("GET", "accounts", params={"list": "true"}).get("data") or {}
     codes = client.call("GET", "codes", params={"list": "true"}).get("data") or {}

@@ -5,14 +5,13 @@ accounts, joined into one report with its flags."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from custody.errors import ValidationError
 from custody.inventory import report
-from custody.inventory.custody_view import Held
+from custody.inventory.custody_view import SKIPPED, Source, held
 from custody.inventory.importing import ImportResult, import_ownership
 from custody.inventory.model import Finding, ScanResult, ScanWarning, Severity, WarningKind
 from custody.inventory.projects import normalize
@@ -71,21 +70,6 @@ def load_scan(path: Path) -> tuple[ScanResult, int]:
     return out, len(repos) if isinstance(repos, list) else 0
 
 
-def custody_accounts(use_custody: bool) -> tuple[dict[str, Held] | None, str | None]:
-    """custody's accounts when a server (CUSTODY_ADDR) and a token are given; else None and why not."""
-    if not use_custody:
-        return None, "custody was not consulted (--skip-custody)"
-    from custody.cli.client import Client
-    from custody.cli.settings import client_token
-    from custody.inventory.custody_view import read
-
-    if not os.environ.get("CUSTODY_ADDR"):
-        return None, "custody was not consulted: CUSTODY_ADDR is not set"
-    if not client_token():
-        return None, "custody was not consulted: no Vault token (VAULT_TOKEN, BAO_TOKEN or ~/.vault-token)"
-    return read(Client()), None
-
-
 @dataclass
 class Gathered:
     """What the report and sync read: the findings and warnings of every scan, and PyPI ownership."""
@@ -116,13 +100,14 @@ def gather(scans: list[Path], repos: list[Path], pypi_files: list[Path], online:
 
 
 def build_report(scans: list[Path], repos: list[Path], pypi_files: list[Path], online: bool,
-                 critical: list[str], use_custody: bool, settings: InventorySettings | None = None) -> dict[str, Any]:
+                 critical: list[str], custody: Source = SKIPPED, settings: InventorySettings | None = None
+                 ) -> dict[str, Any]:
     if not scans and not repos and not pypi_files:
         raise ValidationError("nothing to report on", hint="give --scan FILE and/or --repo PATH, and --pypi FILE "
                               "or --online")
     got = gather(scans, repos, pypi_files, online, settings)
-    held, why = custody_accounts(use_custody)
-    inputs = report.Inputs(got.findings, got.warnings, got.owned.projects, held,
+    accounts, why = held(custody)
+    inputs = report.Inputs(got.findings, got.warnings, got.owned.projects, accounts,
                            frozenset(normalize(c) for c in critical), got.repos, [why] if why else [])
     out = report.build(inputs)
     out["warnings"] = [w.as_dict() for w in got.warnings] + [w.as_dict() for w in got.owned.warnings]

@@ -5,19 +5,17 @@ the custody API, like every client command. Without ``apply`` nothing is written
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from custody.domain.models import is_email, parse_tier
 from custody.errors import Conflict, CustodyError, ValidationError
 from custody.inventory import sync
-from custody.inventory.custody_view import read
+from custody.inventory.custody_view import API, read
 from custody.inventory.projects import normalize, valid_name
 from custody.inventory.pypi import TEAM_ROLES_NOTE, Ownership
 from custody.inventory.reporting import gather
 from custody.inventory.settings import InventorySettings
-
-if TYPE_CHECKING:
-    from custody.cli.client import Client
+from custody.urls import account_path
 
 NO_EMAILS = "PyPI does not publish its accounts' email addresses: name the mailbox that answers for them for now"
 
@@ -48,11 +46,9 @@ def _critical_notes(projects: list[Ownership], critical: list[str]) -> list[str]
             if normalize(name) not in known]
 
 
-def create(client: Client, entries: list[sync.Entry]) -> None:
+def create(client: API, entries: list[sync.Entry]) -> None:
     """Create each planned account; one that custody holds by now (made meanwhile, or differing only in case) is
     kept as it is. Any other error stops the sync: what was created stays, and running it again goes on."""
-    from custody.cli.common import account_path
-
     created = 0
     for e in (e for e in entries if e.action == "create"):
         body = {"owner": e.owner, "tier": e.tier, "notes": e.notes}
@@ -72,8 +68,8 @@ def create(client: Client, entries: list[sync.Entry]) -> None:
 
 
 def run(scans: list[Path], repos: list[Path], pypi_files: list[Path], online: bool, critical: list[str],
-        owner: str | None, tier: str, apply: bool, settings: InventorySettings | None = None,
-        client: Client | None = None) -> dict[str, Any]:
+        owner: str | None, tier: str, apply: bool, client: API, settings: InventorySettings | None = None
+        ) -> dict[str, Any]:
     check_inputs(scans, repos, pypi_files, online, critical, owner, apply)
     tier = parse_tier(tier).value
     got = gather(scans, repos, pypi_files, online, settings)
@@ -81,10 +77,6 @@ def run(scans: list[Path], repos: list[Path], pypi_files: list[Path], online: bo
     if not projects:
         raise ValidationError("the PyPI data given names no project", hint="check the --pypi files (see the "
                               "warnings of `custody inventory import` on them)")
-    if client is None:
-        from custody.cli.client import Client
-
-        client = Client()
     choices = sync.Choices(owner.lower() if owner else None, tier, frozenset(normalize(c) for c in critical))
     entries = sync.plan(projects, read(client), choices)
     if apply:

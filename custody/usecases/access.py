@@ -92,7 +92,13 @@ class Access(UseCase):
         decide, event = DECISIONS[action]
         who = self._person(token, f"grants/{grant_id}/{action}", "update")
         now = self.ctx.clock()
-        grant = self.repo.grants.update(grant_id, lambda g: decide(g, who, now, comment), event, who, now).grant
+        if action == "approve":  # against the account's requirement today, which may have been raised
+            current = self.repo.grants.get(grant_id)
+            required = self._required_now(current)
+            grant = self.repo.grants.update(current, lambda g: rules.approve(g, who, now, comment, required), event,
+                                            who, now).grant
+        else:
+            grant = self.repo.grants.update(grant_id, lambda g: decide(g, who, now, comment), event, who, now).grant
         log.info(event, grant_id=grant_id, actor=who.display_name, status=grant.status.value)
         self.ctx.notify_grant(event, grant, who)
         drills.record_step(self.ctx, grant, who, action, now)
@@ -115,12 +121,13 @@ class Access(UseCase):
         if again and rules.delivered(grant) and who.id == grant.requester_id and not rules.running(grant, now):
             self._revoke_delivered(grant)
         nonce = secrets.token_hex(8)
-        begun = rules.begin(grant, who, now, nonce, again)  # refused here unless this caller may begin now
+        required = self._required_now(grant)
+        begun = rules.begin(grant, who, now, nonce, again, required)  # refused unless this caller may begin now
         codes: Versioned[CodeSet] | None = None  # a new claim's code set, checked before it is written
         if grant.status is not GrantStatus.revealed:
             codes = self.repo.codes.get(grant.account)
             rules.check_codes(grant, codes.value if codes else None)
-        started = self._begin(grant, begun, nonce, again, who, now)
+        started = self._begin(grant, begun, nonce, again, who, now, required)
         pick = self._take_code(started, nonce, who, now, codes)
         try:
             wrap = self.repo.reveals.hand_over(started, pick.code, self.ctx.settings.wrap_ttl)
@@ -137,6 +144,10 @@ class Access(UseCase):
             self.ctx.notify(Event.rotation_due, account=grant.account, remaining=pick.remaining)
         return Reveal(grant=self.view(done), wrap=wrap, remaining=pick.remaining)
 
+    def _required_now(self, grant: Grant) -> int:
+        """The approvals ``grant``'s account requires today (the grant keeps what it required when requested)."""
+        return self.repo.accounts.get(grant.account).approvals_required
+
     def _revoke_delivered(self, grant: Grant) -> None:
         """Before handing a grant's code out again: the wrapping token handed out last is revoked, or, if Vault
         knows no such token any more (unwrapped, expired, already replaced), nothing is handed out."""
@@ -148,7 +159,8 @@ class Access(UseCase):
                 hint="if you did not unwrap it, tell the security team now (Vault's audit log shows who did); "
                      "otherwise request a new grant")
 
-    def _begin(self, grant: Grant, begun: Grant, nonce: str, again: bool, who: Principal, now: datetime) -> Grant:
+    def _begin(self, grant: Grant, begun: Grant, nonce: str, again: bool, who: Principal, now: datetime,
+               required: int) -> Grant:
         event = Event.grant_revealing if grant.status is not GrantStatus.revealed else Event.grant_reveal_resumed
         started = self.repo.grants.replace(grant, begun, event, who, now)
         if started is not None:
@@ -159,7 +171,7 @@ class Access(UseCase):
         current = self.repo.grants.get(grant.id)
         if rules.ours(current, nonce):
             return current
-        rules.begin(current, who, now, nonce, again)
+        rules.begin(current, who, now, nonce, again, required)
         raise Conflict(f"grant {grant.id} changed while revealing", hint="run `custody access show`, then retry")
 
     def _take_code(self, started: Grant, nonce: str, who: Principal, now: datetime,

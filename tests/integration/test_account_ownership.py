@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import REASON, Stack, new_codes, uniq
+from custody.repo.grants import GrantsRepo
+from custody.usecases.suite import UseCases
+from tests.helpers import DEPOSITED, REASON, Stack, new_codes, uniq
 
 pytestmark = pytest.mark.integration
 
@@ -72,6 +74,39 @@ def test_raising_the_approvals_revokes_open_grants(stack: Stack) -> None:
     assert after["status"] == "revoked"
     refused = stack.cli("engineer2", "access", "reveal", grant["id"])
     assert refused.exit_code != 0 and "revoked" in refused.err
+
+
+def test_a_grant_requested_as_the_approvals_were_raised_needs_the_raised_count(
+        stack: Stack, service: UseCases, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race the revocation cannot see: the request read the account before the raise, and wrote its grant
+    after the update had revoked the open grants. Its reveal, and its approvals, count the account's requirement
+    today."""
+    acct = f"pypi/{uniq('race')}"
+    ok(stack, "security", "accounts", "add", acct, "--owner", "o@example.com")
+    ok(stack, "security", "codes", "deposit", acct, stdin="\n".join(new_codes(8)))
+    person = uniq("racer")
+    token = stack.make_user(person, "custody-requesters")
+    create = GrantsRepo.create
+
+    def raise_first(repo: GrantsRepo, *args: Any, **kw: Any) -> None:  # the update lands between the request's
+        monkeypatch.setattr(GrantsRepo, "create", create)                # read of the account and its write
+        assert ok(stack, "security", "accounts", "update", acct, "--approvals", "2")["revoked_grants"] == []
+        create(repo, *args, **kw)
+
+    monkeypatch.setattr(GrantsRepo, "create", raise_first)
+    grant = service.access.request(token, acct, REASON)
+    assert (grant.status.value, grant.approvals_required) == ("approved", 0)
+    refused = stack.cli(person, "access", "reveal", grant.id)
+    assert refused.exit_code == 1
+    assert f"grant {grant.id} needs more approvals now: {acct} requires 2 approval(s) per reveal since the grant " \
+           "was requested (it was approved with 0)" in refused.err
+    assert "it needs 2 more approvals of 2" in refused.err
+    assert ok(stack, "security", "codes", "status", acct)["remaining"] == 8  # nothing was handed out
+    once = ok(stack, "approver", "access", "approve", grant.id)
+    assert (once["status"], once["approvals_required"]) == ("pending", 2)
+    assert "it needs 1 more approval of 2" in stack.cli(person, "access", "reveal", grant.id).err
+    assert ok(stack, "approver2", "access", "approve", grant.id)["status"] == "approved"
+    assert ok(stack, person, "access", "reveal", grant.id)["code"] in DEPOSITED
 
 
 @pytest.mark.parametrize(("args", "message"), [

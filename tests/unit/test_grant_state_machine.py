@@ -46,6 +46,26 @@ def test_approval_counts_once_per_person() -> None:
     assert rules.approve(g, PEOPLE[2], T0).status is GrantStatus.approved
 
 
+def test_a_raised_requirement_counts_for_a_grant_requested_before_it() -> None:
+    """The account needs 2 approvals now; the grant was requested when it needed 1 and was approved with 1."""
+    g = rules.approve(rules.request(account(1), REQ, "reason text long enough", None, T0, timedelta(hours=1)),
+                      PEOPLE[1], T0)
+    assert g.status is GrantStatus.approved
+    rules.check_reveal(g, REQ, T0)  # under the requirement it was requested with, it may be revealed
+    with pytest.raises(PreconditionFailed, match=r"needs more approvals now: pypi/acme requires 2 approval\(s\)"):
+        rules.begin(g, REQ, T0, "n1", required=2)
+    with pytest.raises(Conflict, match="you already approved") as twice:
+        rules.approve(g, PEOPLE[1], T0, required=2)
+    assert twice.value.hint == "another approver must approve it"
+    again = rules.approve(g, PEOPLE[2], T0, required=2)  # approved, but short: it takes the approval it lacks
+    assert (again.status, again.approvals_required) == (GrantStatus.approved, 2)
+    rules.check_reveal(again, REQ, T0, required=2)
+    assert rules.approvals_needed(again, required=0) == 2  # a lowered requirement never loosens a grant
+    emergency = rules.request(account(1), REQ, "reason text long enough", None, T0, timedelta(hours=1),
+                              emergency=True)
+    rules.check_reveal(emergency, REQ, T0, required=2)  # an emergency needs no approvals, however many
+
+
 def test_a_repeated_decision_says_it_already_happened() -> None:
     """A retry whose first attempt landed (its answer lost in a failover) is told so, whatever the grant's state."""
     g = rules.request(account(2), REQ, "reason text long enough", None, T0, timedelta(hours=1))

@@ -193,7 +193,7 @@ def test_a_literal_value_appears_in_no_output_format(tmp_path: Path, monkeypatch
     root = literal_repo(tmp_path)
     data = scan([root]).as_dict()
     outputs = [render.as_json(data), render.scan_markdown(data), render.scan_csv(data)]
-    report = build_report([], [root], [], False, [], False)
+    report = build_report([], [root], [], False, [])
     outputs += [render.as_json(report), render.report_markdown(report), render.report_csv(report),
                 render.report_html(report)]
     assert any("literal credential" in o for o in outputs)

@@ -53,7 +53,7 @@ def page_of(browser: Any, html: str, width: int) -> Any:
 
 
 def test_markup_in_names_shows_as_text(browser: Any, tmp_path: Path) -> None:
-    r = build_report([hostile_scan(tmp_path)], [], [FIXTURES / "pypi"], False, [], False)
+    r = build_report([hostile_scan(tmp_path)], [], [FIXTURES / "pypi"], False, [])
     page = page_of(browser, render.report_html(r), 1400)
     assert page.title() == "custody inventory report"
     assert page.evaluate("document.querySelectorAll('script, img').length") == 0
@@ -65,7 +65,7 @@ def test_markup_in_names_shows_as_text(browser: Any, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("width", [1400, 800])
 def test_report_fits_the_window(browser: Any, tmp_path: Path, width: int) -> None:
-    r = build_report([], [FIXTURES / "repos"], [FIXTURES / "pypi"], False, [], False)
+    r = build_report([], [FIXTURES / "repos"], [FIXTURES / "pypi"], False, [])
     page = page_of(browser, render.report_html(r), width)
     assert page.requests == []
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # wide tables scroll in their own box

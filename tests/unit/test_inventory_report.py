@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from custody.cli.inventory import custody_source
 from custody.inventory.custody_view import Held
 from custody.inventory.importing import import_ownership
 from custody.inventory.report import Inputs, build
@@ -99,7 +102,7 @@ def test_custody_join_and_ownership_flags() -> None:
     assert r["flags"][0]["severity"] == "high" and r["flags"][-1]["determined"] is False
 
 
-def test_report_from_saved_scan_and_import_matches_one_call(tmp_path: Path) -> None:
+def test_report_from_saved_scan_and_import_matches_one_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"CUSTODY_ADDR": None}
     code, scan_json, _ = run_cli(env, ["inventory", "scan", str(REPOS), "--format", "json"])
     assert code == 0
@@ -109,7 +112,8 @@ def test_report_from_saved_scan_and_import_matches_one_call(tmp_path: Path) -> N
     code, saved, err = run_cli(env, ["inventory", "report", "--scan", str(tmp_path / "scan.json"), "--pypi",
                                      str(tmp_path / "pypi.json"), "--format", "json"])
     assert code == 0, err
-    one_call = build_report([], [REPOS], [PYPI], False, [], True)
+    monkeypatch.delenv("CUSTODY_ADDR", raising=False)
+    one_call = build_report([], [REPOS], [PYPI], False, [], custody_source(skip=False))
     assert json.loads(saved)["flags"] == one_call["flags"]
     assert "custody was not consulted: CUSTODY_ADDR is not set" in one_call["notes"]
 
@@ -134,7 +138,7 @@ def test_unknown_project_and_literal_credential_flags(tmp_path: Path) -> None:
         "on: push\njobs:\n  up:\n    steps:\n      - run: twine upload dist/*\n"
         "        env:\n          TWINE_PASSWORD: not-a-reference\n      - run: twine upload b/dist/*\n"
         "        env:\n          TWINE_PASSWORD: ${{ secrets.B }}\n")
-    r = build_report([], [root], [], False, [], False)
+    r = build_report([], [root], [], False, [])
     got = [(f["flag"], f["severity"], f["subject"], f["subject_kind"], f["evidence"]) for f in r["flags"]]
     assert got == [
         ("literal-credential", "critical", "mono", "repository", [

@@ -1,5 +1,6 @@
 """The shape of custody/: no import cycle (function-level imports included), no module using another module's
-private names, and layers that point one way: domain <- repo <- usecases <- api, console (and server wires them)."""
+private names, and layers that point one way: domain <- repo <- usecases <- api, console (and server wires them);
+the command line (custody/cli/) is a shell that nothing but itself and ``python -m custody`` imports."""
 
 from __future__ import annotations
 
@@ -141,3 +142,29 @@ def test_layers_point_one_way(layer: str) -> None:
              if (i.module == layer or i.module.startswith(layer + "."))
              and any(i.target == f or i.target.startswith(f + ".") for f in FORBIDDEN[layer])]
     assert wrong == []
+
+
+# The command line's own modules, and the entry point that runs it: the only importers of custody.cli.
+CLI_SHELL = ("custody.cli", "custody.__main__")
+
+
+def outside_the_cli_importing_it(mods: dict[str, Path]) -> list[str]:
+    return [f"{i.module}:{i.line} imports {i.target}" for i in imports(mods)
+            if not any(i.module == s or i.module.startswith(s + ".") for s in CLI_SHELL)
+            and (i.target == "custody.cli" or i.target.startswith("custody.cli."))]
+
+
+def test_only_the_command_line_imports_the_command_line() -> None:
+    """A module that needs what a command has (its API client, its settings) is given it by the command."""
+    assert outside_the_cli_importing_it(modules()) == []
+
+
+def test_the_cli_check_finds_an_import_of_the_cli(tmp_path: Path) -> None:
+    pkg = tmp_path / "custody"
+    (pkg / "cli").mkdir(parents=True)
+    for name in ("__init__.py", "__main__.py", "cli/__init__.py", "cli/client.py", "cli/main.py"):
+        (pkg / name).write_text("")
+    (pkg / "__main__.py").write_text("from custody.cli.main import main\n")
+    (pkg / "cli" / "main.py").write_text("from custody.cli import client\n")
+    (pkg / "view.py").write_text("def read():\n    from custody.cli.client import Client\n")
+    assert outside_the_cli_importing_it(modules(pkg)) == ["custody.view:2 imports custody.cli.client"]

@@ -114,7 +114,15 @@ def test_the_audit_summary_reads_the_configured_logs() -> None:
     assert nothing.status_code == 404 and "CUSTODY_AUDIT_LOGS" in nothing.json()["errors"][1]
 
 
-@pytest.mark.filterwarnings("ignore:Duplicate Operation ID")  # one route, two methods (POST and PUT, as Vault)
+def test_each_method_of_a_path_has_its_own_operation_id(w: World) -> None:
+    """POST and PUT (GET and LIST) of one path are one endpoint, but OpenAPI names each operation once."""
+    paths = create_app(w.uc).openapi()["paths"]
+    ids = [op["operationId"] for methods in paths.values() for op in methods.values()]
+    assert len(ids) == len(set(ids)) and len(ids) > len(paths)
+    grants = paths["/v1/custody/accounts/{platform}/{username}/grants"]
+    assert set(grants) == {"post", "put"} and grants["post"]["operationId"] != grants["put"]["operationId"]
+
+
 def test_no_route_redirects_or_names_the_host_header(w: World) -> None:
     """Every route, every method, with a trailing slash and a forged Host: answered in place like the path
     without the slash (routed, so never 'unsupported path'), never with a redirect."""

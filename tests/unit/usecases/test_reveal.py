@@ -24,8 +24,9 @@ from custody.repo.kv import WrapInfo
 from tests.fakes import REASON, World, an_account, codes
 
 REVEAL_CALLS = [  # a reveal's Vault calls besides the capability check, in order: bench_load's RAW_CALLS
-    ("read", "grants/{g}"), ("read", "codes/pypi/acme"), ("write", "grants/{g}"), ("write", "codes/pypi/acme"),
-    ("stage", "reveals/{g}"), ("wrap_staged", "reveals/{g}"), ("unstage", "reveals/{g}"), ("write", "grants/{g}"),
+    ("read", "grants/{g}"), ("read", "accounts/pypi/acme"), ("read", "codes/pypi/acme"), ("write", "grants/{g}"),
+    ("write", "codes/pypi/acme"), ("stage", "reveals/{g}"), ("wrap_staged", "reveals/{g}"), ("unstage", "reveals/{g}"),
+    ("write", "grants/{g}"),
 ]
 
 
