@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any
 
-import orjson
-
+from custody.auditlog.entry import Entry, decode
 from custody.auditlog.extract import Extractor
 from custody.auditlog.facts import (
     DEPOSIT,
@@ -212,29 +211,21 @@ class Partial:
         entries.append(e)
         return True
 
-    def add_line(self, line: bytes | bytearray, ex: Extractor) -> None:
-        """Parse one candidate line; count it invalid if it is not an audit entry. Never raises."""
-        try:
-            e = orjson.loads(line)
-        except orjson.JSONDecodeError:
+    def add_line(self, line: bytes | bytearray | memoryview, ex: Extractor) -> None:
+        """Decode one candidate line (``entry``); count it invalid if it is not an audit entry. Never raises."""
+        e = decode(line, Entry)
+        if e is None or e.request is None or (e.type != "response" and e.type != "request"):
             self.lines_invalid += 1
             return
-        if (
-            not isinstance(e, dict)
-            or e.get("type") not in ("request", "response")
-            or not isinstance(e.get("request"), dict)
-        ):
-            self.lines_invalid += 1
-            return
-        try:
-            time = norm_time(e.get("time"))
-            # Vault stamps every entry; one without a real time is not an audit entry (and would break the
-            # ordering and the durations the summary computes)
-            f = ex.fact(e, time) if time else None
-        except (TypeError, ValueError, AttributeError, IndexError, OverflowError):  # hostile shapes: never fatal
-            self.lines_invalid += 1
-            return
+        # Vault stamps every entry; one without a real time is not an audit entry (and would break the ordering
+        # and the durations the summary computes)
+        time = norm_time(e.time)
         if not time:
+            self.lines_invalid += 1
+            return
+        try:
+            f = ex.fact(e, e.request, time)
+        except ValueError:  # digits that int() cannot read, in a hostile count or TTL: never fatal
             self.lines_invalid += 1
             return
         self.add_entry_time(time)

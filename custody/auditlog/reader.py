@@ -13,6 +13,7 @@ entries the summary lists, these on disk past a bound), whatever the number of l
 
 from __future__ import annotations
 
+import codecs
 import gc
 import gzip
 import itertools
@@ -23,9 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
-import orjson
-
 from custody.auditlog._fastsearch import Searcher
+from custody.auditlog.entry import Auth, decode
 from custody.auditlog.extract import Extractor
 from custody.auditlog.partial import Partial
 from custody.auditlog.spill import FactStore
@@ -183,14 +183,36 @@ def scan_chunk(buf: bytearray, n: int, rules: Prefilter, ex: Extractor, part: Pa
             for m in others:
                 for a, b in ranges:
                     _mark(buf, m, a, b, search, spans)
-    for ls in sorted(spans):
-        if buf[ls] != 0x7B:
-            continue  # already counted invalid above
-        line = buf[ls : spans[ls]]
-        part.lines_custody += 1
-        if rules.skip(line):
-            continue
-        part.add_line(line, ex)
+    # Lines are decoded in place (a view of the chunk, no copy). A decoder skips what it does not read without
+    # checking its UTF-8, which a JSON parser must: a chunk that is all ASCII (the usual case) needs no check.
+    ascii = buf.isascii()
+    custody = invalid = 0
+    skip = rules.skip
+    add_line = part.add_line
+    with memoryview(buf) as view:
+        for ls in sorted(spans):
+            if buf[ls] != 0x7B:
+                continue  # already counted invalid above
+            le = spans[ls]
+            custody += 1
+            if skip(buf, ls, le):
+                continue
+            line = view[ls:le]
+            if not ascii and not _utf8(line):
+                invalid += 1
+                continue
+            add_line(line, ex)
+            del line  # the view must not outlive the chunk: its buffer is refilled and may grow
+    part.lines_custody += custody
+    part.lines_invalid += invalid
+
+
+def _utf8(line: memoryview) -> bool:
+    try:
+        codecs.utf_8_decode(line, "strict", True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _mark(buf: bytearray, m: bytes, a: int, b: int, search: Searcher, spans: dict[int, int]) -> None:
@@ -252,25 +274,35 @@ class Prefilter:
         self.staging = b'"path":"' + name + b"/data/reveals/"
         # Parsed auth objects: the service's token writes the same bytes in every entry, so one parse serves all.
         self._auths: dict[bytes, bool] = {}
+        self._ex = Extractor(mount, service_role)
+        self._last_auth = b"\x00"  # the last auth object found to be the service's (never a JSON object)
 
-    def skip(self, line: bytes | bytearray) -> bool:
-        if line.find(b'"type":"request"', 0, 100) >= 0:
-            return line.find(b'"error":') < 0
-        i = line.find(b'"operation":"')
+    def skip(self, line: bytes | bytearray, ls: int = 0, le: int = -1) -> bool:
+        """Whether the line ``line[ls:le]`` (the whole of ``line`` by default) can be dropped unparsed."""
+        if le < 0:
+            le = len(line)
+        if line.find(b'"type":"request"', ls, min(ls + 100, le)) >= 0:
+            return line.find(b'"error":', ls, le) < 0
+        i = line.find(b'"operation":"', ls, le)
         if i < 0:
             return False
         i += 13
-        op = line[i : line.find(b'"', i)]
-        if op in (b"update", b"create"):
+        q = line.find(b'"', i, le)
+        op = line[i : q if q >= 0 else le - 1]
+        if op == b"update" or op == b"create":
             # a write is parsed, unless it is the staging of a code: the request's path (the first after the
             # operation: only fixed fields and the namespace come between) is <mount>/data/reveals/...
-            if not line.startswith(self.staging, line.find(b'"path":"', i)):
+            p = line.find(b'"path":"', i, le)
+            if p < 0 or not line.startswith(self.staging, p, le):
                 return False
-        elif op == b"read" and line.find(b"reveals", i) >= 0:
+        elif op == b"read" and line.find(b"reveals", i, le) >= 0:
             return False  # what may be a hand-out (any path naming reveals) is parsed
-        start, end = _auth_span(line)
+        start, end = _auth_span(line, ls, le)
         if end < 0 or i < end:
             return False  # not shaped as expected, or the operation found was not the request's (after auth)
+        last = self._last_auth  # the service's token writes the same auth object in every entry
+        if end - start == len(last) and line.startswith(last, start, end):
+            return True
         return self._is_service(bytes(line[start:end]))
 
     def _is_service(self, raw: bytes) -> bool:
@@ -278,14 +310,10 @@ class Prefilter:
         known = self._auths.get(raw)
         if known is not None:
             return known
-        try:
-            auth = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            auth = None
-        ok = False
-        if type(auth) is dict and auth.get("display_name") == "approle":
-            meta = auth.get("metadata")
-            ok = type(meta) is dict and meta.get("role_name") == self.service_role
+        auth = decode(raw, Auth)
+        ok = auth is not None and self._ex.is_service(auth)
+        if ok:
+            self._last_auth = raw
         if len(self._auths) >= 256:
             self._auths.clear()
         self._auths[raw] = ok
@@ -298,21 +326,21 @@ _AUTH_KEY = b'","type":"response","auth":{'
 _NO_SPAN = (-1, -1)
 
 
-def _auth_span(line: bytes | bytearray) -> tuple[int, int]:
-    """Where the top-level ``auth`` object of a response entry may be, or (-1, -1).
+def _auth_span(line: bytes | bytearray, ls: int, le: int) -> tuple[int, int]:
+    """Where the top-level ``auth`` object of the response entry ``line[ls:le]`` may be, or (-1, -1).
 
     Cheap necessary conditions only: the line starts as Vault writes a response entry (a time string, the type,
     then ``auth``: so the ``auth`` found is the top-level one; a time holds no quote), and the object seems to end
     before ``"request"``. The caller parses ``line[start:end]``, which succeeds only if it is exactly one JSON
     object: the auth object itself, however the guess was made.
     """
-    if not line.startswith(_HEAD):
+    if not line.startswith(_HEAD, ls, le):
         return _NO_SPAN
-    q = line.find(b'"', 9, 48)
-    if q < 0 or not line.startswith(_AUTH_KEY, q):
+    q = line.find(b'"', ls + 9, min(ls + 48, le))
+    if q < 0 or not line.startswith(_AUTH_KEY, q, le):
         return _NO_SPAN
     start = q + len(_AUTH_KEY) - 1
-    end = line.find(b'},"request":{', start)
+    end = line.find(b'},"request":{', start, le)
     return _NO_SPAN if end < 0 else (start, end + 1)
 
 
