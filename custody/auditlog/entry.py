@@ -74,13 +74,27 @@ class Entry(msgspec.Struct, gc=False):
 # --- request.data, by kind of call --------------------------------------------------------------------------
 
 
-class Decision(msgspec.Struct, gc=False):
-    """An approval (``approver``), a denial (``denied_by``) or a review (``reviewed_by``) in a grant record."""
+class Approved(msgspec.Struct, gc=False):
+    """An approval as a grant record states it."""
 
     approver: str = ""
     approver_entity: str = ""
+    at: str = ""
+    comment: str = ""
+
+
+class Denied(msgspec.Struct, gc=False):
+    """A grant's denial as its record states it."""
+
     denied_by: str = ""
     denied_by_entity: str = ""
+    at: str = ""
+    comment: str = ""
+
+
+class Reviewed(msgspec.Struct, gc=False):
+    """An emergency grant's review as its record states it."""
+
     reviewed_by: str = ""
     reviewed_by_entity: str = ""
     at: str = ""
@@ -101,11 +115,11 @@ class Record(msgspec.Struct, gc=False):
     reason: str = ""
     ticket: str = ""
     status: str = ""
-    approvals: tuple[Decision, ...] = ()
+    approvals: tuple[Approved, ...] = ()
     emergency: Flag = False
     reviewed_by: str = ""
-    denial: Decision | None = None
-    review: Decision | None = None
+    denial: Denied | None = None
+    review: Reviewed | None = None
     # code sets
     remaining: Int = -1
     # accounts

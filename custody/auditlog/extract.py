@@ -7,12 +7,14 @@ import re
 from typing import Any
 
 from custody.auditlog.entry import (
+    Approved,
     Auth,
-    Decision,
+    Denied,
     Entry,
     Record,
     RemountData,
     Request,
+    Reviewed,
     TokenData,
     WriteData,
     decode_data,
@@ -31,6 +33,7 @@ from custody.auditlog.facts import (
     REWRAP,
     UNWRAP,
     Fact,
+    GrantInfo,
     GrantState,
     Handout,
     Touch,
@@ -130,17 +133,23 @@ class Extractor:
             who = self._whos[key] = Who(i(entity, entity), i(name, name))
         return who
 
-    def _decision(self, d: Decision | None, who: str) -> DecisionTuple:
-        if d is None:
-            return NO_DECISION
-        i = self._strs.setdefault
-        by, entity = (
-            (d.approver, d.approver_entity) if who == "approver"
-            else (d.denied_by, d.denied_by_entity) if who == "denied_by"
-            else (d.reviewed_by, d.reviewed_by_entity)
-        )
-        t = (i(by, by), i(entity, entity), i(d.at, d.at), i(d.comment, d.comment))
-        return self._apps.setdefault(t, t)
+    def _decision(self, by: str, entity: str, at: str, comment: str) -> DecisionTuple:
+        t = (by, entity, at, comment)
+        got = self._apps.get(t)
+        if got is None:
+            i = self._strs.setdefault
+            got = self._apps[t] = (i(by, by), i(entity, entity), i(at, at), i(comment, comment))
+        return got
+
+    def _approvals(self, approvals: tuple[Approved, ...]) -> tuple[DecisionTuple, ...]:
+        d = self._decision
+        return tuple([d(a.approver, a.approver_entity, a.at, a.comment) for a in approvals])
+
+    def _denial(self, d: Denied | None) -> DecisionTuple:
+        return NO_DECISION if d is None else self._decision(d.denied_by, d.denied_by_entity, d.at, d.comment)
+
+    def _review(self, d: Reviewed | None) -> DecisionTuple:
+        return NO_DECISION if d is None else self._decision(d.reviewed_by, d.reviewed_by_entity, d.at, d.comment)
 
     def is_service(self, auth: Auth) -> bool:
         meta = auth.metadata
@@ -303,7 +312,7 @@ class Extractor:
             not error,
             i(r.event, r.event),
             self._w(r.actor_entity, r.actor),
-            grant.account if grant is not None else i(r.account, r.account),
+            grant.info.account if grant is not None else i(r.account, r.account),
             grant,
             _int(r.remaining, -1) if kind == "codes" else -1,
             owner,
@@ -317,16 +326,14 @@ class Extractor:
         i = self._strs.setdefault
         gid = r.grant_id or grant_id
         emergency = r.emergency
-        return GrantState(
-            grant_id=i(gid, gid),
-            account=i(r.account, r.account),
-            requester=self._w(r.requester_entity, r.requester),
-            reason=i(r.reason, r.reason),
-            ticket=i(r.ticket, r.ticket),
-            status=i(r.status, r.status),
-            approvals=tuple([self._decision(a, "approver") for a in r.approvals]),
-            emergency=emergency is True or emergency == "true",
-            reviewed_by=i(r.reviewed_by, r.reviewed_by),
-            denial=self._decision(r.denial, "denied_by"),
-            review=self._decision(r.review, "reviewed_by"),
+        info = GrantInfo(
+            i(r.account, r.account),
+            self._w(r.requester_entity, r.requester),
+            i(r.reason, r.reason),
+            i(r.ticket, r.ticket),
+            emergency is True or emergency == "true",
+            i(r.reviewed_by, r.reviewed_by),
+            self._denial(r.denial),
+            self._review(r.review),
         )
+        return GrantState(i(gid, gid), i(r.status, r.status), self._approvals(r.approvals), info)

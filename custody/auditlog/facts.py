@@ -44,18 +44,26 @@ Decision = tuple[str, str, str, str]
 NO_DECISION: Decision = ("", "", "", "")
 
 
-class GrantState(NamedTuple):
-    grant_id: str
+class GrantInfo(NamedTuple):
+    """The fields of a grant record that rarely change between its writes (one shared tuple while they do not)."""
+
     account: str
     requester: Who
     reason: str
     ticket: str
-    status: str
-    approvals: tuple[Decision, ...]
     emergency: bool
     reviewed_by: str
     denial: Decision
     review: Decision
+
+
+class GrantState(NamedTuple):
+    """A grant record as one write states it."""
+
+    grant_id: str
+    status: str
+    approvals: tuple[Decision, ...]
+    info: GrantInfo
 
 
 class Write(NamedTuple):
@@ -126,19 +134,6 @@ class Touch(NamedTuple):
 
 
 Fact = Write | Handout | UnwrapAttempt | Touch
-
-
-class GrantInfo(NamedTuple):
-    """The fields of a grant record that rarely change between its writes (one shared tuple while they do not)."""
-
-    account: str
-    requester: Who
-    reason: str
-    ticket: str
-    emergency: bool
-    reviewed_by: str
-    denial: Decision
-    review: Decision
 
 
 class GrantEntry(NamedTuple):

@@ -28,7 +28,6 @@ from custody.auditlog.facts import (
     ROTATION,
     Fact,
     GrantEntry,
-    GrantInfo,
     GrantState,
     Write,
 )
@@ -191,10 +190,9 @@ class Partial:
     def _add_grant_entry(self, w: Write, g: GrantState, key: int) -> bool:
         """Add one write to its grant's timeline; False if that write is already there."""
         stamp = time_int(w.time) << KEY_BITS | key
-        info = (g.account, g.requester, g.reason, g.ticket, g.emergency, g.reviewed_by, g.denial, g.review)
         entries = self.grants.get(g.grant_id)
         if entries is None:
-            self.grants[g.grant_id] = [GrantEntry(stamp, w.event, w.actor, g.status, g.approvals, GrantInfo(*info))]
+            self.grants[g.grant_id] = [GrantEntry(stamp, w.event, w.actor, g.status, g.approvals, g.info)]
             return True
         prev = entries[-1]
         # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
@@ -204,7 +202,7 @@ class Partial:
             w.actor,
             g.status,
             prev.approvals if g.approvals == prev.approvals else g.approvals,
-            prev.info if info == prev.info else GrantInfo(*info),
+            prev.info if g.info == prev.info else g.info,
         )
         if _fold_repeat(entries, e):
             return False
