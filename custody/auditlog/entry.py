@@ -2,17 +2,17 @@
 
 A Vault audit line is one to three kilobytes of JSON, of which the summary reads a few dozen fields. Decoding into
 the Structs below builds only those (msgspec skips every other key without building it) and checks their types
-in C, so that ``extract`` reads attributes instead of looking up and checking dict values. ``request.data`` is
-kept raw and decoded with the shape its kind of call has (``Request.data``): a custody record, a wrapping token,
-a remount's ``from`` and ``to``, or an admin write's fields.
+in C, so that ``extract`` reads attributes instead of looking up and checking dict values. ``request.data``
+holds the fields of every kind of call the summary reads (``Data``): a custody record, a wrapping token, a
+remount's ``from`` and ``to``.
 
 Vault writes every field with one type. A line with a value of another type (hostile or broken) is read as the
 summary always read it: a string that is not a string is ``""``, an object that is not an object is absent
 (``None``, or the default), members of a list that have the wrong type are left out, and an integer is one that
 fits in 64 bits (others are the default, like a number that is not an integer). Such a line fails typed
 validation; it is then decoded untyped and ``coerce``-d, field by field, to the same Structs, so the extractor
-sees one shape whatever the line. A line that is not JSON at all (or not valid UTF-8 in what is decoded) is
-``None``: counted invalid.
+sees one shape whatever the line. A line that is not JSON at all is ``None``: counted invalid. (What is skipped
+is not checked for UTF-8: the reader checks the lines of a chunk that is not all ASCII.)
 """
 
 from __future__ import annotations
@@ -59,13 +59,13 @@ class Request(msgspec.Struct, gc=False):
     operation: str = ""
     remote_address: str = ""
     client_token: str = ""
-    data: msgspec.Raw = msgspec.Raw()  # decoded by kind of call: ``decode_data``
+    data: Data | None = None
 
 
 class Entry(msgspec.Struct, gc=False):
     time: str = ""
     type: str = ""
-    auth: Auth | None = None
+    auth: msgspec.Raw = msgspec.Raw()  # decoded once per distinct token (``extract.Extractor.auth_of``): an ``Auth``
     request: Request | None = None
     error: str = ""
     response: Response | None = None
@@ -131,19 +131,13 @@ class Record(msgspec.Struct, gc=False):
     capability: str = ""
 
 
-class WriteData(msgspec.Struct, gc=False):
-    """``request.data`` of a KV v2 write: the record under ``data``."""
+class Data(msgspec.Struct, gc=False):
+    """``request.data``, with the fields each kind of call the summary reads has there: a KV v2 write's record
+    under ``data``, the wrapping token an unwrap or a rewrap presents, a remount's ``from`` and ``to``. (An admin
+    write's fields, whatever they are, are read from the line untyped: ``request_data``.)"""
 
     data: Record | None = None
-
-
-class TokenData(msgspec.Struct, gc=False):
-    """``request.data`` of an unwrap or a rewrap: the wrapping token presented."""
-
     token: str = ""
-
-
-class RemountData(msgspec.Struct, gc=False):
     src: str = msgspec.field(default="", name="from")
     to: str = ""
 
@@ -175,20 +169,16 @@ def decode(buf: Any, cls: type[S]) -> S | None:
     return coerce(value, cls)
 
 
-def decode_data(raw: msgspec.Raw, cls: type[S]) -> S | None:
-    """A request's ``data`` as ``cls``; None when there is none or it is not an object."""
-    return decode(raw, cls) if raw else None
-
-
-def untyped(raw: msgspec.Raw) -> dict[str, Any]:
-    """A request's ``data`` as a dict (an admin write's fields, read whatever they are); {} if not an object."""
-    if not raw:
-        return {}
+def request_data(line: Any) -> dict[str, Any]:
+    """The ``request.data`` object of a line, untyped (an admin write's fields, read whatever they are); {} if
+    there is none."""
     try:
-        value = _UNTYPED.decode(raw)
+        e = _UNTYPED.decode(line)
     except msgspec.DecodeError:
         return {}
-    return value if type(value) is dict else {}
+    req = e.get("request") if type(e) is dict else None
+    data = req.get("data") if type(req) is dict else None
+    return data if type(data) is dict else {}
 
 
 # --- the lenient path: an untyped value coerced to a Struct ---------------------------------------------------
@@ -223,12 +213,12 @@ def _plan(cls: type) -> list[tuple[str, str, Coerce, Any]]:
 def _converter(hint: Any) -> Coerce:
     if hint is str:
         return lambda v: v if type(v) is str else _NO
+    if hint is msgspec.Raw:
+        return lambda v: msgspec.Raw(msgspec.json.encode(v))
     if hint == Int:
         return lambda v: v if type(v) is str or (type(v) is int and INT_LOW <= v < INT_HIGH) else _NO
     if hint == Flag:
         return lambda v: v if type(v) is bool or type(v) is str else _NO
-    if hint is msgspec.Raw:
-        return lambda v: msgspec.Raw(msgspec.json.encode(v))
     args = typing.get_args(hint)
     if typing.get_origin(hint) is tuple:
         member = args[0]

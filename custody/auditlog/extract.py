@@ -6,19 +6,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
+
 from custody.auditlog.entry import (
     Approved,
     Auth,
     Denied,
     Entry,
     Record,
-    RemountData,
     Request,
     Reviewed,
-    TokenData,
-    WriteData,
-    decode_data,
-    untyped,
+    decode,
+    request_data,
 )
 from custody.auditlog.facts import (
     ADMIN,
@@ -44,6 +43,7 @@ from custody.auditlog.facts import (
 from custody.auditlog.facts import Decision as DecisionTuple
 
 CACHE_MAX = 20_000  # distinct strings an Extractor shares before it starts afresh
+AUTHS_MAX = 256  # distinct auth objects (tokens) it keeps decoded
 _SLASHES = re.compile("/{2,}")
 NO_AUTH = Auth()
 NO_RECORD = Record()
@@ -117,6 +117,8 @@ class Extractor:
         self._whos: dict[tuple[str, str], Who] = {}
         self._apps: dict[DecisionTuple, DecisionTuple] = {}
         self._pols: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._auths: dict[bytes, Auth] = {}
+        self._last_raw, self._last_auth = msgspec.Raw(), NO_AUTH
 
     def forget(self) -> None:
         """Drop the shared copies (a long log has ever more distinct grant ids, tokens and times)."""
@@ -151,25 +153,44 @@ class Extractor:
     def _review(self, d: Reviewed | None) -> DecisionTuple:
         return NO_DECISION if d is None else self._decision(d.reviewed_by, d.reviewed_by_entity, d.at, d.comment)
 
+    def auth_of(self, raw: Any) -> Auth:
+        """The ``auth`` object of an entry, from its bytes: decoded once per distinct token (the service's token
+        writes the same bytes in every entry it makes)."""
+        if raw == self._last_raw:
+            return self._last_auth
+        if not raw:
+            return NO_AUTH
+        key = bytes(raw)
+        auth = self._auths.get(key)
+        if auth is None:
+            auth = decode(key, Auth) or NO_AUTH
+            if len(self._auths) >= AUTHS_MAX:
+                self._auths.clear()
+            self._auths[key] = auth
+        self._last_raw, self._last_auth = msgspec.Raw(key), auth
+        return auth
+
     def is_service(self, auth: Auth) -> bool:
         meta = auth.metadata
         return auth.display_name == "approle" and meta is not None and meta.role_name == self.service_role
 
-    def fact(self, e: Entry, req: Request, time: str) -> Fact | None:
-        """The fact an entry holds, if any: ``req`` is its request, ``time`` its normalised time."""
+    def fact(self, e: Entry, req: Request, time: str, line: Any) -> Fact | None:
+        """The fact an entry holds, if any: ``req`` is its request, ``time`` its normalised time, ``line`` the line
+        it was decoded from (a buffer)."""
         rid = req.id
         if not rid:
             return None
         raw_path = req.path
         path = norm_path(raw_path)  # for every comparison; the anomaly shows the path as logged
         rank = RESPONSE if e.type == "response" else REQUEST
-        auth = e.auth or NO_AUTH
+        auth = self.auth_of(e.auth)
         if len(self._strs) > CACHE_MAX:
             self.forget()
         if path.startswith(self.prefix) or path == self.mount:
             if self.is_service(auth):
                 return self._service(e, req, path, rank, time, rid, auth)
-            return self._touch(e, req, raw_path, rank, time, rid, auth, MOUNT, "", path == self.config)
+            fields_of = line if path == self.config else None
+            return self._touch(e, req, raw_path, rank, time, rid, auth, MOUNT, "", fields_of)
         if path in (UNWRAP, REWRAP) or (path == CUBBYHOLE and req.operation == "read"):
             return self._unwrap(e, req, path, rank, time, rid, auth)
         if path == "sys/raw" or path.startswith("sys/raw/"):
@@ -182,11 +203,11 @@ class Extractor:
             return self._touch(e, req, raw_path, rank, time, rid, auth, MOUNT)
         op = req.operation
         if path in self.admin_paths and op != "read":
-            return self._touch(e, req, raw_path, rank, time, rid, auth, ADMIN, "", True)
+            return self._touch(e, req, raw_path, rank, time, rid, auth, ADMIN, "", line)
         if path == "sys/remount" or (path.startswith("sys/remount/") and op != "read"):
             # Every move of a mount: Vault HMACs request.data.from and .to, so the log cannot say which mount.
-            data = decode_data(req.data, RemountData) or RemountData()
-            src, dst = data.src, data.to
+            data = req.data
+            src, dst = (data.src, data.to) if data is not None else ("", "")
             clear = src and dst and not src.startswith(HMAC) and not dst.startswith(HMAC)
             note = f"from {src} to {dst}" if clear else ""
             return self._touch(e, req, raw_path, rank, time, rid, auth, ADMIN, note)
@@ -206,10 +227,11 @@ class Extractor:
         auth: Auth,
         area: str,
         note: str = "",
-        with_fields: bool = False,
+        fields_of: Any = None,
     ) -> Touch:
+        """``fields_of``: the line, when the touch is an admin write whose fields are listed."""
         policies = tuple(sorted(auth.policies))
-        fields = request_fields(untyped(req.data)) if with_fields else ()
+        fields = request_fields(request_data(fields_of)) if fields_of is not None else ()
         i = self._strs.setdefault
         return Touch(
             rank,
@@ -235,11 +257,7 @@ class Extractor:
         its ``auth`` then describes the wrapping token (the service's display name, no identity), not a person.
         """
         token = auth.client_token or req.client_token
-        if path == CUBBYHOLE:
-            wrap = ""
-        else:
-            data = decode_data(req.data, TokenData)
-            wrap = data.token if data is not None else ""
+        wrap = req.data.token if path != CUBBYHOLE and req.data is not None else ""
         self_unwrap = not wrap
         if self_unwrap:
             wrap = token  # the wrapping token was presented as the client token
@@ -291,8 +309,7 @@ class Extractor:
         return None
 
     def _write(self, req: Request, rel: str, rank: int, time: str, rid: str, error: str) -> Write:
-        data = decode_data(req.data, WriteData)
-        r = data.data if data is not None else None
+        r = req.data.data if req.data is not None else None
         if r is None:
             r = NO_RECORD
         kind = rel.split("/", 1)[0]

@@ -222,7 +222,7 @@ class Partial:
             self.lines_invalid += 1
             return
         try:
-            f = ex.fact(e, e.request, time)
+            f = ex.fact(e, e.request, time, line)
         except ValueError:  # digits that int() cannot read, in a hostile count or TTL: never fatal
             self.lines_invalid += 1
             return

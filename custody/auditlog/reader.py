@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from custody.auditlog._fastsearch import Searcher
-from custody.auditlog.entry import Auth, decode
 from custody.auditlog.extract import Extractor
 from custody.auditlog.partial import Partial
 from custody.auditlog.spill import FactStore
@@ -38,6 +37,7 @@ CHUNK = 8 << 20
 NEAR = 8192  # bytes searched with bytes.find after a hit before falling back to memmem
 SMALL = 2048  # a range this short is searched with bytes.find: cheaper than a memmem call through ctypes
 GAP_BYTES = 8192  # search only between marked lines when that skips this many bytes per extra search call
+DENSE = 0.6  # the share of custody lines above which a chunk's lines are walked one by one
 SPLIT_MIN = 32 << 20  # plain files smaller than this are read by one worker
 FIRST_SHARE = 0.8  # the parent's share of a split file, relative to a worker's
 GZIP_MAGIC = b"\x1f\x8b"
@@ -151,9 +151,31 @@ def _chunks(f: BinaryIO, limit: int) -> Iterator[tuple[bytearray, int]]:
 
 
 def scan_chunk(buf: bytearray, n: int, rules: Prefilter, ex: Extractor, part: Partial) -> None:
-    """Count the lines of ``buf[:n]`` and parse only those the pre-filter keeps."""
+    """Count the lines of ``buf[:n]`` and parse only those the pre-filter keeps.
+
+    Where custody lines are sparse, each marker is searched through the whole chunk at memmem speed and only the
+    lines around a hit are looked at; where most lines are custody traffic, that finds every line anyway, so the
+    lines are walked one by one instead (``DENSE``, chosen from the previous chunk). Both take the same lines.
+    """
     if n <= 0:
         return
+    # Lines are decoded in place (a view of the chunk, no copy). A decoder skips what it does not read without
+    # checking its UTF-8, which a JSON parser must: a chunk that is all ASCII (the usual case) needs no check.
+    ascii = buf.isascii()
+    with memoryview(buf) as view:
+        if rules.dense:
+            lines, custody = _scan_lines(buf, n, view, ascii, rules, ex, part)
+        else:
+            lines, custody = _scan_markers(buf, n, view, ascii, rules, ex, part)
+    rules.dense = custody > lines * DENSE
+    part.lines_total += lines
+    part.lines_custody += custody
+
+
+def _scan_markers(
+    buf: bytearray, n: int, view: memoryview, ascii: bool, rules: Prefilter, ex: Extractor, part: Partial
+) -> tuple[int, int]:
+    """Sparse custody lines: find the markers, then look at the lines that hold one."""
     # Line count and the "does not start like a JSON object" check in one memchr-driven pass
     # (bytes.count of one byte is not vectorised in CPython 3.11, find is).
     lines = 0
@@ -167,7 +189,6 @@ def scan_chunk(buf: bytearray, n: int, rules: Prefilter, ex: Extractor, part: Pa
         pos = buf.find(b"\n", pos, n)
     if buf[n - 1] != 0x0A:
         lines += 1
-    part.lines_total += lines
     part.lines_invalid += bad
     spans: dict[int, int] = {}  # line start -> line end, for lines holding a marker
     first, *others = rules.markers
@@ -183,28 +204,72 @@ def scan_chunk(buf: bytearray, n: int, rules: Prefilter, ex: Extractor, part: Pa
             for m in others:
                 for a, b in ranges:
                     _mark(buf, m, a, b, search, spans)
-    # Lines are decoded in place (a view of the chunk, no copy). A decoder skips what it does not read without
-    # checking its UTF-8, which a JSON parser must: a chunk that is all ASCII (the usual case) needs no check.
-    ascii = buf.isascii()
-    custody = invalid = 0
-    skip = rules.skip
-    add_line = part.add_line
-    with memoryview(buf) as view:
-        for ls in sorted(spans):
-            if buf[ls] != 0x7B:
-                continue  # already counted invalid above
-            le = spans[ls]
+    custody = 0
+    for ls in sorted(spans):
+        if buf[ls] == 0x7B:  # the others are already counted invalid
             custody += 1
-            if skip(buf, ls, le):
-                continue
-            line = view[ls:le]
-            if not ascii and not _utf8(line):
-                invalid += 1
-                continue
-            add_line(line, ex)
-            del line  # the view must not outlive the chunk: its buffer is refilled and may grow
-    part.lines_custody += custody
-    part.lines_invalid += invalid
+            _take(buf, ls, spans[ls], None, view, ascii, rules, ex, part)
+    return lines, custody
+
+
+def _scan_lines(
+    buf: bytearray, n: int, view: memoryview, ascii: bool, rules: Prefilter, ex: Extractor, part: Partial
+) -> tuple[int, int]:
+    """Dense custody lines: walk every line and look for the markers in it."""
+    first, *others = rules.markers
+    errors = _positions(buf, n, b'"error":')  # few lines hold one: one pass, not a search per line
+    ei, ne = 0, len(errors)
+    find = buf.find
+    lines = bad = custody = 0
+    ls = 0
+    while ls < n:
+        le = find(b"\n", ls, n)
+        if le < 0:
+            le = n
+        lines += 1
+        if buf[ls] != 0x7B:
+            bad += 1
+        elif find(first, ls, le) >= 0 or any(find(m, ls, le) >= 0 for m in others):
+            custody += 1
+            while ei < ne and errors[ei] < ls:
+                ei += 1
+            _take(buf, ls, le, ei < ne and errors[ei] < le, view, ascii, rules, ex, part)
+        ls = le + 1
+    part.lines_invalid += bad
+    return lines, custody
+
+
+def _take(
+    buf: bytearray,
+    ls: int,
+    le: int,
+    error: bool | None,
+    view: memoryview,
+    ascii: bool,
+    rules: Prefilter,
+    ex: Extractor,
+    part: Partial,
+) -> None:
+    """A custody line ``buf[ls:le]``: dropped if the pre-filter says so, else decoded and added to ``part``."""
+    if rules.skip(buf, ls, le, error):
+        return
+    line = view[ls:le]
+    if not ascii and not _utf8(line):
+        part.lines_invalid += 1
+        return
+    part.add_line(line, ex)
+    del line  # the view must not outlive the chunk: its buffer is refilled and may grow
+
+
+def _positions(buf: bytearray, n: int, needle: bytes) -> list[int]:
+    """Every position of ``needle`` in ``buf[:n]``, in order."""
+    out = []
+    with Searcher(buf) as search:
+        pos = search.find(needle, 0, n)
+        while pos >= 0:
+            out.append(pos)
+            pos = search.find(needle, pos + 1, n)
+    return out
 
 
 def _utf8(line: memoryview) -> bool:
@@ -272,17 +337,17 @@ class Prefilter:
         self.markers = (name, b'"path":"sys/wrapping/', b'"path":"cubbyhole/response"', b'"path":"sys/r')
         self.service_role = service_role
         self.staging = b'"path":"' + name + b"/data/reveals/"
-        # Parsed auth objects: the service's token writes the same bytes in every entry, so one parse serves all.
-        self._auths: dict[bytes, bool] = {}
         self._ex = Extractor(mount, service_role)
+        self.dense = False  # whether the last chunk was mostly custody lines (see ``scan_chunk``)
         self._last_auth = b"\x00"  # the last auth object found to be the service's (never a JSON object)
 
-    def skip(self, line: bytes | bytearray, ls: int = 0, le: int = -1) -> bool:
-        """Whether the line ``line[ls:le]`` (the whole of ``line`` by default) can be dropped unparsed."""
+    def skip(self, line: bytes | bytearray, ls: int = 0, le: int = -1, error: bool | None = None) -> bool:
+        """Whether the line ``line[ls:le]`` (the whole of ``line`` by default) can be dropped unparsed; ``error``
+        says whether it holds ``"error":``, when the caller already knows."""
         if le < 0:
             le = len(line)
         if line.find(b'"type":"request"', ls, min(ls + 100, le)) >= 0:
-            return line.find(b'"error":', ls, le) < 0
+            return not (line.find(b'"error":', ls, le) >= 0 if error is None else error)
         i = line.find(b'"operation":"', ls, le)
         if i < 0:
             return False
@@ -307,16 +372,9 @@ class Prefilter:
 
     def _is_service(self, raw: bytes) -> bool:
         """Whether ``raw`` is one JSON object with the service's display name and role (see ``Extractor``)."""
-        known = self._auths.get(raw)
-        if known is not None:
-            return known
-        auth = decode(raw, Auth)
-        ok = auth is not None and self._ex.is_service(auth)
+        ok = self._ex.is_service(self._ex.auth_of(raw))
         if ok:
             self._last_auth = raw
-        if len(self._auths) >= 256:
-            self._auths.clear()
-        self._auths[raw] = ok
         return ok
 
 
