@@ -144,6 +144,8 @@ class Extractor:
         return got
 
     def _approvals(self, approvals: tuple[Approved, ...]) -> tuple[DecisionTuple, ...]:
+        if not approvals:
+            return ()
         d = self._decision
         return tuple([d(a.approver, a.approver_entity, a.at, a.comment) for a in approvals])
 
@@ -340,17 +342,17 @@ class Extractor:
         )
 
     def _grant(self, r: Record, grant_id: str) -> GrantState:
+        # Interned: what the timeline keeps per write (status) or shares between grants (accounts, people).
         i = self._strs.setdefault
-        gid = r.grant_id or grant_id
         emergency = r.emergency
         info = GrantInfo(
             i(r.account, r.account),
             self._w(r.requester_entity, r.requester),
-            i(r.reason, r.reason),
-            i(r.ticket, r.ticket),
+            r.reason,
+            r.ticket,
             emergency is True or emergency == "true",
             i(r.reviewed_by, r.reviewed_by),
-            self._denial(r.denial),
-            self._review(r.review),
+            NO_DECISION if r.denial is None else self._denial(r.denial),
+            NO_DECISION if r.review is None else self._review(r.review),
         )
-        return GrantState(i(gid, gid), i(r.status, r.status), self._approvals(r.approvals), info)
+        return GrantState(r.grant_id or grant_id, i(r.status, r.status), self._approvals(r.approvals), info)

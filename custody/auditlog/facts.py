@@ -6,6 +6,7 @@ A fact keeps only what the summary asks of its entry, and strings shared between
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import NamedTuple
 
 from custody.auditlog.timeparse import time_str
@@ -28,6 +29,7 @@ APPROVED, REVEALED = "approved", "revealed"
 # (``custody.domain.models.Principal.from_lookup``).
 TOKEN_IDENTITY = "token-"
 
+DEFAULT_LATE_AFTER = timedelta(minutes=2)  # an unwrap later than this after its hand-out is reported late
 KEY_BITS = 60
 KEY_MASK = (1 << KEY_BITS) - 1
 

@@ -35,6 +35,7 @@ from custody.auditlog.spill import FactStore
 from custody.auditlog.timeparse import norm_time, time_int
 from custody.domain.events import Event
 
+ACCESS_DENIED, CODES_ROTATED = str(Event.access_denied), str(Event.codes_rotated)  # plain str: compared per write
 Stamped = tuple[str, int, Any]  # (time, request key, value): the latest value wins, ties broken by key
 
 
@@ -92,13 +93,6 @@ def request_key(request_id: str, rank: int) -> int:
     return (h >> (65 - KEY_BITS)) << 1 | (rank == RESPONSE)
 
 
-def _keeps_whole(f: Fact) -> bool:
-    """Facts listed one by one: all but the service's writes, of which only the refusals it recorded."""
-    if type(f) is not Write:
-        return True
-    return f.grant is None and f.event == Event.access_denied and not f.path.startswith("codes/")
-
-
 @dataclass
 class Partial:
     """Everything read so far, reduced as it is read, plus line counters. Merge is commutative and idempotent.
@@ -134,10 +128,11 @@ class Partial:
 
     def add_fact(self, f: Fact) -> None:
         self.occurrences += 1
-        if _keeps_whole(f):
-            self.facts.add(f)
+        # Listed one by one: every fact but the service's writes, of which only the refusals it recorded.
+        if type(f) is Write and (f.grant is not None or f.event != ACCESS_DENIED or f.path.startswith("codes/")):
+            self._add_write(f)
         else:
-            self._add_write(f)  # type: ignore[arg-type]
+            self.facts.add(f)
 
     def _add_write(self, w: Write) -> None:
         key = request_key(w.request_id, w.rank)
@@ -177,7 +172,7 @@ class Partial:
         if w.remaining >= 0:
             a.present = True
             a.remaining = _later(a.remaining, (w.time, key, w.remaining))
-        kind = DEPOSIT if w.event in DEPOSIT_EVENTS else ROTATION if w.event == Event.codes_rotated else OTHER
+        kind = DEPOSIT if w.event in DEPOSIT_EVENTS else ROTATION if w.event == CODES_ROTATED else OTHER
         if kind != OTHER or w.remaining < 0:
             a.add_event(key, (w.time, kind))
 
@@ -244,7 +239,7 @@ class Partial:
             hmaced=self.hmaced,
             occurrences=self.occurrences,
         )
-        self.facts, self.grants, self.accounts = FactStore(), {}, {}
+        self.facts, self.grants, self.accounts = FactStore(may_spill=self.facts.may_spill), {}, {}
         self.keys, self.other_keys, self.hmaced = set(), set(), set()
         self.occurrences = 0
         return out

@@ -1,26 +1,28 @@
 """Streaming, parallel reading of audit-device files into a ``Partial``.
-Most lines of a busy cluster's audit log have nothing to do with custody, and JSON parsing is the cost. So
-files are read in large binary chunks of whole lines, the chunk is searched (in C, ``bytes.find``) for the
-few byte strings every custody-relevant entry contains (the mount path, ``sys/wrapping/unwrap``), and only
-the lines around a hit are parsed with orjson. Lines that are skipped unparsed are still counted, and
-counted invalid when they do not even start like a JSON object.
 
-Plain files are cut into byte ranges at line boundaries and read by a process pool (one worker per core);
-gzip files are read whole by one worker each. Every worker returns a ``Partial``; partials merge into one.
-Memory is one chunk per worker plus the reduced state (``partial.Partial``: grant timelines, account state and the
-entries the summary lists, these on disk past a bound), whatever the number of lines.
+Most lines of a busy cluster's audit log have nothing to do with custody, and decoding JSON is the cost. So
+files are read in large binary chunks of whole lines, the chunk is searched (glibc ``memmem``) for the few byte
+strings every custody-relevant entry contains (the mount path, ``sys/wrapping/``...), or, where most lines are
+custody traffic, each line is searched in turn; the ``Prefilter`` drops, still undecoded, the lines known not to
+matter, and only the rest are decoded (``entry``: the fields the summary reads, in place in the chunk). Lines
+that are skipped undecoded are still counted, and counted invalid when they do not even start like a JSON object.
+
+Plain files are cut at line boundaries into pieces of about ``PIECE`` bytes; gzip files are one piece each.
+This process and one forked worker per other core claim the pieces as they go, so that they finish together
+however the load of the machine falls on them. Workers stream what they reduced to this process chunk by chunk,
+which merges it into the one ``Partial``. Memory is one chunk per reader plus the reduced state
+(``partial.Partial``: grant timelines, account state and the entries the summary lists, these on disk past a
+bound), whatever the number of lines.
 """
-
 from __future__ import annotations
 
 import codecs
 import gc
-import gzip
 import itertools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
@@ -32,6 +34,7 @@ from custody.errors import CustodyError
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
+    from multiprocessing.sharedctypes import Synchronized
 
 CHUNK = 8 << 20
 NEAR = 8192  # bytes searched with bytes.find after a hit before falling back to memmem
@@ -39,7 +42,7 @@ SMALL = 2048  # a range this short is searched with bytes.find: cheaper than a m
 GAP_BYTES = 8192  # search only between marked lines when that skips this many bytes per extra search call
 DENSE = 0.6  # the share of custody lines above which a chunk's lines are walked one by one
 SPLIT_MIN = 32 << 20  # plain files smaller than this are read by one worker
-FIRST_SHARE = 0.8  # the parent's share of a split file, relative to a worker's
+PIECE = 8 << 20  # larger ones are cut into pieces of about this size
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -89,7 +92,8 @@ def is_gzip(path: Path) -> bool:
 
 
 def plan(paths: Iterable[Path], workers: int) -> list[Unit]:
-    """Cut the inputs into units of work; a large plain file becomes ``workers`` ranges split at newlines."""
+    """Cut the inputs into units of work; a large plain file becomes pieces of about ``PIECE`` bytes (at least
+    ``workers`` of them) split at newlines."""
     units: list[Unit] = []
     for p in paths:
         try:
@@ -102,14 +106,13 @@ def plan(paths: Iterable[Path], workers: int) -> list[Unit]:
         if workers <= 1 or size < SPLIT_MIN:
             units.append(Unit(str(p), 0, -1, False))
             continue
+        # Pieces claimed by the readers as they go (``read_paths``): whoever is free takes the next, so that the
+        # readers finish together however the machine's other work slows one of them down.
+        pieces = max(workers, -(-size // PIECE))
         bounds = [0]
-        # The first range goes to the parent process, which also unpickles what the workers send: a smaller
-        # share lets everyone finish together (measured: about 0.8 of a worker's share on two cores).
-        weights = [FIRST_SHARE] + [1.0] * (workers - 1)
         with p.open("rb") as f:
-            for i in range(1, workers):
-                cut = int(size * sum(weights[:i]) / sum(weights))
-                f.seek(max(cut, bounds[-1]))
+            for i in range(1, pieces):
+                f.seek(max(size * i // pieces, bounds[-1]))
                 f.readline()  # move to the start of the next whole line
                 bounds.append(min(f.tell(), size))
         bounds.append(size)
@@ -117,13 +120,13 @@ def plan(paths: Iterable[Path], workers: int) -> list[Unit]:
     return units
 
 
-def _chunks(f: BinaryIO, limit: int) -> Iterator[tuple[bytearray, int]]:
+def _chunks(f: BinaryIO, limit: int, buf: bytearray) -> Iterator[tuple[bytearray, int]]:
     """Yield (buffer, n): ``buffer[:n]`` holds whole lines, from ``limit`` bytes of ``f`` (-1: to EOF).
 
-    One buffer is reused for the whole file (no allocation, no page faults per chunk); the partial line at its end
-    is moved to the front before the next read. The caller must not keep the buffer across iterations.
+    One buffer (``buf``, grown for a line longer than it) is reused for every chunk and unit a reader reads (no
+    allocation, no page faults per chunk); the partial line at its end is moved to the front before the next read.
+    The caller must not keep the buffer across iterations.
     """
-    buf = bytearray(CHUNK)
     filled = 0
     remaining = limit
     while True:
@@ -402,57 +405,86 @@ def _auth_span(line: bytes | bytearray, ls: int, le: int) -> tuple[int, int]:
     return _NO_SPAN if end < 0 else (start, end + 1)
 
 
-def read_unit(
-    unit: Unit, mount: str, service_role: str, after_chunk: Callable[[Partial], None] | None = None
-) -> Partial:
-    """Read one unit of work into a fresh Partial; ``after_chunk`` sees the Partial after every chunk."""
-    with paused_gc():
-        return _read_unit(unit, mount, service_role, after_chunk)
+_UNLOCKED = nullcontext()
 
 
-def _read_unit(unit: Unit, mount: str, service_role: str, after_chunk: Callable[[Partial], None] | None) -> Partial:
-    ex = Extractor(mount, service_role)
-    rules = Prefilter(mount, service_role)
-    # Handed on chunk by chunk (``after_chunk``), it holds one chunk's facts: never moved to disk, always sendable.
-    part = Partial(files={unit.path}, facts=FactStore(may_spill=after_chunk is None))
-    path = Path(unit.path)
-    try:
-        if unit.gz:
-            with gzip.open(path, "rb") as gzf:
-                for buf, n in _chunks(gzf, -1):  # type: ignore[arg-type]
-                    scan_chunk(buf, n, rules, ex, part)
-                    if after_chunk is not None:
-                        after_chunk(part)
-        else:
-            with path.open("rb", buffering=0) as f:
-                f.seek(unit.start)
-                for buf, n in _chunks(f, -1 if unit.end < 0 else unit.end - unit.start):
-                    scan_chunk(buf, n, rules, ex, part)
-                    if after_chunk is not None:
-                        after_chunk(part)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise AuditReadError(path, str(e)) from e
-    return part
+class _Reader:
+    """One process's reading: its extractor, pre-filter and buffer, kept from unit to unit."""
+
+    def __init__(self, mount: str, service_role: str) -> None:
+        self.ex = Extractor(mount, service_role)
+        self.rules = Prefilter(mount, service_role)
+        self.buf = bytearray(CHUNK)
+
+    def read(
+        self,
+        unit: Unit,
+        part: Partial,
+        after_chunk: Callable[[], None] | None = None,
+        lock: AbstractContextManager[Any] = _UNLOCKED,
+    ) -> None:
+        """Read one unit into ``part``, each chunk under ``lock``; ``after_chunk`` runs after every chunk."""
+        path = Path(unit.path)
+        part.files.add(unit.path)
+        try:
+            if unit.gz:
+                import gzip
+
+                with gzip.open(path, "rb") as gzf:
+                    self._scan(_chunks(gzf, -1, self.buf), part, after_chunk, lock)  # type: ignore[arg-type]
+            else:
+                with path.open("rb", buffering=0) as f:
+                    f.seek(unit.start)
+                    limit = -1 if unit.end < 0 else unit.end - unit.start
+                    self._scan(_chunks(f, limit, self.buf), part, after_chunk, lock)
+        except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+            raise AuditReadError(path, str(e)) from e
+
+    def _scan(
+        self,
+        chunks: Iterator[tuple[bytearray, int]],
+        part: Partial,
+        after: Callable[[], None] | None,
+        lock: AbstractContextManager[Any],
+    ) -> None:
+        for buf, n in chunks:
+            self.buf = buf  # grown, if a line was longer than it
+            with lock:
+                scan_chunk(buf, n, self.rules, self.ex, part)
+            if after is not None:
+                after()
 
 
-def _worker(units: list[Unit], mount: str, service_role: str, conn: Connection) -> None:
-    """A child process: read its units and stream what it reduced to the parent chunk by chunk.
+def _claim(counter: Synchronized[int]) -> int:
+    """The index of the next unit to read (past the last: none left), from a counter all readers share."""
+    with counter.get_lock():
+        i = int(counter.value)
+        counter.value = i + 1
+    return i
+
+
+def _worker(units: list[Unit], counter: Synchronized[int], mount: str, service_role: str, conn: Connection) -> None:
+    """A child process: read the units it claims and stream what it reduced to the parent chunk by chunk.
 
     Sending as it goes keeps the child small (one chunk's state at a time) instead of holding all its state plus
     its pickled copy at the end, while the parent holds the same state unpickled. Merging the pieces is exact
     (``Partial.merge``): a grant whose writes straddle two chunks is joined again in the parent.
     """
+    # Handed on chunk by chunk, it holds one chunk's facts: never moved to disk, always sendable.
+    part = Partial(facts=FactStore(may_spill=False))
 
-    def flush(part: Partial) -> None:
+    def flush() -> None:
         if part.has_state():
             conn.send(("state", part.take_state()))
 
     unit = None
     try:
-        for unit in units:
-            part = read_unit(unit, mount, service_role, flush)
-            flush(part)
-            conn.send(("done", part))
+        with paused_gc():
+            reader = _Reader(mount, service_role)
+            while (i := _claim(counter)) < len(units):
+                unit = units[i]
+                reader.read(unit, part, flush)
+        conn.send(("done", part))
     except AuditReadError as e:
         conn.send(("error", str(e.path), e.why))
     except Exception as e:  # anything else: said, never a silent loss of what this worker read
@@ -516,8 +548,12 @@ def read_paths(
     mount: str = "custody-kv",
     service_role: str = "custody-service",
     workers: int | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Partial:
     """Read all files (any mix of plain and gzip, any order) into one Partial, in parallel when it pays.
+
+    ``meanwhile`` runs in this process once the workers have started (before reading here), for work that can
+    overlap with theirs.
 
     Everything read goes into that one Partial chunk by chunk, whichever process read it, so that only it grows
     (and its ``FactStore`` moves to disk past its bound) while every reader holds one chunk's state at a time.
@@ -528,49 +564,57 @@ def read_paths(
     n = workers if workers is not None else (os.cpu_count() or 1)
     units = plan(paths, n)
     total = Partial(files={str(p) for p in paths})
-    lock = threading.Lock()
+    with paused_gc():
+        if n <= 1 or len(units) <= 1:
+            if meanwhile is not None:
+                meanwhile()
+            reader = _Reader(mount, service_role)
+            for u in units:
+                reader.read(u, total)
+            return total
+        _read_parallel(units, min(n, len(units)), mount, service_role, total, meanwhile)
+    return total
 
-    def into_total(part: Partial) -> None:
-        if part.has_state():
-            piece = part.take_state()
-            with lock:
-                total.merge(piece)
 
-    def read_here(unit: Unit) -> None:
-        rest = read_unit(unit, mount, service_role, into_total)
-        with lock:
-            total.merge(rest)
+def _read_parallel(
+    units: list[Unit],
+    procs: int,
+    mount: str,
+    service_role: str,
+    total: Partial,
+    meanwhile: Callable[[], None] | None,
+) -> None:
+    """Read ``units`` with ``procs`` processes (this one and ``procs - 1`` forked workers) into ``total``.
 
-    if n <= 1 or len(units) <= 1:
-        for u in units:
-            read_here(u)
-        return total
+    Each process claims the next unit from a shared counter when it is free. This one reads straight into
+    ``total``, a chunk at a time under ``lock``, while a thread of it receives what the workers stream, as they
+    send it (so that they never wait on the pipe), and folds it in under the same lock.
+    """
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    # The parent reads units too: one fewer process on a two-core machine.
-    procs = min(n, len(units))
-    shares: list[list[Unit]] = [units[i::procs] for i in range(procs)]
+    counter = ctx.Value("q", 0)
     conns: list[Connection] = []
     children = []
-    for share in shares[1:]:
+    for _ in range(procs - 1):
         receiver, sender = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_worker, args=(share, mount, service_role, sender), daemon=True)
+        child = ctx.Process(target=_worker, args=(units, counter, mount, service_role, sender), daemon=True)
         child.start()
         sender.close()
         conns.append(receiver)
         children.append(child)
-
-    # A thread of the parent receives what the workers stream, as they send it, so that they never wait on the
-    # pipe, and folds it into the total.
+    lock = threading.Lock()
     failure: list[BaseException] = []
     receiver_thread = threading.Thread(
         target=_receive, args=(conns, total, lock, failure), name="auditlog-receiver", daemon=True
     )
     receiver_thread.start()
     try:
-        for unit in shares[0]:
-            read_here(unit)
+        if meanwhile is not None:
+            meanwhile()
+        reader = _Reader(mount, service_role)
+        while (i := _claim(counter)) < len(units):
+            reader.read(units[i], total, lock=lock)
         receiver_thread.join()
     finally:
         for child in children:
@@ -579,4 +623,3 @@ def read_paths(
             child.join()
     if failure:
         raise failure[0]
-    return total
