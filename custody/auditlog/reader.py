@@ -163,13 +163,13 @@ def scan_chunk(buf: bytearray, n: int, rules: Prefilter, ex: Extractor, part: Pa
     if n <= 0:
         return
     # Lines are decoded in place (a view of the chunk, no copy). A decoder skips what it does not read without
-    # checking its UTF-8, which a JSON parser must: a chunk that is all ASCII (the usual case) needs no check.
-    ascii = buf.isascii()
+    # checking its UTF-8, which a JSON parser must: the lines decoded are checked, unless the chunk is all ASCII
+    # (the usual case), which is cheaper to learn than to check each of many lines.
     with memoryview(buf) as view:
         if rules.dense:
-            lines, custody = _scan_lines(buf, n, view, ascii, rules, ex, part)
+            lines, custody = _scan_lines(buf, n, view, buf.isascii(), rules, ex, part)
         else:
-            lines, custody = _scan_markers(buf, n, view, ascii, rules, ex, part)
+            lines, custody = _scan_markers(buf, n, view, False, rules, ex, part)
     rules.dense = custody > lines * DENSE
     part.lines_total += lines
     part.lines_custody += custody
