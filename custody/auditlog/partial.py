@@ -37,6 +37,7 @@ from custody.domain.events import Event
 
 ACCESS_DENIED, CODES_ROTATED = str(Event.access_denied), str(Event.codes_rotated)  # plain str: compared per write
 Stamped = tuple[str, int, Any]  # (time, request key, value): the latest value wins, ties broken by key
+_new = tuple.__new__  # a NamedTuple without its Python-level __new__ (see ``extract``)
 
 
 def _later(a: Stamped | None, b: Stamped | None) -> Stamped | None:
@@ -89,7 +90,7 @@ def request_key(request_id: str, rank: int) -> int:
     (string and set slot). Two different ids share a hash with probability about n^2 / 2^60 (n ids in one
     summary: 10^-6 for a million custody writes); the write whose key collides would be taken for a repeat.
     """
-    h = int.from_bytes(blake2b(request_id.encode(errors="surrogatepass"), digest_size=8).digest(), "big")
+    h = int.from_bytes(blake2b(request_id.encode(), digest_size=8).digest())  # a decoded JSON string: valid UTF-8
     return (h >> (65 - KEY_BITS)) << 1 | (rank == RESPONSE)
 
 
@@ -187,18 +188,18 @@ class Partial:
         stamp = time_int(w.time) << KEY_BITS | key
         entries = self.grants.get(g.grant_id)
         if entries is None:
-            self.grants[g.grant_id] = [GrantEntry(stamp, w.event, w.actor, g.status, g.approvals, g.info)]
+            self.grants[g.grant_id] = [_new(GrantEntry, (stamp, w.event, w.actor, g.status, g.approvals, g.info))]
             return True
         prev = entries[-1]
         # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
-        e = GrantEntry(
+        e = _new(GrantEntry, (
             stamp,
             w.event,
             w.actor,
             g.status,
             prev.approvals if g.approvals == prev.approvals else g.approvals,
             prev.info if g.info == prev.info else g.info,
-        )
+        ))
         if _fold_repeat(entries, e):
             return False
         entries.append(e)

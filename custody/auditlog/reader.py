@@ -40,7 +40,8 @@ CHUNK = 8 << 20
 NEAR = 8192  # bytes searched with bytes.find after a hit before falling back to memmem
 SMALL = 2048  # a range this short is searched with bytes.find: cheaper than a memmem call through ctypes
 GAP_BYTES = 8192  # search only between marked lines when that skips this many bytes per extra search call
-DENSE = 0.6  # the share of custody lines above which a chunk's lines are walked one by one
+DENSE = 0.75  # the share of custody lines above which a chunk's lines are walked one by one
+SAMPLES, SAMPLE = 4, 8192  # the samples of a chunk that share is judged from: how many, how many bytes each
 SPLIT_MIN = 32 << 20  # plain files smaller than this are read by one worker
 PIECE = 8 << 20  # larger ones are cut into pieces of about this size
 GZIP_MAGIC = b"\x1f\x8b"
@@ -158,7 +159,7 @@ def scan_chunk(buf: bytearray, n: int, rules: Prefilter, ex: Extractor, part: Pa
 
     Where custody lines are sparse, each marker is searched through the whole chunk at memmem speed and only the
     lines around a hit are looked at; where most lines are custody traffic, that finds every line anyway, so the
-    lines are walked one by one instead (``DENSE``, chosen from the previous chunk). Both take the same lines.
+    lines are walked one by one instead (``DENSE``, judged from samples of the chunk). Both take the same lines.
     """
     if n <= 0:
         return
@@ -166,13 +167,28 @@ def scan_chunk(buf: bytearray, n: int, rules: Prefilter, ex: Extractor, part: Pa
     # checking its UTF-8, which a JSON parser must: the lines decoded are checked, unless the chunk is all ASCII
     # (the usual case), which is cheaper to learn than to check each of many lines.
     with memoryview(buf) as view:
-        if rules.dense:
+        if _dense(buf, n, rules.markers[0]):
             lines, custody = _scan_lines(buf, n, view, buf.isascii(), rules, ex, part)
         else:
             lines, custody = _scan_markers(buf, n, view, False, rules, ex, part)
-    rules.dense = custody > lines * DENSE
     part.lines_total += lines
     part.lines_custody += custody
+
+
+def _dense(buf: bytearray, n: int, marker: bytes) -> bool:
+    """Whether more than ``DENSE`` of the lines of ``buf[:n]`` hold ``marker``, judged from a few samples."""
+    lines = hits = 0
+    for k in range(SAMPLES):
+        pos = buf.find(b"\n", n * k // SAMPLES, n) + 1
+        end = min(pos + SAMPLE, n)
+        while 0 < pos < end:
+            le = buf.find(b"\n", pos, n)
+            if le < 0:
+                break
+            lines += 1
+            hits += buf.find(marker, pos, le) >= 0
+            pos = le + 1
+    return hits > lines * DENSE
 
 
 def _scan_markers(
@@ -236,7 +252,11 @@ def _scan_lines(
             custody += 1
             while ei < ne and errors[ei] < ls:
                 ei += 1
-            _take(buf, ls, le, ei < ne and errors[ei] < le, view, ascii, rules, ex, part)
+            error = ei < ne and errors[ei] < le
+            # the pre-filter's first rule, here for the half of custody lines it drops: a request entry without
+            # an error says less than its response entry
+            if error or find(REQUEST_TYPE, ls, ls + 100 if ls + 100 < le else le) < 0:
+                _take(buf, ls, le, error, view, ascii, rules, ex, part)
         ls = le + 1
     part.lines_invalid += bad
     return lines, custody
@@ -341,7 +361,6 @@ class Prefilter:
         self.service_role = service_role
         self.staging = b'"path":"' + name + b"/data/reveals/"
         self._ex = Extractor(mount, service_role)
-        self.dense = False  # whether the last chunk was mostly custody lines (see ``scan_chunk``)
         self._last_auth = b"\x00"  # the last auth object found to be the service's (never a JSON object)
 
     def skip(self, line: bytes | bytearray, ls: int = 0, le: int = -1, error: bool | None = None) -> bool:
@@ -349,59 +368,78 @@ class Prefilter:
         says whether it holds ``"error":``, when the caller already knows."""
         if le < 0:
             le = len(line)
-        if line.find(b'"type":"request"', ls, min(ls + 100, le)) >= 0:
+        if line.find(REQUEST_TYPE, ls, min(ls + 100, le)) >= 0:
             return not (line.find(b'"error":', ls, le) >= 0 if error is None else error)
-        i = line.find(b'"operation":"', ls, le)
+        start = _auth_start(line, ls, le)
+        last = self._last_auth
+        if start >= 0 and line.startswith(last, start, le) and line.startswith(_AFTER_AUTH, start + len(last), le):
+            # The service's own auth object, byte for byte, and nothing in it or before it looks like the keys
+            # below (``_service_auth``): the first operation is the request's, after it.
+            return self._by_operation(line, line.find(_OPERATION, start + len(last), le), le)
+        i = line.find(_OPERATION, ls, le)
+        if not self._by_operation(line, i, le):
+            return False
+        span_start, end = _auth_span(line, ls, le)
+        if end < 0 or i < end:
+            return False  # not shaped as expected, or the operation found was not the request's (after auth)
+        return self._is_service(bytes(line[span_start:end]))
+
+    def _by_operation(self, line: bytes | bytearray, i: int, le: int) -> bool:
+        """Whether the operation at ``i`` (-1: none) is one the service's entries may be dropped for: anything but
+        a write (other than the staging of a code) and a read that may be a hand-out."""
         if i < 0:
             return False
-        i += 13
+        i += len(_OPERATION)
         q = line.find(b'"', i, le)
         op = line[i : q if q >= 0 else le - 1]
         if op == b"update" or op == b"create":
             # a write is parsed, unless it is the staging of a code: the request's path (the first after the
             # operation: only fixed fields and the namespace come between) is <mount>/data/reveals/...
             p = line.find(b'"path":"', i, le)
-            if p < 0 or not line.startswith(self.staging, p, le):
-                return False
-        elif op == b"read" and line.find(b"reveals", i, le) >= 0:
-            return False  # what may be a hand-out (any path naming reveals) is parsed
-        start, end = _auth_span(line, ls, le)
-        if end < 0 or i < end:
-            return False  # not shaped as expected, or the operation found was not the request's (after auth)
-        last = self._last_auth  # the service's token writes the same auth object in every entry
-        if end - start == len(last) and line.startswith(last, start, end):
-            return True
-        return self._is_service(bytes(line[start:end]))
+            return p >= 0 and line.startswith(self.staging, p, le)
+        return not (op == b"read" and line.find(b"reveals", i, le) >= 0)  # what may be a hand-out is parsed
 
     def _is_service(self, raw: bytes) -> bool:
         """Whether ``raw`` is one JSON object with the service's display name and role (see ``Extractor``)."""
-        ok = self._ex.is_service(self._ex.auth_of(raw))
-        if ok:
-            self._last_auth = raw
+        # (valid UTF-8 too, which decoding does not check in the fields it skips)
+        ok = (raw.isascii() or _utf8(memoryview(raw))) and self._ex.is_service(self._ex.auth_of(raw))
+        if ok and _AFTER_AUTH not in raw and _OPERATION not in raw:
+            self._last_auth = raw  # see ``skip``
         return ok
 
 
 # Vault writes a response entry as {"time":"...","type":"response","auth":{...},"request":{...},...}.
+REQUEST_TYPE = b'"type":"request"'
 _HEAD = b'{"time":"'
 _AUTH_KEY = b'","type":"response","auth":{'
+_AFTER_AUTH = b',"request":{'
+_OPERATION = b'"operation":"'
 _NO_SPAN = (-1, -1)
+
+
+def _auth_start(line: bytes | bytearray, ls: int, le: int) -> int:
+    """Where the top-level ``auth`` object of the response entry ``line[ls:le]`` starts, or -1.
+
+    Cheap necessary conditions only: the line starts as Vault writes a response entry (a time string, the type,
+    then ``auth``: so the ``auth`` found is the top-level one; a time holds no quote)."""
+    if not line.startswith(_HEAD, ls, le):
+        return -1
+    q = line.find(b'"', ls + 9, min(ls + 48, le))
+    if q < 0 or not line.startswith(_AUTH_KEY, q, le):
+        return -1
+    return q + len(_AUTH_KEY) - 1
 
 
 def _auth_span(line: bytes | bytearray, ls: int, le: int) -> tuple[int, int]:
     """Where the top-level ``auth`` object of the response entry ``line[ls:le]`` may be, or (-1, -1).
 
-    Cheap necessary conditions only: the line starts as Vault writes a response entry (a time string, the type,
-    then ``auth``: so the ``auth`` found is the top-level one; a time holds no quote), and the object seems to end
-    before ``"request"``. The caller parses ``line[start:end]``, which succeeds only if it is exactly one JSON
-    object: the auth object itself, however the guess was made.
+    It starts as ``_auth_start`` says and seems to end before ``"request"``. The caller parses ``line[start:end]``,
+    which succeeds only if it is exactly one JSON object: the auth object itself, however the guess was made.
     """
-    if not line.startswith(_HEAD, ls, le):
+    start = _auth_start(line, ls, le)
+    if start < 0:
         return _NO_SPAN
-    q = line.find(b'"', ls + 9, min(ls + 48, le))
-    if q < 0 or not line.startswith(_AUTH_KEY, q, le):
-        return _NO_SPAN
-    start = q + len(_AUTH_KEY) - 1
-    end = line.find(b'},"request":{', start, le)
+    end = line.find(b"}" + _AFTER_AUTH, start, le)
     return _NO_SPAN if end < 0 else (start, end + 1)
 
 
