@@ -221,6 +221,17 @@ def _custody_command() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "custody"]
 
 
+def warm_up(seed: Path, work: Path) -> None:
+    """Run the command once on a small log with Python's bytecode cache written, as an installed custody has it
+    (an environment with PYTHONDONTWRITEBYTECODE would otherwise compile every module on every run)."""
+    small = work / "warm-up.log"
+    small.write_bytes(b"".join(seed.read_bytes().splitlines(keepends=True)[:200]))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    cmd = [*_custody_command(), "audit", "summary", "--log", str(small), "--format", "json"]
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
+    small.unlink()
+
+
 def run_summary(log: Path, out: Path) -> tuple[dict[str, float], dict[str, Any]]:
     """Run the whole ``custody audit summary`` command; sample the PSS of it and its workers every 20 ms.
 
@@ -356,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"cannot record a seed log ({e}); using {FIXTURE}", file=sys.stderr)
                 seed = FIXTURE
         print(f"seed: {seed} ({seed.stat().st_size / 1e6:.1f} MB)")
+        warm_up(seed, work)
         ok = True
         for name, share in (("mixed", 0.02), ("custody", None), ("hostile", None)):
             if a.only not in (None, name):

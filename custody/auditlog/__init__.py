@@ -3,8 +3,9 @@
 summary = summarize([Path("audit.log"), Path("audit.log.1.gz")], since="2025-01-01", until=None)
 print(render(summary, "markdown"))
 
-Reading is streaming and parallel (``reader``); ``extract`` turns entries into the facts of ``facts``, which
-``partial`` reduces as they are read (``spill`` keeps the ones listed one by one, on disk past a bound);
+Reading is streaming and parallel (``reader``); ``entry`` decodes the fields the summary reads (msgspec Structs),
+``extract`` turns entries into the facts of ``facts``, which ``partial`` reduces as they are read (``spill`` keeps
+the ones listed one by one, on disk past a bound);
 ``correlate`` joins them into figures and anomalies in named stages over a ``context`` (pure), with
 ``anomalies`` and ``reveals`` judging each call and hand-out; ``render`` prints JSON, Markdown, CSV or HTML.
 Every time is handled by ``timeparse``. The JSON schema is ``model.Summary``, versioned by ``SCHEMA_VERSION``.
