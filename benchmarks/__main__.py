@@ -1,4 +1,4 @@
-"""Run every benchmark in turn: ``python -m benchmarks [name ...]`` (names: cli, audit, sweep, load)."""
+"""Run every benchmark in turn: ``python -m benchmarks [name ...]`` (names: cli, audit, sweep, load, grants)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib
 import sys
 
 BENCHES = {"cli": "benchmarks.bench_cli", "audit": "benchmarks.bench_audit", "sweep": "benchmarks.bench_sweep",
-           "load": "benchmarks.bench_load"}
+           "load": "benchmarks.bench_load", "grants": "benchmarks.bench_grants"}
 
 
 def main(argv: list[str]) -> int:

@@ -146,16 +146,16 @@ class Bench:
         caller = {"X-Vault-Token": self.tokens["engineer"]}
         svc = {"X-Vault-Token": service}
         kv = "/custody-kv"
-        grant, codes, reveal = f"bench/raw/grant-{n}", f"bench/raw/codes-{n}", f"bench/raw/reveal-{n}"
+        grant, codes, reveal = f"bench/raw/grant-{n}", f"bench/raw/codes-{n}", f"/cubbyhole/reveals/raw-{n}"
         calls: list[tuple[str, str, dict[str, str], Any]] = [
             ("POST", "/sys/capabilities-self", caller, {"paths": ["custody/grants/x/reveal"]}),
             ("GET", f"{kv}/data/{grant}", svc, None),
             ("GET", f"{kv}/data/{codes}", svc, None),
             ("POST", f"{kv}/data/{grant}", svc, {"data": {"s": "revealing"}, "options": {"cas": 1}}),
             ("POST", f"{kv}/data/{codes}", svc, {"data": {"n": n}, "options": {"cas": 1}}),
-            ("POST", f"{kv}/data/{reveal}", svc, {"data": {"code": "0" * 16}, "options": {"cas": 0}}),
-            ("GET", f"{kv}/data/{reveal}", svc | {"X-Vault-Wrap-TTL": "300s"}, None),
-            ("DELETE", f"{kv}/metadata/{reveal}", svc, None),
+            ("POST", reveal, svc, {"code": "0" * 16}),
+            ("GET", reveal, svc | {"X-Vault-Wrap-TTL": "300s"}, None),
+            ("DELETE", reveal, svc, None),
             ("POST", f"{kv}/data/{grant}", svc, {"data": {"s": "revealed"}, "options": {"cas": 2}}),
         ]
         for method, path, headers, body in calls:
@@ -171,8 +171,8 @@ class Bench:
                                headers=svc)
 
 
-RAW_CALLS = 9  # capabilities-self, 2 KV reads, CAS write (claim), CAS write (code), create, wrapped read,
-               # metadata delete, CAS write (fingerprint)
+RAW_CALLS = 9  # capabilities-self, 2 KV reads, CAS write (claim), CAS write (code), stage in the cubbyhole,
+               # wrapped read, delete, CAS write (fingerprint)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,8 +49,9 @@ class AppRole:
     secret_id_num_uses: int = 0
     token_type: str = "service"
     bound_cidrs: tuple[str, ...] = ()  # where the secret_id may be used from, and the token
-    # Leave out Vault's `default` policy: a token that only talks to the KV mount needs none of it (cubbyhole,
-    # sys/wrapping, token self-service), and every policy a token carries is evaluated on each of its requests.
+    # Leave out Vault's `default` policy: the service's token needs none of it (sys/wrapping, token self-service;
+    # custody-service itself grants the one cubbyhole path it stages a reveal in), and every policy a token carries
+    # is evaluated on each of its requests.
     no_default_policy: bool = False
 
     def payload(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ The command line's own settings (the caller's token, ``CUSTODY_ADDR``, the calle
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -52,12 +53,38 @@ def _split_list(value: object) -> object:
     return value
 
 
+# A Vault mount path or role name: segments of letters, digits, . _ -, never "." or "..".
+_MOUNT = re.compile(r"(?!\.\.?(?:/|$))[A-Za-z0-9_.-]+(?:/(?!\.\.?(?:/|$))[A-Za-z0-9_.-]+)*")
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """The web console's settings (``CUSTODY_CONSOLE_*``): the key file that seals sessions, the public address,
+    how a code is revealed, and which Vault auth methods people sign in with (an empty mount: not offered)."""
+
+    key_file: Path | None = None
+    url: str | None = None
+    reveal: Literal["browser", "command"] = "browser"
+    reveal_seconds: int = 60
+    session_max_age: timedelta = timedelta(hours=8)
+    userpass_mount: str = "userpass"
+    ldap_mount: str = ""
+    oidc_mount: str = ""
+    oidc_role: str = ""
+    token_signin: bool = True
+    inventory_report: Path | None = None
+    vault_addr: str = "http://127.0.0.1:8200"  # where people unwrap, for the command shown when reveals are off
+
+
 class PolicySettings(BaseSettings):
     """Domain rules a deployment may tune. Defaults are the safe ones."""
 
     model_config = SettingsConfigDict(env_prefix="CUSTODY_", extra="ignore")
 
     reason_min_length: int = Field(20, ge=1, le=500)
+    # Words or phrases that explain nothing in this deployment ("as discussed", "per ticket"), comma-separated, on
+    # top of custody.domain.reasons.FILLER.
+    reason_filler: Annotated[list[str], NoDecode, BeforeValidator(_split_list)] = []
     ticket_pattern: str | None = None
     grant_ttl: Duration = timedelta(hours=24)
     grant_max_ttl: Duration = timedelta(days=3)
@@ -66,6 +93,12 @@ class PolicySettings(BaseSettings):
     rotation_max_age: Duration = timedelta(days=365)
     rotation_grace: Duration = timedelta(days=30)
     emergency_review_within: Duration = timedelta(hours=72)
+    # What one requester may hold at once: open (pending or approved) grants on one account and in all, and
+    # emergency grants nobody has reviewed yet. The bounds keep the record that counts them within Vault's limits.
+    open_grants_per_account: int = Field(3, ge=1, le=100)
+    open_grants_total: int = Field(20, ge=1, le=500)
+    emergency_unreviewed_max: int = Field(1, ge=1, le=50)
+    drill_target: Duration = timedelta(minutes=15)  # a recovery drill slower than this is flagged
 
     @field_validator("wrap_ttl")
     @classmethod
@@ -130,6 +163,18 @@ class ServerSettings(PolicySettings):
     keep_alive_timeout: float = Field(5.0, gt=0, le=300)
     shutdown_timeout: float = Field(10.0, gt=0, le=300)
     webhook_flush_timeout: float = Field(5.0, ge=0, le=300)
+    # The web console at /ui/ (custody.console; docs/console.md). Off until a key file is named.
+    console_key_file: Path | None = None
+    console_url: str | None = None
+    console_reveal: Literal["browser", "command"] = "browser"
+    console_reveal_seconds: int = Field(60, ge=5, le=900)
+    console_session_max_age: Duration = timedelta(hours=8)
+    console_userpass_mount: str = "userpass"
+    console_ldap_mount: str = ""
+    console_oidc_mount: str = ""
+    console_oidc_role: str = ""
+    console_token_signin: bool = True
+    console_inventory_report: Path | None = None
 
     @field_validator("vault_addr", "public_vault_addr")
     @classmethod
@@ -141,6 +186,41 @@ class ServerSettings(PolicySettings):
         if not all(valid_addr(a.strip().rstrip("/")) for a in addrs):
             raise ValueError("not a valid URL (http(s)://host:port, or several separated by commas)")
         return value.strip()
+
+    @field_validator("console_url")
+    @classmethod
+    def _console_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not valid_addr(value.strip().rstrip("/")):
+            raise ValueError("not a valid URL (the console's address as people open it, e.g. "
+                             "https://custody.example.com/ui/)")
+        return value.strip().rstrip("/")
+
+    @field_validator("console_userpass_mount", "console_ldap_mount", "console_oidc_mount", "console_oidc_role")
+    @classmethod
+    def _mount(cls, value: str) -> str:
+        value = value.strip().strip("/")
+        if value and _MOUNT.fullmatch(value) is None:
+            raise ValueError("not a Vault mount path or role name (letters, digits, . _ - and /)")
+        return value
+
+    @field_validator("console_session_max_age")
+    @classmethod
+    def _session_age(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=7):
+            raise ValueError("a console session lasts between 1m and 7d")
+        return value
+
+    def console(self) -> ConsoleSettings:
+        """The console's part of the settings."""
+        return ConsoleSettings(
+            key_file=self.console_key_file, url=self.console_url, reveal=self.console_reveal,
+            reveal_seconds=self.console_reveal_seconds, session_max_age=self.console_session_max_age,
+            userpass_mount=self.console_userpass_mount, ldap_mount=self.console_ldap_mount,
+            oidc_mount=self.console_oidc_mount, oidc_role=self.console_oidc_role,
+            token_signin=self.console_token_signin, inventory_report=self.console_inventory_report,
+            vault_addr=self.public_vault_addr or self.vault_addr.split(",")[0].strip())
 
     def read_secret_id(self) -> SecretStr:
         """The AppRole secret_id, from a file (preferred: it can be rotated on disk) or the environment."""

@@ -38,6 +38,7 @@ from custody.devkit import (
     stop_stack,
     until,
     wait_http,
+    write_console_key,
     write_secret,
 )
 from custody.errors import StoreError
@@ -139,9 +140,11 @@ class HAStack:
             secret_file = write_secret(self.dir, service["secret_id"])
             self.state["role_id"] = service["role_id"]
             addrs = [n["addr"] for n in self.state["nodes"]]
+            console = {"CUSTODY_CONSOLE_KEY_FILE": str(write_console_key(self.dir))}  # one key: any replica opens
             for r in range(self.replicas):
                 rotated = addrs[r % len(addrs):] + addrs[:r % len(addrs)]
-                self.state["replicas"].append(self._start_replica(r, rotated, secret_file, env | (extra_env or {})))
+                self.state["replicas"].append(self._start_replica(r, rotated, secret_file,
+                                                                  env | console | (extra_env or {})))
             self._save()
             for replica in self.state["replicas"]:
                 wait_http(f"{replica['addr']}/v1/custody/health", 30)

@@ -20,20 +20,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from custody.bootstrap import Admin, add_group_member
+from custody.console.seal import new_key
 from custody.errors import CustodyError, StoreError
 from custody.httpclient import client
 
 DEV_MARKER = "CUSTODY_DEV_DIR"
 STATE_FILE = "state.json"
 SECRET_FILE = "service-secret-id"
+CONSOLE_KEY_FILE = "console.key"
 
-# The demo people and the identity group each is put in.
+# The demo people and the identity group each is put in; each is <name>@acme.example (their entity's email).
+DEMO_DOMAIN = "acme.example"
 DEMO_USERS = {
     "security": "custody-security",
     "engineer": "custody-emergency",
@@ -225,6 +229,7 @@ def stop_stack(directory: Path, pids: Sequence[int | None]) -> bool:
     was = stop_all(pids, directory)
     (directory / STATE_FILE).unlink(missing_ok=True)
     (directory / SECRET_FILE).unlink(missing_ok=True)
+    (directory / CONSOLE_KEY_FILE).unlink(missing_ok=True)
     forget(directory)
     return was
 
@@ -279,20 +284,55 @@ def remembered() -> list[Path]:
 
 
 # ---- demo identities ---------------------------------------------------------------------------------------------
-def demo_identities(admin: Admin, boot: Mapping[str, Any]) -> dict[str, str]:
-    """Log in every demo person (userpass, put in their identity group) and the rotation cron; their tokens."""
+def set_email(admin: Admin, entity_id: str, email: str) -> None:
+    """Give a Vault entity the ``email`` metadata custody knows people by (it keeps the entity's other metadata)."""
+    meta = dict((admin.call("GET", f"identity/entity/id/{entity_id}").get("data") or {}).get("metadata") or {})
+    admin.call("POST", f"identity/entity/id/{entity_id}", {"metadata": meta | {"email": email}})
+
+
+@dataclass(frozen=True)
+class DemoPeople:
+    """The demo people's tokens (and the rotation cron's), and the passwords they sign in to the console with."""
+
+    tokens: dict[str, str]
+    passwords: dict[str, str]
+
+    def __repr__(self) -> str:
+        return f"DemoPeople({sorted(self.tokens)})"
+
+
+def demo_people(admin: Admin, boot: Mapping[str, Any]) -> DemoPeople:
+    """Make every demo person a userpass user with a password, put them in their identity group and log them in;
+    log the rotation cron in."""
     auths = admin.call("GET", "sys/auth").get("data", {})
     if "userpass/" not in auths:
         admin.call("POST", "sys/auth/userpass", {"type": "userpass"})
     tokens: dict[str, str] = {}
+    passwords: dict[str, str] = {}
     for user, group in DEMO_USERS.items():
-        password = secrets.token_urlsafe(18)
+        passwords[user] = password = secrets.token_urlsafe(12)
         admin.call("POST", f"auth/userpass/users/{user}", {"password": password, "token_ttl": "8h"})
         auth = admin.call("POST", f"auth/userpass/login/{user}", {"password": password})["auth"]
         add_group_member(admin, group, auth["entity_id"])
+        set_email(admin, auth["entity_id"], f"{user}@{DEMO_DOMAIN}")
         tokens[user] = auth["client_token"]
     rotation = boot["approles"]["custody-rotation"]
     auth = admin.call("POST", "auth/approle/login", {"role_id": rotation["role_id"],
                                                      "secret_id": rotation["secret_id"]})["auth"]
     tokens["rotation"] = auth["client_token"]
-    return tokens
+    return DemoPeople(tokens, passwords)
+
+
+def demo_identities(admin: Admin, boot: Mapping[str, Any]) -> dict[str, str]:
+    """The demo people's and the rotation cron's tokens (``demo_people`` without the passwords)."""
+    return demo_people(admin, boot).tokens
+
+
+def write_console_key(directory: Path) -> Path:
+    """A console key file only this user can read (what ``CUSTODY_CONSOLE_KEY_FILE`` names), made once: every
+    server of the stack, and every restart, opens the sessions the others sealed."""
+    path = directory / CONSOLE_KEY_FILE
+    if not path.is_file():
+        path.write_text(new_key() + "\n")
+        os.chmod(path, 0o600)
+    return path

@@ -20,7 +20,7 @@ from custody.bootstrap import Admin, bootstrap
 from custody.devkit import (
     bao_binary,
     child_env,
-    demo_identities,
+    demo_people,
     free_port,
     is_running,
     load_state,
@@ -32,6 +32,7 @@ from custody.devkit import (
     start_server,
     stop_stack,
     wait_http,
+    write_console_key,
     write_secret,
 )
 from custody.errors import Conflict, PermissionDenied
@@ -84,9 +85,12 @@ class DevStack:
             wait_http(f"{vault_addr}/v1/sys/health", 20)
             admin = Admin(vault_addr, root)
             boot = bootstrap(admin)
-            tokens = {"root": root} | demo_identities(admin, boot)
+            people = demo_people(admin, boot)
+            tokens = {"root": root} | people.tokens
             secret_file = write_secret(self.dir, boot["approles"]["custody-service"]["secret_id"])
             server_env = env | {
+                "CUSTODY_CONSOLE_KEY_FILE": str(write_console_key(self.dir)),
+                "CUSTODY_CONSOLE_URL": f"{custody_addr}/ui/",
                 "CUSTODY_VAULT_ADDR": vault_addr,
                 "CUSTODY_ROLE_ID": boot["approles"]["custody-service"]["role_id"],
                 "CUSTODY_SECRET_ID_FILE": str(secret_file),
@@ -95,7 +99,8 @@ class DevStack:
                 "CUSTODY_AUDIT_LOGS": str(audit_log),
             } | (extra_env or {})
             server = start_server(server_env, self.dir / "custody.log")
-            state |= {"custody_pid": server, "tokens": tokens,
+            state |= {"custody_pid": server, "tokens": tokens, "passwords": people.passwords,
+                      "console_url": f"{custody_addr}/ui/",
                       "rotation_role_id": boot["approles"]["custody-rotation"]["role_id"]}
             self._save(state)
             wait_http(f"{custody_addr}/v1/custody/health", 20)
@@ -110,6 +115,7 @@ class DevStack:
         rotation token lives 15 minutes, the people's 8 hours)."""
         admin = Admin(state["vault_addr"], state["tokens"]["root"])
         tokens = dict(state["tokens"])
+        passwords = dict(state.get("passwords") or {})
         for name, token in state["tokens"].items():
             if name == "root" or _still_valid(state["vault_addr"], token):
                 continue
@@ -118,12 +124,12 @@ class DevStack:
                 auth = admin.call("POST", "auth/approle/login", {"role_id": state["rotation_role_id"],
                                                                  "secret_id": secret})["auth"]
             else:  # a demo person: a new password, the same identity
-                password = secrets.token_urlsafe(18)
+                passwords[name] = password = secrets.token_urlsafe(12)
                 admin.call("POST", f"auth/userpass/users/{name}/password", {"password": password})
                 auth = admin.call("POST", f"auth/userpass/login/{name}", {"password": password})["auth"]
             tokens[name] = auth["client_token"]
         if tokens != state["tokens"]:
-            state = state | {"tokens": tokens}
+            state = state | {"tokens": tokens, "passwords": passwords}
             self._save(state)
         return state
 
@@ -139,7 +145,8 @@ class DevStack:
 def public_view(state: dict[str, Any]) -> dict[str, Any]:
     """The contract's JSON shape for ``custody dev up --format json``."""
     return {"vault_addr": state["vault_addr"], "custody_addr": state["custody_addr"],
-            "audit_log": state["audit_log"], "tokens": state["tokens"], "dir": state["dir"]}
+            "audit_log": state["audit_log"], "tokens": state["tokens"], "dir": state["dir"],
+            "console_url": state.get("console_url"), "passwords": state.get("passwords") or {}}
 
 
 # ---- custody dev up / down -------------------------------------------------------------------------------------

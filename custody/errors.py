@@ -38,6 +38,14 @@ class NotFound(CustodyError):
     code = "not_found"
 
 
+class UnknownAccount(NotFound):
+    """No account has this id. ``account_id`` says which, so that the answer can suggest a close one."""
+
+    def __init__(self, account_id: str, hint: str | None = "see `custody accounts list`") -> None:
+        super().__init__(f"unknown account {account_id}", hint=hint)
+        self.account_id = account_id
+
+
 class Conflict(CustodyError):
     status = 409
     code = "conflict"
@@ -58,6 +66,14 @@ class CodesChanged(PreconditionFailed):
     """The account's code set was replaced or rotated after the grant was approved."""
 
     code = "codes_changed"
+
+
+class TooMany(CustodyError):
+    """The caller already holds as many of something as the deployment allows (open grants, emergency grants not
+    yet reviewed): a later try succeeds once some of them are used, closed or reviewed."""
+
+    status = 429
+    code = "too_many"
 
 
 class AuthError(CustodyError):

@@ -45,6 +45,10 @@ def slack_escape(value: Any) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Decisions the requester waits for: their messages name the requester, so the chat can tell them.
+DECISION_EVENTS = frozenset({Event.grant_approved.value, Event.grant_denied.value})
+
+
 def slack_payload(event: dict[str, Any]) -> dict[str, Any]:
     """A Slack-compatible message (``text`` plus the raw event as a block of fields).
 
@@ -56,10 +60,16 @@ def slack_payload(event: dict[str, Any]) -> dict[str, Any]:
     text = f"custody: {esc(event.get('event'))} on {esc(event.get('account', '?'))} by {who}"
     if event.get("grant_id"):
         text += f" (grant {esc(event['grant_id'])})"
+    if event.get("event") in DECISION_EVENTS and event.get("requester"):
+        text += f", requested by {esc(event['requester'])}"
     if event.get("reason"):
         text += f": {esc(event['reason'])}"
+    if event.get("url"):  # custody's own link to the grant's page (a URL it built: nothing from the request)
+        text += f" <{event['url']}|open the grant>"
     if event.get("emergency"):
         text = ":rotating_light: EMERGENCY " + text
+    if event.get("drill"):  # a rehearsal: said first, so nobody takes it for an incident
+        text = f"[DRILL {esc(event['drill'])}] " + text
     return {"text": text, "custody_event": event}
 
 
@@ -270,8 +280,11 @@ class Notifier:
         attempts: int = 5,
         backoff: float = 0.5,
         maxsize: int = 1000,
+        console_url: str | None = None,
     ) -> None:
         self.urls = list(urls)
+        # The web console's address: events of a grant carry a link to its page (``url``).
+        self.console_url = console_url.rstrip("/") if console_url else None
         self.fmt = fmt
         self.timeout = timeout  # the wall-clock budget of one delivery attempt
         self.attempts = attempts
@@ -324,6 +337,8 @@ class Notifier:
         if not self._endpoints:
             return
         clean = scrub(event)
+        if self.console_url and clean.get("grant_id"):
+            clean["url"] = f"{self.console_url}/grants/{clean['grant_id']}"
         body = slack_payload(clean) if self.fmt == "slack" else clean
         kind = str(clean.get("event"))
         grant = clean.get("grant_id")

@@ -11,6 +11,7 @@ from custody import notify
 from custody.api.app import create_app
 from custody.callers import CallerCache
 from custody.config import ServerSettings
+from custody.console.seal import KeyRing
 from custody.errors import CustodyError
 from custody.notify import Notifier
 from custody.serving import (
@@ -35,11 +36,13 @@ def build(settings: ServerSettings) -> FastAPI:
                            hint="set CUSTODY_ROLE_ID and CUSTODY_SECRET_ID_FILE (or CUSTODY_SECRET_ID)")
     # Read at every login, so a secret_id rotated in CUSTODY_SECRET_ID_FILE is used without a restart.
     store.use_approle(settings.role_id, lambda: settings.read_secret_id().get_secret_value(), settings.approle_mount)
-    # The Store is both custody's KV mount and what Vault says about callers.
-    uc = UseCases.build(store, store, settings, notifier=Notifier(settings.webhooks, settings.webhook_format),
-                        callers=CallerCache(max_age=settings.caller_cache_seconds), api_path=settings.api_path,
-                        audit_logs=settings.audit_logs)
-    return create_app(uc, settings.max_body_bytes, settings.public_vault_addr or settings.vault_addr)
+    console = settings.console()
+    keys = KeyRing.from_file(console.key_file) if console.key_file else None
+    # The Store is custody's KV mount, what Vault says about callers, and how the console signs people in.
+    uc = UseCases.build(store, store, settings, callers=CallerCache(max_age=settings.caller_cache_seconds),
+                        notifier=Notifier(settings.webhooks, settings.webhook_format, console_url=console.url),
+                        api_path=settings.api_path, audit_logs=settings.audit_logs, person_vault=store, console=console)
+    return create_app(uc, settings.max_body_bytes, settings.public_vault_addr or settings.vault_addr, console, keys)
 
 
 def run(settings: ServerSettings | None = None) -> None:

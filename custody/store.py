@@ -8,7 +8,9 @@ module: they become ``StoreError`` and friends, with messages that never hold a 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -25,12 +27,13 @@ import urllib3
 import urllib3.exceptions
 
 from custody.domain.models import Principal
-from custody.errors import AuthError, CasConflict, CustodyError, NotFound, StoreError
+from custody.errors import AuthError, CasConflict, CustodyError, NotFound, PreconditionFailed, StoreError
 from custody.logging import get_logger
 from custody.repo.kv import KVEntry, WrapInfo
 
 log = get_logger("custody.store")
 
+_ENTITY_ID = re.compile(r"[A-Za-z0-9-]{1,64}")  # Vault's entity ids are UUIDs
 # Errors worth retrying: the active node changed, the node is sealed or standby, or the network blipped.
 _RETRY_STATUS = {429, 500, 502, 503}
 _RETRY_ERRORS = (hvac.exceptions.InternalServerError, hvac.exceptions.BadGateway,
@@ -288,6 +291,83 @@ class Store:
         caps = data.get("data", {}).get(path) or data.get(path) or data.get("capabilities") or []
         return {str(c) for c in caps}
 
+    # ---- people signing in, and unwrapping with their own token (the web console) ----------------------------
+    def login(self, mount: str, username: str, password: str) -> tuple[str, int]:
+        """A person's token from a password auth method (``auth/<mount>/login/<username>``: userpass, LDAP), and
+        its TTL. Sent without any token: the service's own is never part of someone else's sign-in."""
+        return self._person("POST", f"auth/{mount}/login/{username}", {"password": password}, None, mount)
+
+    def oidc_auth_url(self, mount: str, role: str, redirect_uri: str, client_nonce: str) -> str:
+        """Where to send a person to sign in with the OIDC provider that ``auth/<mount>`` trusts ("" if Vault
+        refuses the redirect URI: it is not among the role's ``allowed_redirect_uris``)."""
+        body = {"role": role, "redirect_uri": redirect_uri, "client_nonce": client_nonce}
+        try:
+            resp = self._call("POST", f"auth/{mount}/oidc/auth_url", token="", json=body, what="OIDC sign-in")
+        except StoreError as exc:
+            raise self._refused_signin(exc, mount) from None
+        return str((resp.get("data") or {}).get("auth_url") or "")
+
+    def oidc_callback(self, mount: str, state: str, code: str, client_nonce: str) -> tuple[str, int]:
+        """The person's token once the provider sent them back with ``state`` and ``code``, and its TTL."""
+        params = {"state": state, "code": code, "client_nonce": client_nonce}
+        return self._person("GET", f"auth/{mount}/oidc/callback", None, params, mount)
+
+    def _person(self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, str] | None,
+                mount: str) -> tuple[str, int]:
+        try:
+            resp = self._call(method, path, token="", json=body, params=params, what=f"sign-in ({mount})")
+        except StoreError as exc:
+            raise self._refused_signin(exc, mount) from None
+        except (AuthError, NotFound):
+            raise AuthError("Vault refused the sign-in", hint="check the name and password, or the sign-in method")\
+                from None
+        auth = resp.get("auth") or {}
+        token = auth.get("client_token")
+        if not isinstance(token, str) or not token:
+            raise AuthError("Vault signed nobody in", hint="this auth method needs more than a password (MFA?)")
+        return token, int(auth.get("lease_duration") or 0)
+
+    @staticmethod
+    def _refused_signin(exc: StoreError, mount: str) -> CustodyError:
+        if exc.retryable:
+            return exc
+        # Vault's own words ("invalid username or password", "ldap operation failed") tell an attacker nothing
+        # the plain refusal does not; they go to the log, not to the page.
+        log.info("vault.signin_refused", mount=mount, error=exc.message)
+        return AuthError("Vault refused the sign-in", hint="check the name and password, or the sign-in method")
+
+    def revoke_self(self, token: str) -> None:
+        """Revoke a person's token with itself (``auth/token/revoke-self``): signing out."""
+        with contextlib.suppress(AuthError):  # already revoked or expired: signed out either way
+            self._call("POST", "auth/token/revoke-self", token=token, what="sign-out")
+
+    def unwrap(self, token: str, wrapping_token: str) -> dict[str, Any]:
+        """Unwrap ``wrapping_token`` with a person's own ``token`` (so Vault's audit log names who took what it
+        held); the wrapped answer's ``data``."""
+        try:
+            resp = self._call("POST", "sys/wrapping/unwrap", token=token, json={"token": wrapping_token},
+                              what="unwrap")
+        except StoreError as exc:
+            if exc.retryable:
+                raise
+            raise PreconditionFailed("the wrapping token could not be unwrapped (expired, or already used)",
+                                     hint="if you did not unwrap it, someone else may have: tell the security team"
+                                     ) from None
+        data = resp.get("data")
+        return data if isinstance(data, dict) else {}
+
+    def entity_email(self, entity_id: str) -> str | None:
+        """The ``email`` metadata of a Vault entity, read with the service's token (its policy reads
+        ``identity/entity/id/+``, nothing else of the identity store)."""
+        if not _ENTITY_ID.fullmatch(entity_id):
+            return None
+        try:
+            data = self._call("GET", f"identity/entity/id/{entity_id}", what="entity lookup").get("data") or {}
+        except NotFound:
+            return None
+        email = (data.get("metadata") or {}).get("email")
+        return str(email) if email else None
+
     # ---- KV v2 ------------------------------------------------------------------------------------------------
     def read(self, path: str, version: int | None = None) -> KVEntry | None:
         params = {"version": version} if version else None
@@ -338,15 +418,29 @@ class Store:
         """Delete the metadata and every version for good."""
         self._call("DELETE", f"{self.mount}/metadata/{path}", what=f"delete {path}")
 
-    def wrapped_read(self, path: str, ttl: timedelta) -> WrapInfo:
-        """Read a KV entry into a single-use wrapping token; the data never passes through this process."""
-        resp = self._call("GET", f"{self.mount}/data/{path}", wrap_ttl=f"{int(ttl.total_seconds())}s",
-                          what=f"wrap {path}")
+    # ---- the service token's cubbyhole, and wrapping ---------------------------------------------------------
+    def stage(self, path: str, data: dict[str, Any]) -> None:
+        self._call("POST", f"cubbyhole/{path}", json=data, what=f"stage {path}")
+
+    def wrap_staged(self, path: str, ttl: timedelta) -> WrapInfo:
+        """Read a cubbyhole entry into a single-use wrapping token. Vault's answer holds the token, not the data, so
+        this read adds no copy of it here; a reveal's code is in this process anyway (it read the code set and
+        staged the entry: docs/threat-model.md, "What the service sees and keeps")."""
+        resp = self._call("GET", f"cubbyhole/{path}", wrap_ttl=f"{int(ttl.total_seconds())}s", what=f"wrap {path}")
         info = resp.get("wrap_info") or {}
         if not info.get("token"):
-            raise StoreError("Vault did not wrap the response")
+            raise NotFound(f"nothing staged to wrap ({path})")
         return WrapInfo(token=info["token"], accessor=info.get("accessor", ""), ttl=int(info.get("ttl", 0)),
                         creation_time=str(info.get("creation_time", "")))
+
+    def unstage(self, path: str) -> None:
+        self._call("DELETE", f"cubbyhole/{path}", what=f"unstage {path}")
+
+    def revoke_wrapping(self, accessor: str) -> bool:
+        """``auth/token/revoke-accessor``: Vault answers 204, or 200 with a warning when it knows no such token."""
+        resp = self._call("POST", "auth/token/revoke-accessor", json={"accessor": accessor},
+                          what="revoke a wrapping token")
+        return not any("no token found" in str(w).lower() for w in resp.get("warnings") or [])
 
     # ---- health -----------------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 from custody.config import PolicySettings
 from custody.devstack import DevStack
 from custody.usecases.suite import UseCases
-from tests.helpers import DEPOSITED, Clock, Stack, in_process, new_codes, uniq
+from tests.helpers import DEPOSITED, SESSION_ENV, SESSION_LIMITS, Clock, Stack, in_process, new_codes, uniq
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,7 @@ def _logs_to_stderr() -> None:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     directory = tmp_path_factory.mktemp("custody-stack")
     dev = DevStack(directory)
-    state = dev.up()
+    state = dev.up(extra_env=SESSION_ENV)
     s = Stack(state=state, dir=directory)
     try:
         yield s
@@ -44,7 +44,7 @@ def clock() -> Clock:
 @pytest.fixture
 def service(stack: Stack, clock: Clock) -> UseCases:
     """The use cases in-process, against the session's real OpenBao, with a clock the test controls."""
-    return in_process(stack.service_store(), settings=PolicySettings(), clock=clock)
+    return in_process(stack.service_store(), settings=PolicySettings(**SESSION_LIMITS), clock=clock)
 
 
 @pytest.fixture

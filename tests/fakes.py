@@ -8,6 +8,7 @@ OpenBao instead.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections import Counter
@@ -35,6 +36,7 @@ PEOPLE = {
 Rule = tuple[str, set[str]]
 
 
+@functools.cache  # the policies in the package do not change while tests run
 def _rules(policy: str) -> list[Rule]:
     return [(path, {c.strip().strip('"') for c in caps.split(",") if c.strip()})
             for path, caps in _RULE.findall(policies()[policy])]
@@ -68,13 +70,23 @@ class FakeVault:
     revoked: set[str] = field(default_factory=set)
     calls: Counter[str] = field(default_factory=Counter)
     healthy: bool = True
+    emails: dict[str, str] = field(default_factory=dict)  # entity id -> its email metadata
 
-    def add(self, name: str, policies: tuple[str, ...] = (), ttl: int = 0, rules: tuple[Rule, ...] = ()) -> str:
-        """A token for ``name`` with these policies (from policies/) and ``rules`` (a policy of the test's own)."""
+    def add(self, name: str, policies: tuple[str, ...] = (), ttl: int = 0, rules: tuple[Rule, ...] = (),
+            email: str | None = "", entity: bool = True) -> str:
+        """A token for ``name`` with these policies (from policies/) and ``rules`` (a policy of the test's own);
+        its entity's email is ``name@acme.example`` unless given (None: no email). ``entity=False``: a token tied
+        to no identity (root, an orphan token), named by its accessor's digest."""
         token = f"hvs.{name}-{secrets.token_hex(8)}"
-        who = Principal(id=f"entity-{name}", display_name=f"userpass-{name}", entity_id=f"entity-{name}")
+        # The policies as Vault's lookup-self names them (the identity group's), for rules that ask who held what.
+        who = Principal(id=f"entity-{name}", display_name=f"userpass-{name}", entity_id=f"entity-{name}",
+                        policies=policies)
+        if not entity:
+            who = Principal(id=f"token-{secrets.token_hex(6)}", display_name=f"token-{name}", policies=policies)
         self.tokens[token] = (who, policies, ttl)
         self.extra[token] = rules
+        if email is not None:
+            self.emails[who.entity_id] = email or f"{name}@acme.example"
         return token
 
     def revoke(self, token: str) -> None:
@@ -93,6 +105,10 @@ class FakeVault:
     def capabilities(self, token: str, path: str) -> set[str]:
         self.calls["capabilities"] += 1
         return capabilities_of(self._known(token)[1], path, self.extra.get(token, ()))
+
+    def entity_email(self, entity_id: str) -> str | None:
+        self.calls["entity_email"] += 1
+        return self.emails.get(entity_id)
 
     def health(self) -> dict[str, Any]:
         return {"reachable": True, "sealed": not self.healthy, "initialized": True, "standby": False,
@@ -142,9 +158,13 @@ class World:
         return self.vault.tokens[self.token[name]][0]
 
     def denials(self) -> list[dict[str, Any]]:
-        """The refusals recorded in KV, in the order they were written."""
-        paths = [path for op, path in self.kv.writes() if op == "write" and path.startswith("denied/")]
-        entries = [self.kv.read(path) for path in paths]
+        """The refusals recorded in KV, in the order they were written (each is a version of a day's record)."""
+        versions: Counter[str] = Counter()
+        entries = []
+        for op, path in self.kv.writes():
+            if op == "write" and path.startswith("denied/"):
+                versions[path] += 1
+                entries.append(self.kv.read(path, versions[path]))
         return [e.data for e in entries if e is not None]
 
 

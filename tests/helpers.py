@@ -9,6 +9,7 @@ import io
 import json
 import os
 import secrets
+import subprocess
 import sys
 import threading
 import uuid
@@ -21,11 +22,18 @@ from typing import Any
 from custody.bootstrap import Admin, add_group_member
 from custody.cli.client import Client
 from custody.cli.main import main
+from custody.devkit import DEMO_DOMAIN, set_email
 from custody.store import Store
 from custody.usecases.suite import UseCases
 
 # Every code a test deposits: at the end of the session no log may contain any of them.
 DEPOSITED: set[str] = set()
+
+# The session's people request far more grants than one person would, and leave most of them open: the session's
+# servers and in-process use cases let them hold more (tests of the limits themselves use fresh people and the
+# defaults).
+SESSION_LIMITS = {"open_grants_per_account": 100, "open_grants_total": 500, "emergency_unreviewed_max": 50}
+SESSION_ENV = {f"CUSTODY_{name.upper()}": str(value) for name, value in SESSION_LIMITS.items()}
 
 
 def new_codes(n: int = 8) -> list[str]:
@@ -36,6 +44,11 @@ def new_codes(n: int = 8) -> list[str]:
 
 def uniq(prefix: str = "acct") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def nobodys_grant(n: int) -> str:
+    """The ``n``-th of many well-formed grant ids that no grant has."""
+    return "gr_" + "".join("abcdefghijklmnopqrstuvwxyz234567"[(n >> (5 * i)) & 31] for i in range(16))
 
 
 def run_cli(env: dict[str, str | None], args: Sequence[str], stdin: str = "") -> tuple[int, str, str]:
@@ -127,14 +140,17 @@ class Stack:
                "BAO_TOKEN": None, "CUSTODY_VAULT_ADDR": None, "VAULT_TOKEN": None if who is None else self.token(who)}
         return Result(*run_cli(env, args, stdin))
 
-    def make_user(self, name: str, *groups: str) -> str:
-        """A userpass identity in the given identity groups; returns its token."""
+    def make_user(self, name: str, *groups: str, email: str | None = "") -> str:
+        """A userpass identity in the given identity groups, its entity's email ``name@acme.example`` unless given
+        (None: no email); returns its token."""
         admin = self.admin()
         password = secrets.token_urlsafe(16)
         admin.call("POST", f"auth/userpass/users/{name}", {"password": password})
         auth = admin.call("POST", f"auth/userpass/login/{name}", {"password": password})["auth"]
         for group in groups:
             add_group_member(admin, group, auth["entity_id"])
+        if email is not None:
+            set_email(admin, auth["entity_id"], email or f"{name}@{DEMO_DOMAIN}")
         self.extra_tokens[name] = auth["client_token"]
         return str(auth["client_token"])
 
@@ -148,6 +164,30 @@ class Stack:
 
     def logs(self) -> dict[str, str]:
         return {p.name: p.read_text(errors="replace") for p in self.dir.glob("*.log")}
+
+
+@contextlib.contextmanager
+def another_server(stack: Stack, name: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """One more custody server on the session's OpenBao, logged in with the same AppRole and configured by ``env``
+    (on top of the caller's environment); its log joins the stack's, so the session's secrecy scan reads it too.
+    Yields its address."""
+    from custody.devkit import free_port, stop, wait_http
+
+    port = free_port()
+    role_id = stack.admin().call("GET", "auth/approle/role/custody-service/role-id")["data"]["role_id"]
+    child = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))} | {
+        "CUSTODY_VAULT_ADDR": stack.vault_addr, "CUSTODY_ROLE_ID": role_id,
+        "CUSTODY_SECRET_ID_FILE": str(stack.dir / "service-secret-id"), "CUSTODY_LISTEN_PORT": str(port),
+        "CUSTODY_PUBLIC_VAULT_ADDR": stack.vault_addr,
+    } | (env or {})
+    with (stack.dir / f"custody-{name}.log").open("ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "custody", "serve"], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=child, start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/custody/health", 20)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc.pid)
 
 
 def in_process(store: Store, **kw: Any) -> UseCases:

@@ -4,8 +4,9 @@ What it keeps of OpenBao (each checked against a real one: ``tests/unit/test_mem
 both): check-and-set on every write (``cas=0`` creates only, ``cas=N`` updates only version N, whatever became of
 version N's data), versions that can be soft-deleted or destroyed, metadata with ``current_metadata_version`` and
 ``custom_metadata`` written with ``metadata_cas`` (a data write leaves the metadata version alone), listings with
-sub-folders ending in ``/``, and response wrapping: ``wrapped_read`` hands out a single-use token that ``unwrap``
-turns back into the data, once.
+sub-folders ending in ``/``, the refusal of a body with more than 1,000 strings; and the service token's cubbyhole
+with response wrapping: ``wrap_staged`` hands out a single-use token that ``unwrap`` turns back into the data, once,
+unless ``revoke_wrapping`` revoked it by its accessor first.
 
 Tests reach between a use case's calls with hooks, given each operation's name and path: ``before`` runs before
 every operation (raising there is Vault failing it), ``after`` after each one that succeeded (raising there is the
@@ -30,7 +31,21 @@ from custody.repo.kv import KV, KVEntry, WrapInfo
 
 T = TypeVar("T")
 Hook = Callable[[str, str], None]  # (operation, path)
-WRITES = frozenset({"write", "write_custom_metadata", "destroy_versions", "delete_all"})
+WRITES = frozenset({"write", "write_custom_metadata", "destroy_versions", "delete_all", "stage", "unstage",
+                    "revoke_wrapping"})
+
+
+MAX_STRINGS = 1000  # OpenBao refuses a JSON body holding more strings than this (object keys count)
+
+
+def _strings(value: object) -> int:
+    if isinstance(value, str):
+        return 1
+    if isinstance(value, dict):
+        return sum(1 + _strings(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_strings(v) for v in value)
+    return 0
 
 
 def _vault_time(at: datetime | None) -> str:
@@ -70,7 +85,9 @@ class MemKV:
         self.after: list[Hook] = []
         self.calls: list[tuple[str, str]] = []  # every operation made, hooks' own excepted
         self._keys: dict[str, _Key] = {}
-        self._wrapped: dict[str, dict[str, Any]] = {}
+        self._wrapped: dict[str, dict[str, Any]] = {}  # wrapping token -> what it wraps
+        self._accessors: dict[str, str] = {}  # a wrapping token's accessor -> the token
+        self._cubbyhole: dict[str, dict[str, Any]] = {}  # the service token's cubbyhole
         self._lock = threading.RLock()
         self._local = threading.local()
 
@@ -83,6 +100,9 @@ class MemKV:
 
     def write(self, path: str, data: dict[str, Any], cas: int) -> int:
         def op() -> int:
+            if _strings({"data": data, "options": {"cas": cas}}) > MAX_STRINGS:
+                raise StoreError(f"Vault refused write {path}: refused JSON input due to high complexity: exceeded "
+                                 "maximum number of strings")
             key = self._keys.get(path)
             if cas != (key.current if key else 0):
                 raise CasConflict(f"concurrent update (write {path})", hint="retry")
@@ -159,25 +179,51 @@ class MemKV:
 
         self._op("delete_all", path, op)
 
-    def wrapped_read(self, path: str, ttl: timedelta) -> WrapInfo:
+    # ---- the service token's cubbyhole, and wrapping ---------------------------------------------------------
+    def stage(self, path: str, data: dict[str, Any]) -> None:
+        def op() -> None:
+            self._cubbyhole[path] = _copy(data)
+
+        self._op("stage", path, op)
+
+    def wrap_staged(self, path: str, ttl: timedelta) -> WrapInfo:
         def op() -> WrapInfo:
-            entry = self._read(path, None)
-            if entry is None:
+            data = self._cubbyhole.get(path)
+            if data is None:
                 raise NotFound(f"not found (wrap {path})")
-            token = f"hvs.wrap{uuid.uuid4().hex}"
-            self._wrapped[token] = entry.data
-            return WrapInfo(token=token, accessor=uuid.uuid4().hex[:24], ttl=int(ttl.total_seconds()),
+            token, accessor = f"hvs.wrap{uuid.uuid4().hex}", uuid.uuid4().hex[:24]
+            self._wrapped[token] = _copy(data)
+            self._accessors[accessor] = token
+            return WrapInfo(token=token, accessor=accessor, ttl=int(ttl.total_seconds()),
                             creation_time=_vault_time(self.clock()))
 
-        return self._op("wrapped_read", path, op)
+        return self._op("wrap_staged", path, op)
+
+    def unstage(self, path: str) -> None:
+        def op() -> None:
+            self._cubbyhole.pop(path, None)
+
+        self._op("unstage", path, op)
+
+    def revoke_wrapping(self, accessor: str) -> bool:
+        def op() -> bool:
+            token = self._accessors.pop(accessor, None)
+            return token is not None and self._wrapped.pop(token, None) is not None
+
+        return self._op("revoke_wrapping", accessor, op)
 
     # ---- for tests ------------------------------------------------------------------------------------------
     def unwrap(self, token: str) -> dict[str, Any]:
-        """What ``sys/wrapping/unwrap`` gives the first time; a wrapping token works once."""
+        """What ``sys/wrapping/unwrap`` gives the first time; a wrapping token works once, and not once revoked."""
         with self._lock:
             if token not in self._wrapped:
-                raise KeyError("wrapping token unknown or already used")
+                raise KeyError("wrapping token unknown, already used or revoked")
             return self._wrapped.pop(token)
+
+    def renew_token(self) -> None:
+        """The service logs in again: its new token's cubbyhole is empty (the old one's dies with it)."""
+        with self._lock:
+            self._cubbyhole.clear()
 
     def soft_delete(self, path: str) -> None:
         """``bao kv delete``: the current version's data is gone, its version number stays."""

@@ -1,4 +1,5 @@
-"""``/v1/custody/accounts``: list, show and register accounts (the ``custody/accounts/...`` paths in policies/)."""
+"""``/v1/custody/accounts``: list, show, register and change accounts (the ``custody/accounts/...`` paths in
+policies/). ``PATCH`` changes an account (Vault's ``bao patch``), checked against ``update`` on its path."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from custody.api.common import LIST, WRITE, Caller, JSONObject, envelope
+from custody.domain.accounts import AccountChange
 from custody.domain.models import Account
-from custody.usecases.accounts import Accounts
+from custody.usecases.accounts import Accounts, Updated
 
 
 class AccountIn(BaseModel):
@@ -18,10 +20,29 @@ class AccountIn(BaseModel):
     tier: str = Field("standard", max_length=16)
     approvals: int | None = Field(None, ge=0, le=5)
     notes: str = Field("", max_length=2000)
+    ownership: str | None = Field(None, max_length=16)
+    human_owner: str | None = Field(None, max_length=320)
+
+
+class AccountPatch(BaseModel):
+    """What to change; a field left out (or null) stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+    owner: str | None = Field(None, max_length=320)
+    tier: str | None = Field(None, max_length=16)
+    approvals: int | None = Field(None, ge=0, le=5)
+    notes: str | None = Field(None, max_length=2000)
+    ownership: str | None = Field(None, max_length=16)
+    human_owner: str | None = Field(None, max_length=320)
 
 
 def account_json(a: Account) -> JSONObject:
     return a.model_dump(mode="json", exclude={"id"}) | {"id": a.id, "platform": a.platform, "username": a.username}
+
+
+def updated_json(u: Updated) -> JSONObject:
+    return {"account": account_json(u.account), "changes": [c.as_dict() for c in u.changes],
+            "revoked_grants": list(u.revoked_grants)}
 
 
 def router(accounts: Accounts) -> APIRouter:
@@ -41,7 +62,13 @@ def router(accounts: Accounts) -> APIRouter:
     def add_account(request: Request, platform: str, username: str, body: Annotated[AccountIn, Body()],
                     caller: Caller) -> JSONObject:
         account = accounts.add(caller.token, f"{platform}/{username}", body.owner, body.tier, body.approvals,
-                               body.notes)
+                               body.notes, body.ownership, body.human_owner)
         return envelope(request, account_json(account))
+
+    @r.patch("/v1/custody/accounts/{platform}/{username}")
+    def update_account(request: Request, platform: str, username: str, body: Annotated[AccountPatch, Body()],
+                       caller: Caller) -> JSONObject:
+        change = AccountChange(**body.model_dump())
+        return envelope(request, updated_json(accounts.update(caller.token, f"{platform}/{username}", change)))
 
     return r

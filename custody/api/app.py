@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from custody.api import accounts, audit, codes, grants, health, rotation
+from custody.api import accounts, audit, codes, drills, grants, health, keys, leaks, people, rollout, rotation
 from custody.api.common import RequestContext, install_error_handlers
+from custody.config import ConsoleSettings
+from custody.console.routes import router as console_router
+from custody.console.seal import KeyRing
 from custody.usecases.suite import UseCases
 
 
-def create_app(uc: UseCases, max_body_bytes: int = 64 * 1024, vault_addr: str = "") -> FastAPI:
-    """The app over ``uc``; ``vault_addr`` is where requesters unwrap what a reveal hands them."""
+def create_app(uc: UseCases, max_body_bytes: int = 64 * 1024, vault_addr: str = "",
+               console: ConsoleSettings | None = None, console_keys: KeyRing | None = None) -> FastAPI:
+    """The app over ``uc``; ``vault_addr`` is where requesters unwrap what a reveal hands them. The web console
+    (``/ui/``) is on when ``console_keys`` seal its sessions."""
     app = FastAPI(
         title="custody",
         version="1",
@@ -26,13 +31,21 @@ def create_app(uc: UseCases, max_body_bytes: int = 64 * 1024, vault_addr: str = 
         docs_url=None,
         redoc_url=None,
         openapi_url="/v1/custody/openapi.json",
+        # Never a redirect: it would name the Host header the request sent (RequestContext drops the slash).
+        redirect_slashes=False,
     )
     app.add_middleware(RequestContext, max_body_bytes=max_body_bytes)
-    install_error_handlers(app)
+    install_error_handlers(app, suggest=uc.accounts.suggest)
     app.include_router(health.router(uc.health, uc.authz))
     app.include_router(accounts.router(uc.accounts))
     app.include_router(codes.router(uc.codes))
     app.include_router(grants.router(uc.access, vault_addr))
     app.include_router(rotation.router(uc.rotation, uc.sweep))
     app.include_router(audit.router(uc.audit))
+    app.include_router(keys.router(uc.keys))
+    app.include_router(rollout.router(uc.rollout))
+    app.include_router(drills.router(uc.drills))
+    app.include_router(people.router(uc.people))
+    app.include_router(leaks.router(uc.leaks))
+    app.include_router(console_router(uc, console or ConsoleSettings(), console_keys))
     return app

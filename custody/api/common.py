@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -13,11 +14,12 @@ import structlog
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from custody.errors import AuthError, CustodyError
+from custody.errors import AuthError, CustodyError, UnknownAccount
 from custody.logging import get_logger, scrub
 
 log = get_logger("custody.api")
@@ -106,18 +108,42 @@ async def _crash(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, ["internal error; see the server log for the request id"], _request_id(request))
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Every error becomes Vault's ``{"errors": [...]}`` with the status the error carries."""
+Suggest = Callable[[str, str], list[str]]  # (token, unknown account id) -> accounts the caller may have meant
+
+
+def _with_suggestion(request: Request, exc: UnknownAccount, suggest: Suggest) -> CustodyError:
+    """The unknown account's error, with the accounts the caller may have meant in its hint (if any)."""
+    try:
+        token = Credentials(request.headers.get("x-vault-token"), request.headers.get("authorization")).token
+        close = suggest(token, exc.account_id)
+    except CustodyError:  # no suggestion is worth a second error
+        return exc
+    return UnknownAccount(exc.account_id, hint=f"did you mean {' or '.join(close)}?") if close else exc
+
+
+def install_error_handlers(app: FastAPI, suggest: Suggest | None = None) -> None:
+    """Every error becomes Vault's ``{"errors": [...]}`` with the status the error carries. ``suggest``: what
+    an unknown account's answer suggests (``custody.usecases.accounts.Accounts.suggest``)."""
     app.exception_handler(CustodyError)(_custody_error)
     app.exception_handler(RequestValidationError)(_invalid)
     app.exception_handler(StarletteHTTPException)(_http_error)
     app.exception_handler(Exception)(_crash)
+    if suggest is not None:
+        async def unknown_account(request: Request, exc: UnknownAccount) -> JSONResponse:
+            return await _custody_error(request, await run_in_threadpool(_with_suggestion, request, exc, suggest))
+
+        app.exception_handler(UnknownAccount)(unknown_account)
 
 
 # ---- the request context ---------------------------------------------------------------------------------------
 class RequestContext:
     """Each request's id (answer header, logs, envelope), the body-size rules, the content type Vault's CLI leaves
-    out, ``Cache-Control: no-store`` on every answer, and the access-log line.
+    out, a trailing slash, ``Cache-Control: no-store`` on every answer, and the access-log line.
+
+    A path with a trailing slash (``bao list custody/accounts/``) is answered as the path without it, as Vault
+    does, never redirected: a redirect would be an absolute URL built from the request's own Host header, which
+    anyone can set (``Host: evil.example`` gave ``Location: http://evil.example/...``). No answer builds a URL from
+    what the request says about itself.
 
     Plain ASGI: Starlette's ``BaseHTTPMiddleware`` ran every request through an extra task and memory streams,
     about a tenth of the server's CPU per request.
@@ -133,6 +159,7 @@ class RequestContext:
             return
         request_id = str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id  # what ``request.state.request_id`` reads
+        _without_trailing_slash(scope)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 0
@@ -151,8 +178,10 @@ class RequestContext:
         if refused is not None:
             await refused(scope, receive, send_with_headers)
             return
-        if scope["method"] in ("POST", "PUT") and not headers.get("content-type", "").startswith("application/json"):
-            # Like Vault, every body is JSON: the bao/vault CLI sends none, and `curl -d` says it is a form.
+        if scope["method"] in ("POST", "PUT", "PATCH") and \
+                not headers.get("content-type", "").startswith("application/json"):
+            # Like Vault, every body is JSON: the bao/vault CLI sends none (or, to patch, a JSON merge patch), and
+            # `curl -d` says it is a form.
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
             scope["headers"].append((b"content-type", b"application/json"))
         start = time.perf_counter()
@@ -169,3 +198,14 @@ class RequestContext:
             # Content-Length too, the server reads it chunked (as HTTP says it must), so that length means nothing.
             return error_response(411, ["send the request body with a Content-Length"], request_id)
         return None
+
+
+def _without_trailing_slash(scope: Scope) -> None:
+    """``/v1/custody/accounts/`` routed as ``/v1/custody/accounts`` (one slash; the query string is untouched).
+    Vault's dialect only: pages outside ``/v1/`` keep their own paths."""
+    path = scope["path"]
+    if path.startswith("/v1/") and path.endswith("/"):
+        scope["path"] = path[:-1]
+        raw = scope.get("raw_path")
+        if isinstance(raw, bytes) and raw.endswith(b"/"):
+            scope["raw_path"] = raw[:-1]

@@ -20,6 +20,7 @@ class GrantIn(BaseModel):
     ticket: str | None = Field(None, max_length=200)
     ttl: str | int | None = None
     emergency: bool = False
+    drill: str | None = Field(None, max_length=40)
 
 
 class DecisionIn(BaseModel):
@@ -30,12 +31,19 @@ class DecisionIn(BaseModel):
 Decision = Annotated[DecisionIn | None, Body()]
 
 
+class RevealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    again: bool = False  # the last reveal's answer was lost: revoke its wrapping token, hand out a new one
+
+
 def grant_json(g: Grant, review_overdue: bool) -> JSONObject:
     """The contract's grant shape (id, account, requester, reason, ticket, status, approvals, timestamps): the
     record the audit log sees, named for callers."""
     record = grant_to_record(g)
     record["id"] = record.pop("grant_id")
     record.pop("requester_entity")
+    attempt = record.pop("reveal_attempt")  # its nonce and wrapping token's accessor are the service's business
+    record["reveal_attempts"] = attempt["number"] if attempt else 0
     return record | {"requester_id": g.requester_id, "review_overdue": review_overdue}
 
 
@@ -60,7 +68,8 @@ def router(access: Access, vault_addr: str) -> APIRouter:
     def request_access(request: Request, platform: str, username: str, body: Annotated[GrantIn, Body()],
                        caller: Caller) -> JSONObject:
         ttl = str(body.ttl) if body.ttl is not None else None
-        grant = access.request(caller.token, f"{platform}/{username}", body.reason, body.ticket, ttl, body.emergency)
+        grant = access.request(caller.token, f"{platform}/{username}", body.reason, body.ticket, ttl, body.emergency,
+                               body.drill)
         return envelope(request, view(grant))
 
     @r.api_route("/v1/custody/grants", methods=LIST)
@@ -88,7 +97,9 @@ def router(access: Access, vault_addr: str) -> APIRouter:
         return envelope(request, view(access.review(caller.token, grant_id, body.comment if body else None)))
 
     @r.api_route("/v1/custody/grants/{grant_id}/reveal", methods=WRITE)
-    def reveal(request: Request, grant_id: str, caller: Caller) -> JSONObject:
-        return reveal_answer(request, access.reveal(caller.token, grant_id), vault_addr)
+    def reveal(request: Request, grant_id: str, caller: Caller,
+               body: Annotated[RevealIn | None, Body()] = None) -> JSONObject:
+        return reveal_answer(request, access.reveal(caller.token, grant_id, again=bool(body and body.again)),
+                             vault_addr)
 
     return r

@@ -120,6 +120,7 @@ class Record(msgspec.Struct, gc=False):
     reviewed_by: str = ""
     denial: Denied | None = None
     review: Reviewed | None = None
+    drill: str = ""
     # code sets
     remaining: Int = -1
     # accounts

@@ -44,6 +44,7 @@ from custody.auditlog.facts import Decision as DecisionTuple
 
 CACHE_MAX = 20_000  # distinct strings an Extractor shares before it starts afresh
 AUTHS_MAX = 256  # distinct auth objects (tokens) it keeps decoded
+STAGED = "cubbyhole/reveals/"  # where the service stages a code to wrap it (its own token's cubbyhole)
 _SLASHES = re.compile("/{2,}")
 NO_AUTH = Auth()
 NO_RECORD = Record()
@@ -196,6 +197,8 @@ class Extractor:
             service = self.is_service(auth)
         if len(self._strs) > CACHE_MAX:
             self.forget()
+        if service and path.startswith(STAGED):  # the service's own cubbyhole (anyone has one)
+            return self._service(e, req, path, rank, time, rid, auth)
         if path.startswith(self.prefix) or path == self.mount:
             if service:
                 return self._service(e, req, path, rank, time, rid, auth)
@@ -302,11 +305,14 @@ class Extractor:
             if rel.startswith("reveals/"):
                 return None  # the service staging the code it is about to hand out: the wrapped read counts
             return self._write(req, rel, rank, time, rid, e.error)
-        if op == "read" and rank == RESPONSE and not e.error and path.startswith(self.reveals_prefix):
+        if op == "read" and rank == RESPONSE and not e.error:
+            staged = STAGED if path.startswith(STAGED) else self.reveals_prefix  # now the cubbyhole; KV before
+            if not path.startswith(staged):
+                return None
             wrap_info = e.response.wrap_info if e.response is not None else None
             if wrap_info is not None and wrap_info.token:
                 i = self._strs.setdefault
-                grant_id = path[len(self.reveals_prefix) :]
+                grant_id = path[len(staged) :]
                 return _new(Handout, (
                     rank,
                     time,
@@ -362,5 +368,6 @@ class Extractor:
             i(r.reviewed_by, r.reviewed_by),
             NO_DECISION if r.denial is None else self._denial(r.denial),
             NO_DECISION if r.review is None else self._review(r.review),
+            i(r.drill, r.drill),
         ))
         return _new(GrantState, (r.grant_id or grant_id, i(r.status, r.status), self._approvals(r.approvals), info))

@@ -57,6 +57,7 @@ class GrantInfo(NamedTuple):
     reviewed_by: str
     denial: Decision
     review: Decision
+    drill: str  # the recovery drill the grant is part of ("" when none)
 
 
 class GrantState(NamedTuple):

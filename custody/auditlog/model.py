@@ -125,6 +125,7 @@ class Reveal(_Model, frozen=True, kw_only=True):
     unwrap_status: UnwrapStatus
     unwraps: list[Unwrap]
     review: Review | None = None  # an emergency grant's review, when the logs read hold it
+    drill: str = ""  # the recovery drill the grant was part of (``access request --drill``)
 
 
 class Denial(_Model, frozen=True, kw_only=True):

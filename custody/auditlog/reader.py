@@ -336,11 +336,12 @@ class Prefilter:
     """Byte-level decisions taken before paying for JSON parsing.
 
     A line is a candidate when it contains the mount name, or its request path starts with ``sys/wrapping/``
-    (unwrap, rewrap), is ``cubbyhole/response`` (the old way to unwrap), or starts with ``sys/raw`` (raw storage) or
-    ``sys/remount`` (moving a mount: its from and to are HMAC'd, so the mount name is not in the line). Of the
-    candidates, some are known not to matter without parsing them all: a *request* entry without an error (its
-    response entry says the same and more; only failed calls, such as an unwrap of a spent token, have no response
-    entry), and the service's own reads, deletes and lists other than the wrapped read of ``reveals/``, and its
+    (unwrap, rewrap), ``cubbyhole/`` (``cubbyhole/response``, the old way to unwrap; ``cubbyhole/reveals/``, where
+    the service stages a code to wrap it), ``sys/raw`` (raw storage) or ``sys/remount`` (moving a mount: its from
+    and to are HMAC'd, so the mount name is not in the line). Of the candidates, some are known not to matter
+    without parsing them all: a *request* entry without an error (its response entry says the same and more; only
+    failed calls, such as an unwrap of a spent token, have no response entry), and the service's own reads, deletes
+    and lists other than the wrapped read of ``reveals/``, and its
     writes of ``reveals/`` (staging the code it is about to hand out).
 
     Whether a line is the service's is decided on the entry's structure, never on substrings found anywhere in it
@@ -357,7 +358,7 @@ class Prefilter:
         # sys/remount; the few other sys/r... calls it brings are parsed for nothing). Vault refuses the other
         # spellings of these paths (`sys//raw`, `sys/%2Fwrapping/unwrap` are unsupported paths); one it accepts,
         # `sys/raw//logical/`, starts the same way.
-        self.markers = (name, b'"path":"sys/wrapping/', b'"path":"cubbyhole/response"', b'"path":"sys/r')
+        self.markers = (name, b'"path":"sys/wrapping/', b'"path":"cubbyhole/', b'"path":"sys/r')
         self.service_role = service_role
         self.staging = b'"path":"' + name + b"/data/reveals/"
         self._ex = Extractor(mount, service_role)

@@ -107,8 +107,11 @@ def _when(t: str, day_of: str) -> str:
 
 
 def _approved_by(r: Reveal) -> str:
-    """Who approved, with their comments; for an emergency grant, who reviewed it (when, with what comment)."""
+    """Who approved, with their comments; for an emergency grant, who reviewed it (when, with what comment); a
+    drill's grant says so first."""
     parts = [f"{a.approver} at {_when(a.at, r.time)}" + (f": {a.comment}" if a.comment else "") for a in r.approvers]
+    if r.drill:
+        parts.insert(0, f"DRILL {r.drill}")
     if r.emergency:
         if r.review is not None:
             said = f": {r.review.comment}" if r.review.comment else ""

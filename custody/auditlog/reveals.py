@@ -111,6 +111,7 @@ def _one_reveal(ctx: Context, ho: Handout, entries: list[GrantEntry], attempts: 
             for u in attempts
         ],
         review=review_of(entries),
+        drill=info.drill if info is not None else "",
     )
     ctx.reveals.append(rv)
     if account:

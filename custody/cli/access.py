@@ -21,11 +21,12 @@ def access() -> None:
 @click.option("--ticket", default=None, help="incident or ticket id")
 @click.option("--ttl", default=None, help="how long the grant stays usable, e.g. 1h (default 24h)")
 @click.option("--emergency", is_flag=True, help="skip approvals (needs the custody-emergency policy; reviewed later)")
+@click.option("--drill", default=None, metavar="ID", help="this request is part of recovery drill ID")
 @fmt_option
 def access_request(account: str, reason: str, ticket: str | None, ttl: str | None, emergency: bool,
-                   fmt: str) -> None:
+                   drill: str | None, fmt: str) -> None:
     """Ask for one recovery code of ACCOUNT."""
-    body = {"reason": reason, "ticket": ticket, "ttl": ttl, "emergency": emergency}
+    body = {"reason": reason, "ticket": ticket, "ttl": ttl, "emergency": emergency, "drill": drill}
     g = client().call("POST", f"accounts/{account_path(account)}/grants", body)["data"]
     _emit_grant(fmt, g)
 
@@ -60,14 +61,18 @@ for _command in (
 
 @access.command("reveal")
 @click.argument("grant")
+@click.option("--again", is_flag=True,
+              help="the last reveal's answer never reached you: revoke the wrapping token it handed out and take "
+                   "the same code in a new one")
 @fmt_option
-def access_reveal(grant: str, fmt: str) -> None:
+def access_reveal(grant: str, again: bool, fmt: str) -> None:
     """Take GRANT's code: custody answers with a single-use wrapping token, checked and unwrapped in your Vault."""
     from custody.cli.unwrap import take_code
 
-    out = take_code(client(), grant)
+    out = take_code(client(), grant, again=again)
     emit(fmt, out, f"{out['code']}\n\n(one-time recovery code for {out['account']}; {out['remaining']} left. "
-                   "Use it now; it is burned once used.)")
+                   "Use it now; it is burned once used.)\n(unwrapped in your Vault with your token, as "
+                   "`bao unwrap -field=code TOKEN` would)")
 
 
 @access.command("list")

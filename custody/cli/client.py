@@ -30,6 +30,7 @@ _BY_STATUS: dict[int, type[errors.CustodyError]] = {
     409: errors.Conflict,
     412: errors.PreconditionFailed,
     413: errors.ValidationError,
+    429: errors.TooMany,
 }
 
 

@@ -25,10 +25,16 @@ def codes() -> None:
 @click.option("--replace", is_flag=True, help="replace codes already deposited")
 @fmt_option
 def codes_deposit(account: str, file: Path | None, replace: bool, fmt: str) -> None:
-    """Deposit ACCOUNT's recovery codes (1-8 for PyPI), read from --file or stdin."""
+    """Deposit ACCOUNT's recovery codes (1-8 for PyPI), read from --file or stdin.
+
+    One code per line, as PyPI shows them or as you saved them: either case, spaces or dashes inside a code
+    (0123-4567-89ab-cdef), blank lines, '#' comments, CRLF line ends and a UTF-8 BOM are all fine.
+    """
     path = f"accounts/{account_path(account)}/codes"
     data = client().call("POST", path, {"codes": read_codes(file), "replace": replace})
-    emit(fmt, data["data"], f"deposited {data['data']['total']} codes for {account}")
+    revoked = data["data"].get("revoked_grants") or []
+    emit(fmt, data["data"], f"deposited {data['data']['total']} codes for {account}" +
+         (f"; revoked the grants open for the old codes: {', '.join(revoked)}" if revoked else ""))
 
 
 @codes.command("status")
@@ -67,7 +73,8 @@ def codes_rotate(account: str, file: Path | None, reason: str | None, resume: bo
     """Replace ACCOUNT's codes with the set just regenerated on the platform, and destroy the old set.
 
     Every earlier version of the old set is destroyed in Vault, open grants of the account are revoked, and
-    evidence is kept. If a rotation was interrupted, running this again (or --resume) finishes it.
+    evidence is kept. If a rotation was interrupted, running this again (or --resume) finishes it. The codes:
+    one per line, in the format `codes deposit --help` describes.
     """
     path = f"accounts/{account_path(account)}/rotate"
     # With --resume the codes are optional: only needed if the interrupted run never stored them.
@@ -79,3 +86,35 @@ def codes_rotate(account: str, file: Path | None, reason: str | None, resume: bo
              f"  destroyed versions: {', '.join(map(str, r['destroyed_versions'])) or 'none'}",
              f"  revoked grants:     {', '.join(r['revoked_grants']) or 'none'}"]
     emit(fmt, r, "\n".join(lines))
+
+
+CODE_PROMPT = "Paste the code, then Ctrl-D:"
+
+
+@codes.command("identify")
+@fmt_option
+def codes_identify(fmt: str) -> None:
+    """Which account's current set holds the code on stdin, and whether it is unused, consumed or burned. The code
+    is compared by keyed fingerprint, and never stored, logged or printed (security team)."""
+    r = client().call("POST", "codes/identify", {"code": read_codes(None, CODE_PROMPT)})["data"]
+    if not r["found"]:
+        text = (f"that code is in no current code set ({r['checked']} accounts checked); a code of a rotated set is "
+                "already useless")
+    else:
+        text = (f"{r['account']}: {r['status']} ({r['code_fp']}, generation {r['generation']})"
+                + (f", handed out by grant {r['grant_id']} at {r['consumed_at']}" if r.get("grant_id") else "")
+                + ("" if r["status"] == "burned" else f"\nif it leaked: `custody codes burn {r['account']}`, the code "
+                                                        "on stdin"))
+    emit(fmt, r, text)
+
+
+@codes.command("burn")
+@click.argument("account")
+@fmt_option
+def codes_burn(account: str, fmt: str) -> None:
+    """Mark the code on stdin compromised in ACCOUNT's set: it is never handed out again, and ACCOUNT is due for
+    rotation ("leaked code") at once (security team)."""
+    path = f"accounts/{account_path(account)}/codes/burn"
+    r = client().call("POST", path, {"code": read_codes(None, CODE_PROMPT)})["data"]
+    emit(fmt, r, f"burned {r['code_fp']} of {r['account']}: never handed out again, {r['remaining']} code(s) left; "
+                 f"the account is due for rotation now (regenerate on PyPI, then `custody codes rotate {account}`)")

@@ -22,6 +22,17 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR = 1
+EXIT_FLAGGED = 3  # a check ran and found something not ok (cron and CI alert on it)
+
+
+class Flagged(click.ClickException):
+    """Raised after a check's output is printed (``keys check``, ``drill report``): ``main`` turns it into exit
+    code 3, the message goes to stderr."""
+
+    exit_code = EXIT_FLAGGED
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
 
 
 def fmt_option(fn: F) -> F:

@@ -28,8 +28,11 @@ def dev_up(directory: Path, ha: bool, fmt: str) -> None:
     lines = [f"export CUSTODY_ADDR={view['custody_addr']}", f"export VAULT_ADDR={view['vault_addr']}",
              f"# audit log: {view['audit_log']}", "# demo identities (export one as VAULT_TOKEN):"]
     lines += [f"export {name.upper()}_TOKEN={tok}" for name, tok in view["tokens"].items()]
-    lines += ["# e.g.  VAULT_TOKEN=$SECURITY_TOKEN custody accounts list", f"# stop with: custody dev down "
-              f"--dir {view['dir']}"]
+    lines += ["# e.g.  VAULT_TOKEN=$SECURITY_TOKEN custody accounts list"]
+    if view.get("console_url"):
+        lines += [f"# web console: {view['console_url']}  (sign in with Vault username and password):"]
+        lines += [f"#   {name:<10} {password}" for name, password in view.get("passwords", {}).items()]
+    lines += [f"# stop with: custody dev down --dir {view['dir']}"]
     emit(fmt, view, "\n".join(lines))
 
 

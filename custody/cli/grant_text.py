@@ -16,7 +16,8 @@ def grant_text(g: dict[str, Any]) -> str:
     approvals = g.get("approvals") or []
     approvers = ", ".join(printable(str(a.get("approver"))) for a in approvals) or "none"
     lines = [
-        f"grant {g['id']}  [{g['status']}]{'  EMERGENCY' if g.get('emergency') else ''}",
+        f"grant {g['id']}  [{g['status']}]{'  EMERGENCY' if g.get('emergency') else ''}"
+        + (f"  DRILL {printable(str(g['drill']))}" if g.get("drill") else ""),
         f"  account:   {printable(str(g['account']))}",
         f"  requester: {printable(str(g['requester']))}",
         f"  reason:    {printable(str(g['reason']))}",

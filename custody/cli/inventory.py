@@ -1,7 +1,8 @@
 """``custody inventory``: which PyPI projects the organisation publishes, from where, how, and by which accounts.
 
 ``scan`` and ``import`` need no server; ``report`` adds custody's own accounts when CUSTODY_ADDR and a Vault token
-are given. The inventory modules are imported inside each command, so ``custody --help`` stays fast.
+are given; ``sync`` creates in custody the accounts the inventory found (the security team's token). The inventory
+modules are imported inside each command, so ``custody --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -112,14 +113,23 @@ def _settings() -> Any:
         raise settings_error(exc, "inventory setting", InventorySettings) from None
 
 
+def _inputs(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that say what to read: saved scans or fresh ones, and PyPI ownership (saved, or fetched)."""
+    for option in reversed((
+        click.option("--scan", "scans", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="a saved `inventory scan --format json` (repeatable)"),
+        click.option("--repo", "repos", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     help="scan this checkout (or folder of checkouts) now (repeatable)"),
+        click.option("--pypi", "pypi_files", multiple=True, type=click.Path(exists=True, path_type=Path),
+                     help="saved PyPI JSON documents, a folder of them, or a saved `inventory import --format json`"),
+        click.option("--online", is_flag=True, help="fetch PyPI ownership for every project the scan names"),
+    )):
+        fn = option(fn)
+    return fn
+
+
 @inventory.command("report")
-@click.option("--scan", "scans", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="a saved `inventory scan --format json` (repeatable)")
-@click.option("--repo", "repos", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="scan this checkout (or folder of checkouts) now (repeatable)")
-@click.option("--pypi", "pypi_files", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="saved PyPI JSON documents, a folder of them, or a saved `inventory import --format json`")
-@click.option("--online", is_flag=True, help="fetch PyPI ownership for every project the scan names")
+@_inputs
 @click.option("--critical", multiple=True, metavar="PROJECT", help="treat PROJECT as critical (repeatable)")
 @click.option("--skip-custody", is_flag=True, help="do not ask custody for its accounts, even if CUSTODY_ADDR is set")
 @_format_option((*FORMATS, "html"))
@@ -137,3 +147,30 @@ def report_cmd(scans: tuple[Path, ...], repos: tuple[Path, ...], pypi_files: tup
     flags = sum(data["summary"]["flags"].values())
     _emit(text, output, f"{flags} flags, {data['summary']['undetermined']} undetermined")
 
+
+
+@inventory.command("sync")
+@_inputs
+@click.option("--critical", multiple=True, metavar="PROJECT",
+              help="accounts with a role on PROJECT are created critical (repeatable)")
+@click.option("--owner", default=None, metavar="EMAIL",
+              help="owner of the accounts created (PyPI does not publish account emails); required with --apply")
+@click.option("--tier", type=click.Choice(["standard", "critical"]), default="standard", show_default=True,
+              help="tier of the accounts created that have no role on a --critical project")
+@click.option("--apply", is_flag=True, help="create the accounts; without it, print the plan and write nothing")
+@_format_option(("text", "json", "markdown"))
+def sync_cmd(scans: tuple[Path, ...], repos: tuple[Path, ...], pypi_files: tuple[Path, ...], online: bool,
+             critical: tuple[str, ...], owner: str | None, tier: str, apply: bool, fmt: str) -> None:
+    """Create in custody the PyPI accounts the inventory found that it does not hold yet (security team).
+
+    Every Owner and Maintainer in the PyPI data is one account, whatever the case of its username. A dry run by
+    default: prints which accounts would be created, with which owner and tier, and why. --apply creates them
+    through the custody API with your token. An account custody holds is never changed; running it again
+    creates nothing twice.
+    """
+    from custody.inventory import render
+    from custody.inventory.syncing import run
+
+    data = run(list(scans), list(repos), list(pypi_files), online, list(critical), owner, tier, apply,
+               settings=_settings() if online else None)
+    click.echo(_render(fmt, data, {"json": render.as_json}, render.sync_markdown), nl=False)

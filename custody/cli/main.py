@@ -11,7 +11,22 @@ from collections.abc import Sequence
 import click
 
 from custody import logging as clog
-from custody.cli import access, accounts, audit, bootstrap, codes, dev, inventory, rotation, server, whoami
+from custody.cli import (
+    access,
+    accounts,
+    audit,
+    bootstrap,
+    codes,
+    dev,
+    drill,
+    inventory,
+    keys,
+    people,
+    rollout,
+    rotation,
+    server,
+    whoami,
+)
 from custody.cli.common import EXIT_ERROR
 from custody.cli.settings import cli_log_level
 from custody.errors import CustodyError
@@ -37,6 +52,10 @@ COMMANDS: tuple[click.Command, ...] = (
     rotation.rotation,
     audit.audit,
     inventory.inventory,
+    keys.keys,
+    rollout.rollout,
+    drill.drill,
+    people.people,
     whoami.whoami,
 )
 for _command in COMMANDS:

@@ -6,8 +6,9 @@ A reveal answers with a single-use wrapping token. Before the caller's Vault tok
    ``VAULT_ADDR``/``BAO_ADDR``, else Vault's default): a server that names another Vault gets a refusal and is sent
    nothing, so a rogue server cannot collect tokens by pointing the CLI at a Vault of its own;
 2. ``sys/wrapping/lookup`` in the caller's Vault (no token needed; it does not spend the wrapping token) must say
-   the token wraps custody's reveal record of this very grant (``<mount>/data/reveals/<grant>`` for KV v2,
-   ``<mount>/reveals/<grant>`` for KV v1) and lives at most an hour: a token for anything else is left unspent.
+   the token wraps custody's reveal record of this very grant (``cubbyhole/reveals/<grant>``, where the service
+   stages it; ``<mount>/data/reveals/<grant>`` from servers before that) and lives at most an hour: a token for
+   anything else is left unspent.
 
 Only then is it unwrapped, with the caller's token, so that Vault's audit log names who took the code.
 """
@@ -65,7 +66,8 @@ def check_wrapping(info: dict[str, Any] | None, grant_id: str, vault: VaultAddr)
 
 
 def code_of(payload: dict[str, Any]) -> str | None:
-    """The code in an unwrapped reveal record: ``code`` (a KV v1 read) or ``data.code`` (a KV v2 read)."""
+    """The code in an unwrapped reveal record: ``code`` (a cubbyhole read) or ``data.code`` (a KV v2 read, from
+    servers before cubbyhole)."""
     inner = payload.get("data")
     for candidate in (payload, inner if isinstance(inner, dict) else {}):
         code = candidate.get("code")
@@ -74,10 +76,11 @@ def code_of(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def take_code(api: Client, grant: str) -> dict[str, Any]:
-    """Reveal ``grant`` and unwrap its code: ``{"grant", "account", "code", "remaining"}``."""
+def take_code(api: Client, grant: str, again: bool = False) -> dict[str, Any]:
+    """Reveal ``grant`` and unwrap its code: ``{"grant", "account", "code", "remaining"}``. ``again``: the last
+    reveal's answer was lost (custody revokes the token it handed out, then hands out a new one)."""
     vault = vault_addr()  # a bad VAULT_ADDR is reported before the grant is used
-    resp = api.call("POST", f"grants/{grant_path(grant)}/reveal")
+    resp = api.call("POST", f"grants/{grant_path(grant)}/reveal", {"again": True} if again else None)
     data, wrap = resp.get("data") or {}, resp.get("wrap_info") or {}
     token = wrap.get("token")
     if not isinstance(token, str) or not token:

@@ -13,6 +13,7 @@ from enum import StrEnum
 class Event(StrEnum):
     # accounts
     account_created = "account.created"
+    account_name_claimed = "account.name_claimed"  # the case-folded name taken, just before the account is written
     account_updated = "account.updated"
     # code sets
     codes_deposited = "codes.deposited"
@@ -32,6 +33,9 @@ class Event(StrEnum):
     grant_reveal_resumed = "grant.reveal_resumed"
     grant_expired = "grant.expired"
     grant_revoked = "grant.revoked"
+    grant_admitted = "grant.admitted"  # what a requester holds, updated as one of their grants is admitted
+    grant_indexed = "grant.indexed"  # a grant's entry in the index of its requester's or its account's grants
+    grants_indexed = "grants.indexed"  # every grant older than this is in the index
     # rotation
     rotation_started = "rotation.started"
     rotation_completed = "rotation.completed"
@@ -39,8 +43,32 @@ class Event(StrEnum):
     rotation_due = "rotation.due"
     rotation_overdue = "rotation.overdue"
     rotation_sweep = "rotation.sweep"
+    rotation_marked = "rotation.marked"  # a reason to rotate that the set cannot show (leaked code, person left)
+    # the WebAuthn key roster
+    key_added = "key.added"
+    key_removed = "key.removed"
+    key_verified = "key.verified"
+    key_reassigned = "key.reassigned"
+    key_custodian_left = "key.custodian_left"
+    keys_checked = "keys.checked"
+    # enrolment waves
+    wave_added = "wave.added"
+    # recovery drills
+    drill_started = "drill.started"
+    drill_step = "drill.step"  # someone acted in a drill (a grant naming it was requested, approved, revealed...)
+    drill_finished = "drill.finished"
+    # people
+    person_offboarded = "person.offboarded"
+    # leaked codes
+    code_identified = "code.identified"
+    code_burned = "code.burned"
+    codes_prints_rebuilt = "codes.prints_rebuilt"  # the keyed fingerprints kept beside a code set
+    codes_print_key_created = "codes.print_key_created"
     # authorization
     access_denied = "access.denied"
     # the service's own trouble, in its log only (never in KV, never notified)
     access_denied_unrecorded = "access.denied.unrecorded"  # a refusal that could not be written to KV
     codes_summary_unwritable = "codes.summary.unwritable"  # the sweep's summary of a code set could not be kept
+    codes_prints_unwritable = "codes.prints.unwritable"  # a set's keyed fingerprints could not be rebuilt
+    drill_step_unrecorded = "drill.step.unrecorded"  # a drill grant's step could not be added to its drill
+    person_email_unreadable = "person.email.unreadable"  # Vault would not say a caller's entity's email

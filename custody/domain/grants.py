@@ -1,16 +1,18 @@
 """The grant state machine, as pure functions from (grant, actor, time) to a new grant, and the code picker.
 
-    pending --approve x N--> approved --claim--> revealed, claimed --complete(fp)--> revealed, with its code
-       |                       |  ^                 |   |
-       +--deny--> denied       |  +----unclaim------+   +--resume (its requester, while the grant lasts)
-                               +--(expiry)--> expired
+    pending --approve x N--> approved --begin--> revealed, claimed --complete(fp, token)--> revealed, with its code
+       |                       |  ^                 |   |                                        |
+       +--deny--> denied       |  +----unclaim------+   +--begin again (failed or stopped)       +--begin again
+                               +--(expiry)--> expired      (its requester, while the grant lasts)    (--again)
     pending, approved, or claimed without its code --revoke--> revoked
     an emergency grant, by anyone but its requester --review--> (reviewed; its status does not change)
 
-A reveal is two steps because the code leaves Vault between them: the *claim* takes the grant (so two reveals of
-one grant can never both proceed), the code is picked and wrapped, and *complete* records the code's fingerprint.
-A claim whose code could not be handed out (none left, or the codes changed) is *unclaimed*; one that stopped
-half-way for another reason is *resumed* by its requester and gets the same code again (``pick_code``).
+A reveal is two steps because the code leaves Vault between them: *begin* takes the grant for one attempt (so two
+reveals of one grant can never both proceed), the code is picked and wrapped, and *complete* records the code's
+fingerprint and the wrapping token's accessor. A claim whose code could not be handed out (none left, or the codes
+changed) is *unclaimed*; an attempt that failed is *abandoned*, and the requester's next reveal begins a new one
+and gets the same code again (``pick_code``). So does ``--again`` after a reveal whose answer was lost, once the
+token it handed out is revoked.
 
 Each function refuses with a specific error instead of returning a grant the rules do not allow. The invariants
 (tested with hypothesis): a grant hands out at most one code, only to its requester, only with the approvals its
@@ -19,13 +21,32 @@ account required from distinct people other than the requester; two grants never
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from custody.domain.ids import new_grant_id
-from custody.domain.models import Account, CodeSet, Decision, Grant, GrantStatus, Principal, StoredCode
+from custody.domain.models import (
+    Account,
+    Attempt,
+    AttemptState,
+    CodeSet,
+    Decision,
+    Grant,
+    GrantStatus,
+    Principal,
+    StoredCode,
+)
 from custody.domain.reasons import hidden_characters
-from custody.errors import CodesChanged, Conflict, Exhausted, PermissionDenied, PreconditionFailed, ValidationError
+from custody.errors import (
+    CodesChanged,
+    Conflict,
+    Exhausted,
+    PermissionDenied,
+    PreconditionFailed,
+    TooMany,
+    ValidationError,
+)
 
 OPEN = (GrantStatus.pending, GrantStatus.approved)
 
@@ -69,10 +90,10 @@ def request(
 def _must_be(grant: Grant, now: datetime, *allowed: GrantStatus, action: str) -> None:
     status = grant.effective_status(now)
     if status not in allowed:
-        raise PreconditionFailed(
-            f"grant {grant.id} is {status.value}; it cannot be {action}",
-            hint="request a new grant" if status in (GrantStatus.expired, GrantStatus.denied) else None,
-        )
+        why = f" ({grant.revoked_reason})" if status is GrantStatus.revoked and grant.revoked_reason else ""
+        ended = (GrantStatus.expired, GrantStatus.denied, GrantStatus.revoked)
+        raise PreconditionFailed(f"grant {grant.id} is {status.value}{why}; it cannot be {action}",
+                                 hint="request a new grant" if status in ended else None)
 
 
 def approve(grant: Grant, approver: Principal, now: datetime, comment: str | None = None) -> Grant:
@@ -113,6 +134,17 @@ def review(grant: Grant, reviewer: Principal, now: datetime, comment: str | None
 
 
 # ---- the reveal ------------------------------------------------------------------------------------------------
+#
+# A reveal is an *attempt*: begun by a check-and-set write that names it (a new number and the reveal's own nonce),
+# so of concurrent reveals of one grant exactly one begins and the others are told one is in progress; finished by
+# recording the wrapping token it handed out (its accessor), only if it is still the grant's latest attempt. So at
+# most one wrapping token a requester was given is valid at any moment: a new attempt begins only when the last one
+# handed nothing out (it failed, or its holder stopped longer than ``REVEAL_LEASE`` ago), or, asked for ``again``,
+# after the service revoked the token the last one handed out.
+
+REVEAL_LEASE = timedelta(seconds=60)  # an attempt still running after this is taken for dead; a reveal takes < 1 s
+
+
 def check_reveal(grant: Grant, actor: Principal, now: datetime) -> None:
     """Raise unless ``actor`` may take this grant's code now."""
     if actor.id != grant.requester_id:
@@ -120,18 +152,37 @@ def check_reveal(grant: Grant, actor: Principal, now: datetime) -> None:
             f"only the requester of grant {grant.id} can reveal it", hint="request your own grant"
         )
     if grant.effective_status(now) is GrantStatus.revealed:
-        raise Conflict(f"grant {grant.id} was already revealed",
-                       hint="a grant hands out one code, once: request a new grant if you need another")
+        raise already_revealed(grant)
+    if grant.effective_status(now) is GrantStatus.pending:
+        raise PreconditionFailed(f"grant {grant.id} is pending; it cannot be revealed yet", hint=awaiting(grant))
     _must_be(grant, now, GrantStatus.approved, action="revealed")
     distinct = {a.by_id for a in grant.approvals} - {grant.requester_id}
     if len(distinct) < grant.approvals_required and not grant.emergency:
-        raise PreconditionFailed(f"grant {grant.id} lacks approvals")
+        raise PreconditionFailed(f"grant {grant.id} lacks approvals", hint=awaiting(grant))
 
 
-def claim(grant: Grant, actor: Principal, now: datetime) -> Grant:
-    """approved -> revealed, without a code yet: the grant is taken for this reveal, and for no other."""
-    check_reveal(grant, actor, now)
-    return grant.model_copy(update={"status": GrantStatus.revealed, "revealed_at": now, "code_fp": ""})
+def awaiting(grant: Grant) -> str:
+    """Who still has to approve ``grant``, for the requester who tries to reveal it too early."""
+    distinct = {a.by_id for a in grant.approvals} - {grant.requester_id}
+    more = max(grant.approvals_required - len(distinct), 0)
+    so_far = f" (approved so far by {', '.join(a.by for a in grant.approvals)})" if grant.approvals else ""
+    return (f"it needs {more} more approval{'' if more == 1 else 's'} of {grant.approvals_required}{so_far}, each "
+            f"by an approver other than you (a requester cannot approve their own grant): ask one to run "
+            f"`custody access approve {grant.id}`")
+
+
+def already_revealed(grant: Grant) -> Conflict:
+    return Conflict(
+        f"grant {grant.id} was already revealed",
+        hint="a grant hands out one code, once. If that reveal's answer never reached you (you have no code), "
+             f"`custody access reveal --again {grant.id}` revokes the wrapping token it handed out and hands out a "
+             "new one for the same code; otherwise request a new grant")
+
+
+def running(grant: Grant, now: datetime) -> bool:
+    """An attempt is under way: begun less than ``REVEAL_LEASE`` ago and not yet finished."""
+    a = grant.attempt
+    return a is not None and a.state is AttemptState.running and now - a.started_at < REVEAL_LEASE
 
 
 def reveal_incomplete(grant: Grant) -> bool:
@@ -139,37 +190,90 @@ def reveal_incomplete(grant: Grant) -> bool:
     return grant.status is GrantStatus.revealed and not grant.code_fp
 
 
-def resumable(grant: Grant, actor: Principal) -> bool:
-    """A reveal of ``actor``'s that stopped half-way: they take it up again instead of claiming anew."""
-    return reveal_incomplete(grant) and actor.id == grant.requester_id
+def handed_out(grant: Grant) -> str:
+    """The accessor of the wrapping token the grant's latest attempt handed out ("" if none did)."""
+    a = grant.attempt
+    return a.accessor if a is not None and a.state is AttemptState.handed_out else ""
 
 
-def resume(grant: Grant, actor: Principal, now: datetime) -> Grant:
-    """The claim, taken up again by its requester while the grant lasts (its code stays reserved for it after
-    that, and is never handed out)."""
-    if not resumable(grant, actor):
-        raise Conflict(f"grant {grant.id} has no reveal of yours to resume")
-    if now >= grant.expires_at:
-        raise PreconditionFailed(f"grant {grant.id} expired before its reveal finished", hint="request a new grant")
-    return grant
+def delivered(grant: Grant) -> bool:
+    """Whether a wrapping token holding the grant's code reached its requester (or may have: a grant revealed
+    before custody recorded attempts)."""
+    a = grant.attempt
+    return bool(grant.code_fp) and (a is None or a.state is AttemptState.handed_out)
 
 
-def complete(grant: Grant, code_fp: str) -> Grant:
-    """Record the fingerprint of the code the claim handed out. The same fingerprint again changes nothing (the
-    write landed before its answer was lost); a grant revoked meanwhile (a rotation) keeps its code."""
-    if grant.code_fp == code_fp:
+def begin(grant: Grant, actor: Principal, now: datetime, nonce: str, again: bool = False) -> Grant:
+    """A new attempt at handing out ``grant``'s code, named ``nonce``, for its requester only:
+
+    - approved: the grant is claimed (``revealed`` without a code yet), taken for this reveal and no other;
+    - claimed, or revealed by an attempt that handed nothing out (it failed, or stopped longer than the lease ago):
+      the reveal is resumed, with the same code (``pick_code``), while the grant lasts;
+    - revealed and ``delivered``: only ``again``, once the caller has revoked the wrapping token the last attempt
+      handed out (``handed_out``), while the grant lasts.
+
+    Refused while another attempt is running, and in every state the rules do not allow."""
+    if actor.id != grant.requester_id:
+        check_reveal(grant, actor, now)  # refuses, naming the requester rule
+    if running(grant, now):
+        raise Conflict(f"a reveal of grant {grant.id} is in progress",
+                       hint="its code goes to the reveal that began it; if that one failed, run `custody access "
+                            f"reveal {grant.id}` again in a minute")
+    if grant.status is GrantStatus.revealed:
+        if delivered(grant) and not again:
+            raise already_revealed(grant)
+        if now >= grant.expires_at:
+            raise PreconditionFailed(f"grant {grant.id} expired before its code reached you",
+                                     hint="request a new grant")
+        if delivered(grant) and not handed_out(grant):
+            raise Conflict(f"grant {grant.id} was revealed before custody recorded its wrapping tokens; its code "
+                           "cannot be handed out again", hint="request a new grant")
+        claimed = grant
+    else:
+        check_reveal(grant, actor, now)
+        claimed = grant.model_copy(update={"status": GrantStatus.revealed, "revealed_at": now, "code_fp": ""})
+    number = grant.attempt.number + 1 if grant.attempt else 1
+    return claimed.model_copy(update={"attempt": Attempt(number=number, nonce=nonce, started_at=now)})
+
+
+def ours(grant: Grant, nonce: str) -> bool:
+    """Whether ``grant``'s latest attempt is the one named ``nonce``."""
+    return grant.attempt is not None and grant.attempt.nonce == nonce
+
+
+def complete(grant: Grant, nonce: str, code_fp: str, accessor: str) -> Grant:
+    """Attempt ``nonce`` handed out the code ``code_fp`` in the wrapping token ``accessor``: record both. Again
+    changes nothing (the write landed before its answer was lost); refused if another attempt took over, or the
+    grant was revoked meanwhile (a rotation: it keeps its code, reserved and never handed out)."""
+    a = grant.attempt
+    if ours(grant, nonce) and handed_out(grant) == accessor and grant.code_fp == code_fp:
         return grant
-    if not reveal_incomplete(grant):
+    if a is None or not ours(grant, nonce) or a.state is not AttemptState.running:
+        raise Conflict(f"another reveal of grant {grant.id} took over while its code was being revealed",
+                       hint="its wrapping token is the one that counts; this one was revoked")
+    if grant.status is not GrantStatus.revealed:
         raise Conflict(f"grant {grant.id} was {grant.status.value} while its code was being revealed",
                        hint="request a new grant")
-    return grant.model_copy(update={"code_fp": code_fp})
+    done = a.model_copy(update={"state": AttemptState.handed_out, "accessor": accessor})
+    return grant.model_copy(update={"code_fp": code_fp, "attempt": done})
 
 
-def unclaim(grant: Grant) -> Grant:
-    """revealed -> approved, for a claim no code could be handed out for. Anything else is left as it is."""
-    if not reveal_incomplete(grant):
+def abandon(grant: Grant, nonce: str) -> Grant:
+    """Attempt ``nonce`` failed: whatever it handed out never reached the requester (its token, if it made one, is
+    revoked), so the next reveal may begin at once instead of waiting out the lease. Anything else is left as is."""
+    a = grant.attempt
+    if a is None or not ours(grant, nonce) or a.state is AttemptState.abandoned:
         return grant
-    return grant.model_copy(update={"status": GrantStatus.approved, "revealed_at": None})
+    return grant.model_copy(update={"attempt": a.model_copy(update={"state": AttemptState.abandoned})})
+
+
+def unclaim(grant: Grant, nonce: str) -> Grant:
+    """revealed -> approved, for a claim no code could be handed out for (none left, or the codes changed), and
+    the attempt abandoned. Anything else is left as it is."""
+    abandoned = abandon(grant, nonce)
+    if abandoned is grant or not reveal_incomplete(grant):
+        return abandoned
+    return abandoned.model_copy(update={"status": GrantStatus.approved, "revealed_at": None})
 
 
 # ---- which code a grant gets -----------------------------------------------------------------------------------
@@ -246,3 +350,99 @@ def expire(grant: Grant, now: datetime) -> Grant:
 
 def review_overdue(grant: Grant, now: datetime, within: timedelta) -> bool:
     return grant.emergency and grant.review is None and now - grant.created_at > within
+
+
+# ---- what one requester may hold at once -----------------------------------------------------------------------
+#
+# One person could otherwise drain an account with emergency grants (each approved at once), or open so many grants
+# that every listing slows and a rotation's evidence outgrows what Vault accepts. So each requester holds at most
+# ``per_account`` open grants on one account, ``total`` in all, and ``emergency`` emergency grants nobody has
+# reviewed yet. What they hold is one small record, updated with check-and-set when they request: concurrent
+# requests cannot together pass a limit. It lists grants as they were when admitted; whether each is still open (or
+# still unreviewed) is only checked when a limit would be reached, by reading those few grants.
+
+ADMISSION_GRACE = timedelta(minutes=1)  # a grant admitted this recently may not be written yet: it still counts
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_account: int
+    total: int
+    emergency: int  # emergency grants not yet reviewed
+
+
+@dataclass(frozen=True)
+class Held:
+    grant_id: str
+    account: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """A requester's grants that may still be open (``open``) and their emergency grants that may still await
+    review (``unreviewed``), oldest first."""
+
+    open: tuple[Held, ...] = ()
+    unreviewed: tuple[Held, ...] = ()
+
+    def grant_ids(self) -> list[str]:
+        return sorted({h.grant_id for h in (*self.open, *self.unreviewed)})
+
+
+def over_limit(held: Holdings, grant: Grant, limits: Limits) -> TooMany | None:
+    """Why ``grant``'s requester may not hold it too, or None."""
+    if grant.emergency and len(held.unreviewed) >= limits.emergency:
+        waiting = held.unreviewed[0]
+        return TooMany(
+            f"your emergency grant {waiting.grant_id} on {waiting.account} awaits review; you may hold at most "
+            f"{limits.emergency} emergency {'grant' if limits.emergency == 1 else 'grants'} not yet reviewed, across "
+            "all accounts",
+            hint=f"ask an approver to review it (`custody access review {waiting.grant_id}`), or request a grant "
+                 "without --emergency")
+    here = [h for h in held.open if h.account == grant.account]
+    if len(here) >= limits.per_account:
+        return TooMany(
+            f"you already hold {_grants(len(here))} on {grant.account} (at most {limits.per_account})",
+            hint=f"reveal or wait out one of {', '.join(h.grant_id for h in here)} "
+                 f"(`custody access list --account {grant.account}`)")
+    if len(held.open) >= limits.total:
+        return TooMany(
+            f"you already hold {_grants(len(held.open))} across all accounts (at most {limits.total})",
+            hint="reveal or wait out one of them first (`custody access list --status approved`, "
+                 "`--status pending`)")
+    return None
+
+
+def _grants(n: int) -> str:
+    return f"{n} open grant" if n == 1 else f"{n} open grants"
+
+
+def admit(held: Holdings, grant: Grant, limits: Limits) -> Holdings:
+    """What the requester holds once they also hold ``grant``; ``TooMany`` when a limit says no. Admitting a grant
+    held already changes nothing (a retried write whose first try landed)."""
+    if grant.id in held.grant_ids():
+        return held
+    refusal = over_limit(held, grant, limits)
+    if refusal is not None:
+        raise refusal
+    new = Held(grant.id, grant.account, grant.created_at)
+    return replace(held, open=(*held.open, new), unreviewed=(*held.unreviewed, new) if grant.emergency
+                   else held.unreviewed)
+
+
+def still_held(held: Holdings, grants: Mapping[str, Grant | None], now: datetime) -> Holdings:
+    """``held`` without the grants that are no longer open (or, for emergency ones, have been reviewed); a grant
+    not found is kept while it may still be being written."""
+
+    def keep(h: Held, holds: bool | None) -> bool:
+        return holds if holds is not None else now - h.since < ADMISSION_GRACE
+
+    def opened(g: Grant | None) -> bool | None:
+        return None if g is None else revocable(g, now)
+
+    def unreviewed(g: Grant | None) -> bool | None:
+        return None if g is None else g.emergency and g.review is None
+
+    return Holdings(open=tuple(h for h in held.open if keep(h, opened(grants.get(h.grant_id)))),
+                    unreviewed=tuple(h for h in held.unreviewed if keep(h, unreviewed(grants.get(h.grant_id)))))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from custody.domain.ids import GRANT_ID_PATTERN
 from custody.domain.platforms import parse_account_id
@@ -33,7 +33,20 @@ class Tier(StrEnum):
     critical = "critical"
 
 
+class Ownership(StrEnum):
+    """Whom an account belongs to: one person, the company, a PyPI Organization, or a machine (CI, a bot)."""
+
+    personal = "personal"
+    corporate = "corporate"
+    organization = "organization"
+    service = "service"
+
+
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$")
+
+
+def is_email(value: str) -> bool:
+    return _EMAIL.fullmatch(value) is not None
 
 
 def _strs(value: object) -> list[str]:
@@ -77,6 +90,9 @@ class Account(Model):
     created_at: datetime
     created_by: str
     updated_at: datetime | None = None
+    # None: not recorded (an account registered before custody kept it, or not decided yet); never a default class
+    ownership: Ownership | None = None
+    human_owner: str | None = None  # the person who answers for the account; a service account must name one
 
     @field_validator("id")
     @classmethod
@@ -90,6 +106,21 @@ class Account(Model):
         if not _EMAIL.fullmatch(value):
             raise ValueError("owner must be an email address")
         return value.lower()
+
+    @field_validator("human_owner")
+    @classmethod
+    def _human_email(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not _EMAIL.fullmatch(value):
+            raise ValueError("human owner must be an email address")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _service_has_a_human(self) -> Account:
+        if self.ownership is Ownership.service and not self.human_owner:
+            raise ValueError("a service account needs a human owner")
+        return self
 
     @property
     def platform(self) -> str:
@@ -113,16 +144,44 @@ def default_approvals(tier: Tier, approvals: int | None) -> int:
     return approvals
 
 
-def new_account(account_id: str, owner: str, tier: str, approvals: int | None, notes: str, now: datetime,
-                by: str) -> Account:
-    """An account as the security team registers it; a ValidationError naming what is wrong otherwise."""
+def parse_tier(tier: str) -> Tier:
     try:
-        tier_v = Tier(tier)
+        return Tier(tier)
     except ValueError:
         raise ValidationError(f"unknown tier {tier!r}", hint="use standard or critical") from None
+
+
+def parse_ownership(value: str | None) -> Ownership | None:
+    """An ownership class as given (None: not recorded); a ValidationError naming the classes otherwise."""
+    if value is None:
+        return None
+    try:
+        return Ownership(value)
+    except ValueError:
+        raise ValidationError(f"unknown ownership class {value[:40]!r}",
+                              hint="use personal, corporate, organization or service") from None
+
+
+def check_human_owner(ownership: Ownership | None, human_owner: str | None) -> None:
+    """The human owner is an email address, and a service account has one: refused with a hint otherwise."""
+    if human_owner and not is_email(human_owner):
+        raise ValidationError("the human owner must be an email address",
+                              hint="--human-owner names the person who answers for the account, e.g. jane@acme.example")
+    if ownership is Ownership.service and not human_owner:
+        raise ValidationError("a service account needs a human owner",
+                              hint="add --human-owner EMAIL: the person who answers for this account")
+
+
+def new_account(account_id: str, owner: str, tier: str, approvals: int | None, notes: str, now: datetime,
+                by: str, ownership: str | None = None, human_owner: str | None = None) -> Account:
+    """An account as the security team registers it; a ValidationError naming what is wrong otherwise."""
+    tier_v = parse_tier(tier)
+    ownership_v = parse_ownership(ownership)
+    check_human_owner(ownership_v, human_owner)
     try:
         return Account(id=account_id, owner=owner, tier=tier_v, approvals_required=default_approvals(tier_v, approvals),
-                       notes=notes, created_at=now, created_by=by)
+                       notes=notes, created_at=now, created_by=by, ownership=ownership_v,
+                       human_owner=human_owner or None)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise ValidationError(first_error(exc)) from None
 
@@ -149,10 +208,11 @@ class StoredCode(Model):
     fp: str
     consumed_at: datetime | None = None
     grant_id: str | None = None
+    burned_at: datetime | None = None  # reported leaked (``custody codes burn``): never handed out
 
     @property
     def available(self) -> bool:
-        return self.consumed_at is None and bool(self.code)
+        return self.consumed_at is None and self.burned_at is None and bool(self.code)
 
 
 class CodeSet(Model):
@@ -177,15 +237,16 @@ class CodeSet(Model):
     @classmethod
     def new(cls, account: str, codes: list[str], by: str, at: datetime, generation: int = 1,
             previous: CodeSet | None = None) -> CodeSet:
-        """A set of unused codes; a code that ``previous`` had already handed out stays handed out (a code is
+        """A set of unused codes; a code that ``previous`` had already handed out (or burned) stays so (a code is
         never given to a second person because the same file was deposited again)."""
-        spent = {c.fp: c for c in previous.codes if c.consumed_at is not None} if previous else {}
+        spent = {c.fp: c for c in previous.codes if not c.available} if previous else {}
 
         def stored(code: str) -> StoredCode:
             fp = fingerprint(code)
             was = spent.get(fp)
             if was is not None:
-                return StoredCode(code=code, fp=fp, consumed_at=was.consumed_at, grant_id=was.grant_id)
+                return StoredCode(code=code, fp=fp, consumed_at=was.consumed_at, grant_id=was.grant_id,
+                                  burned_at=was.burned_at)
             return StoredCode(code=code, fp=fp)
 
         return cls(
@@ -224,6 +285,23 @@ class Decision(Model):
 GrantId = Annotated[str, Field(pattern=GRANT_ID_PATTERN)]
 
 
+class AttemptState(StrEnum):
+    running = "running"  # taking the code, wrapping it: no wrapping token has left the service yet
+    handed_out = "handed_out"  # its wrapping token (``accessor``) went to the requester
+    abandoned = "abandoned"  # it failed before handing anything out (its token, if any, revoked)
+
+
+class Attempt(Model):
+    """One try at handing out a grant's code. Only the reveal whose check-and-set write started it (its ``nonce``)
+    may finish it; the wrapping token it handed out is named by ``accessor`` (never the token itself)."""
+
+    number: int = Field(ge=1)
+    nonce: str = Field(repr=False)
+    started_at: datetime
+    state: AttemptState = AttemptState.running
+    accessor: str = Field("", repr=False)
+
+
 class Grant(Model):
     id: GrantId
     account: str
@@ -242,9 +320,13 @@ class Grant(Model):
     code_fp: str | None = None
     review: Decision | None = None
     revoked_reason: str | None = None
+    drill: str | None = None  # the recovery drill this grant is part of (``access request --drill``)
+    requester_email: str | None = None  # the requester's Vault entity's email when they asked, if it has one
     # The generation of the account's code set when the grant was requested: it may only take a code of that set
     # (0: not recorded, a grant from before custody recorded it).
     codes_generation: int = 0
+    attempt: Attempt | None = None  # the latest try at handing out its code (None: never tried, or before custody
+    # recorded them)
     version: int = 0  # KV version the grant was read at: the check-and-set guard for the next write
 
     def effective_status(self, now: datetime) -> GrantStatus:

@@ -7,10 +7,12 @@ not know yet. New platforms register in ``PLATFORMS``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from custody.domain.text import describe, hidden_at
 from custody.errors import NotFound, ValidationError
 
 
@@ -44,14 +46,24 @@ class PyPI:
         return username
 
     def normalize_code(self, raw: str) -> str:
-        # PyPI's form strips spaces and lowercases nothing; we normalise case so a code typed in upper case works.
-        code = "".join(raw.split()).lower()
-        if not self._code.fullmatch(code):
-            raise ValidationError(
-                f"malformed PyPI recovery code ({len(code)} characters)",
-                hint="a PyPI recovery code is 16 hexadecimal characters (0-9, a-f), one per line",
-            )
-        return code
+        # PyPI's form strips spaces and lowercases nothing; we also take out the dashes people group codes with,
+        # and normalise case so a code typed in upper case works.
+        raw = raw.split("#", 1)[0]  # a note after the code: no PyPI code holds a '#'
+        code = _SEPARATORS.sub("", raw).lower()
+        if self._code.fullmatch(code):
+            return code
+        what = "a PyPI recovery code is 16 characters 0-9 and a-f (spaces or dashes between groups are fine)"
+        unseen = _unseen(raw, what)
+        if unseen is not None:
+            raise unseen
+        if _reads_like_prose(raw):
+            raise ValidationError("not a code, it reads like a header or a note",
+                                  hint="remove the header line, or start it with '#' to keep it as a comment")
+        wrong = sum(1 for ch in code if ch not in "0123456789abcdef")
+        if wrong:
+            raise ValidationError(f"malformed PyPI recovery code: {wrong} of its {len(code)} characters "
+                                  f"{'is' if wrong == 1 else 'are'} not 0-9 or a-f", hint=what)
+        raise ValidationError(f"malformed PyPI recovery code ({len(code)} characters)", hint=what)
 
 
 @dataclass(frozen=True)
@@ -72,12 +84,60 @@ class Generic:
 
     def normalize_code(self, raw: str) -> str:
         code = raw.strip()
+        what = "a code is 4-256 printable characters, one per line"
+        unseen = _unseen(code, what)
+        if unseen is not None:
+            raise unseen
         if not 4 <= len(code) <= 256 or not code.isprintable():
-            raise ValidationError(
-                f"malformed recovery code ({len(code)} characters)",
-                hint="a code is 4-256 printable characters, one per line",
-            )
+            raise ValidationError(f"malformed recovery code ({len(code)} characters)", hint=what)
         return code
+
+
+# Between the groups of a code: spaces of any kind (a tab, a no-break space), and dashes of any kind (hyphen-minus,
+# and the hyphens and dashes a word processor or a web page turns it into).
+_SEPARATORS = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\-\u2010-\u2014\u2212]+")
+_LETTERS = re.compile(r"[A-Za-z]{3,}")
+
+
+def _unseen(line: str, what: str) -> ValidationError | None:
+    """The error for a line holding a character that is invisible, or not what a code is typed with (a letter
+    of another alphabet that looks like a Latin one, a typographic quote), naming it; None if there is none."""
+    at = hidden_at(line)
+    if at is not None:
+        shown = _visible_length(line)
+        return ValidationError(f"an invisible character, {describe(line[at])}, is in this line "
+                               f"({f'it shows {shown} characters' if shown else 'it looks empty'})",
+                               hint=f"delete it, or type the line again; {what}")
+    odd = next((ch for ch in line if not ch.isascii() and not _SEPARATORS.fullmatch(ch)), None)
+    if odd is not None:
+        return ValidationError(f"{describe(odd)} is in this line", hint=f"type the line again; {what}")
+    return None
+
+
+def _visible_length(line: str) -> int:
+    """How many characters a reader sees in ``line``, around its invisible ones."""
+    return len("".join(ch for i, ch in enumerate(line) if hidden_at(ch) is None).strip())
+
+
+def _reads_like_prose(line: str) -> bool:
+    """A header or a note rather than a mistyped code: a word of three letters or more with a letter that no code
+    has, or fewer than three in four characters that a code could hold."""
+    text = _SEPARATORS.sub("", line).lower()
+    words = [w.lower() for w in _LETTERS.findall(line) if _standalone(line, w)]
+    if any(set(w) - set("abcdef") for w in words):
+        return True
+    return sum(ch in "0123456789abcdef" for ch in text) * 4 < len(text) * 3
+
+
+def _standalone(line: str, word: str) -> bool:
+    """Whether ``word`` stands alone in ``line`` (between spaces or punctuation, not digits: 'ab12cdeg' is a code
+    gone wrong, 'Saved' a word)."""
+    for m in re.finditer(re.escape(word), line):
+        before = line[m.start() - 1] if m.start() else " "
+        after = line[m.end()] if m.end() < len(line) else " "
+        if not before.isalnum() and not after.isalnum():
+            return True
+    return False
 
 
 PLATFORMS: dict[str, Platform] = {"pypi": PyPI(), "generic": Generic()}
@@ -103,17 +163,30 @@ def parse_account_id(account_id: str) -> tuple[Platform, str]:
     return platform, platform.validate_username(username)
 
 
-def parse_codes(platform: Platform, text: str) -> list[str]:
-    """Codes from text, one per line, as a platform's "save your codes" file has them.
+def close_usernames(username: str, usernames: list[str], most: int = 3) -> list[str]:
+    """The usernames a person typing ``username`` may have meant: the same name in another case, else the few a
+    typo away (case ignored), closest first."""
+    folded = {u.casefold(): u for u in usernames}
+    if username.casefold() in folded:
+        return [folded[username.casefold()]]
+    close = difflib.get_close_matches(username.casefold(), list(folded), n=most, cutoff=0.8)
+    return [folded[u] for u in close]
 
-    Blank lines and ``#`` comments are skipped. Duplicates, malformed codes and too many codes are refused with the
-    line number (never the code itself, which is a secret).
+
+def parse_codes(platform: Platform, text: str) -> list[str]:
+    """Codes from text, one per line, as a person pastes them or a platform's "save your codes" file has them.
+
+    Accepted around the codes: a UTF-8 byte order mark at the start, CRLF or CR line ends, blank lines, lines
+    starting with ``#`` (comments), spaces around a code and, for PyPI, spaces or dashes inside one, either case
+    and a ``# note`` after it. Refused with the line number and what is wrong with it, never the code itself (a
+    secret): an invisible or foreign character is named (``a zero-width space (U+200B)``), a line of prose is
+    called a header to remove; duplicates and too many codes are refused too.
     """
     codes: list[str] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
+    for lineno, line in enumerate(_LINE_END.split(text.removeprefix("\ufeff")), start=1):
+        if not line.strip() or line.lstrip().startswith("#") or not _SEPARATORS.sub("", line):
+            continue  # blank, a comment, or a rule of dashes
         try:
             code = platform.normalize_code(line)
         except ValidationError as exc:
@@ -130,3 +203,6 @@ def parse_codes(platform: Platform, text: str) -> list[str]:
             hint="deposit only the codes of one account",
         )
     return codes
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")  # as editors count lines (str.splitlines also breaks at \f, \x1c...)

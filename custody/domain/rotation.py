@@ -7,10 +7,16 @@ An account is **due** for any of these reasons, each with the instant it started
 - ``low_remaining``: at most ``min_remaining`` codes are left (since the reveal that crossed the threshold);
 - ``revealed``: a code was handed out since the last rotation (since the first such reveal);
 - ``interrupted``: a rotation was started and not finished (since it started, once it has been open longer than
-  ``INTERRUPTED_AFTER``; a younger one is probably still running).
+  ``INTERRUPTED_AFTER``; a younger one is probably still running);
+- ``leaked_code``: one of its codes was reported leaked and burned (``custody codes burn``), since then;
+- ``person_left``: someone who revealed one of its codes in the last year was offboarded, since then.
 
-It is **overdue** once it has been due for longer than the grace period. An interrupted rotation gets no grace:
-old code versions may still be readable in Vault, so it is overdue as soon as it counts as interrupted.
+The last two are *marks* written on the account (``RotationMark``): each names the generation of the set it was
+made against, and stops applying once a rotation has replaced that set.
+
+It is **overdue** once it has been due for longer than the grace period. An interrupted rotation and a leaked
+code get no grace: old code versions may still be readable in Vault, or a usable code is known outside custody, so
+each is overdue as soon as it applies.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ from enum import StrEnum
 from typing import Any
 
 from custody.domain.models import CodeSet, Principal, fingerprint
+from custody.domain.reasons import check_visible
 from custody.errors import Conflict, ValidationError
 
 INTERRUPTED_AFTER = timedelta(minutes=15)
 REVOKED_REASON = "codes rotated"  # what a grant revoked by a rotation says
+REPLACED_REASON = "codes replaced"  # ...and by a `codes deposit --replace`
 
 
 class DueKind(StrEnum):
@@ -35,6 +43,11 @@ class DueKind(StrEnum):
     low_remaining = "low_remaining"
     revealed = "revealed"
     interrupted = "interrupted"
+    leaked_code = "leaked_code"
+    person_left = "person_left"
+
+
+NO_GRACE = frozenset({DueKind.interrupted, DueKind.leaked_code})
 
 
 @dataclass(frozen=True)
@@ -60,15 +73,18 @@ class CodesFacts:
     remaining: int
     deposited_at: datetime
     generation: int
-    consumed_times: tuple[datetime, ...] = ()  # when each consumed code was handed out, oldest first
+    consumed_times: tuple[datetime, ...] = ()  # when each consumed code was handed out (or burned), oldest first
+    burned: int = 0  # unused codes reported leaked and burned: used up, never handed out
 
 
 def codeset_facts(cs: CodeSet) -> CodesFacts:
-    times = sorted(c.consumed_at for c in cs.codes if c.consumed_at is not None)
+    times = sorted(t for c in cs.codes if (t := c.consumed_at or c.burned_at) is not None)
     # A code without its secret (never the case today) counts as used but has no time: use the deposit time.
     times += [cs.deposited_at] * (cs.consumed - len(times))
     return CodesFacts(total=cs.total, remaining=cs.remaining, deposited_at=cs.deposited_at,
-                      generation=cs.generation, consumed_times=tuple(sorted(times)))
+                      generation=cs.generation, consumed_times=tuple(sorted(times)),
+                      # A code handed out and then burned was revealed all the same: it counts as revealed.
+                      burned=sum(1 for c in cs.codes if c.burned_at is not None and c.consumed_at is None))
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,21 @@ class OpenRotation:
 
     def as_dict(self) -> dict[str, str | int]:
         return {"rotation": self.number, "started_at": self.started_at.isoformat(), "actor": self.actor}
+
+
+@dataclass(frozen=True)
+class RotationMark:
+    """A reason to rotate that the code set cannot show: a leaked code, a person who left. ``source`` names what
+    made it (``leak:<fp>``, ``person:<email>``), so that making it again changes nothing."""
+
+    kind: DueKind
+    message: str
+    since: datetime
+    generation: int  # the generation of the set it was made against: a later rotation ends it
+    source: str
+
+    def applies(self, facts: CodesFacts | None) -> bool:
+        return facts is None or self.generation >= facts.generation
 
 
 @dataclass(frozen=True)
@@ -113,9 +144,10 @@ def assess(
     now: datetime,
     account_created_at: datetime,
     open_rotation: OpenRotation | None = None,
+    marks: Iterable[RotationMark] = (),
 ) -> Assessment:
     """Due reasons, next due date and overdue state of one account at ``now``."""
-    reasons: list[DueReason] = []
+    reasons: list[DueReason] = [DueReason(m.kind, m.message, m.since) for m in marks if m.applies(facts)]
     upcoming: list[datetime] = []
     interrupted = None
     if open_rotation is not None:
@@ -141,17 +173,17 @@ def assess(
             reasons.append(DueReason(
                 DueKind.low_remaining,
                 f"{facts.remaining} codes remaining (threshold {policy.min_remaining})", low))
-        consumed = facts.total - facts.remaining
+        consumed = facts.total - facts.remaining - facts.burned  # burned codes are a reason of their own
         if consumed > 0:
             first = facts.consumed_times[0] if facts.consumed_times else facts.deposited_at
             reasons.append(DueReason(DueKind.revealed, f"{consumed} code(s) revealed since the last rotation",
                                      first))
     if reasons:
         due_since = min(r.since for r in reasons)
-        # An interrupted rotation may have left old codes readable: no grace for it.
-        overdue_at = min(
-            (r.since if r.kind is DueKind.interrupted else r.since + policy.grace) for r in reasons)
-        overdue = interrupted is not None or now > overdue_at  # due for *longer* than the grace period
+        # An interrupted rotation may have left old codes readable, a leaked code is known outside: no grace.
+        overdue_at = min((r.since if r.kind in NO_GRACE else r.since + policy.grace) for r in reasons)
+        urgent = any(r.kind in NO_GRACE for r in reasons)
+        overdue = urgent or now > overdue_at  # due for *longer* than the grace period
         return Assessment(tuple(reasons), due_since, overdue_at, overdue, interrupted, facts)
     nxt = min(upcoming) if upcoming else None
     return Assessment((), nxt, nxt + policy.grace if nxt else None, False, interrupted, facts)
@@ -195,11 +227,12 @@ class Summary:
     generation: int = 0
     consumed_times: tuple[datetime, ...] = ()
     stale_since: datetime | None = None
+    burned: int = 0
 
 
 def summary_of(facts: CodesFacts, version: int) -> Summary:
     return Summary("fresh", version, facts.total, facts.remaining, facts.deposited_at, facts.generation,
-                   facts.consumed_times)
+                   facts.consumed_times, burned=facts.burned)
 
 
 def summary_to_metadata(summary: Summary) -> dict[str, str] | None:
@@ -219,6 +252,7 @@ def summary_to_metadata(summary: Summary) -> dict[str, str] | None:
         "generation": str(summary.generation),
         # Vault refuses empty values: "-" is "none".
         "consumed": ",".join(str(int(t.timestamp())) for t in summary.consumed_times) or "-",
+        "burned": str(summary.burned),
     }
 
 
@@ -234,7 +268,8 @@ def summary_from_metadata(custom: Mapping[str, Any] | None) -> Summary | None:
         consumed = str(custom.get("consumed") or "-")
         times = tuple(datetime.fromtimestamp(int(t), UTC) for t in consumed.split(",") if t and t != "-")
         return Summary("fresh", int(custom["version"]), int(custom["total"]), int(custom["remaining"]),
-                       _parse(custom["deposited_at"]), int(custom["generation"]), times)
+                       _parse(custom["deposited_at"]), int(custom["generation"]), times,
+                       burned=int(custom.get("burned") or 0))
     except (KeyError, ValueError, TypeError):
         return None
 
@@ -253,7 +288,8 @@ def project(summary: Summary, current_version: int, versions: Mapping[str, Any])
         if created is None:
             return None  # pruned or unreadable: read the set
         times.append(created)
-    return CodesFacts(summary.total, remaining, summary.deposited_at, summary.generation, tuple(sorted(times)))
+    return CodesFacts(summary.total, remaining, summary.deposited_at, summary.generation, tuple(sorted(times)),
+                      summary.burned)
 
 
 def version_gone(info: Mapping[str, Any] | None, now: datetime) -> bool:
@@ -304,6 +340,8 @@ def refuse_reused(account_id: str, current: CodeSet | None, codes: list[str]) ->
 
 
 def rotation_reason(reason: str | None) -> str:
+    """The reason kept in the evidence and sent in notifications: what a reader sees is what is stored."""
+    check_visible(reason or "", "the rotation reason")
     text = " ".join((reason or "").split())
     if len(text) > 1000:
         raise ValidationError("the rotation reason is longer than 1000 characters")

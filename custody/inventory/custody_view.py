@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from custody.cli.client import Client
+from custody.domain.models import Ownership
 
-OWNERSHIP_CLASSES = frozenset({"personal", "corporate", "organization", "service"})
+OWNERSHIP_CLASSES = frozenset(o.value for o in Ownership)
 
 
 @dataclass(frozen=True)

@@ -130,13 +130,33 @@ def _custody_cell(c: dict[str, Any] | None) -> str:
     if not c.get("held"):
         return "not held"
     own = c.get("ownership") or "ownership not recorded"
-    return f"{c.get('codes') or 0} codes, {c.get('tier')}, {own}"
+    human = f", human owner {c['human_owner']}" if c.get("human_owner") else ""
+    return f"{c.get('codes') or 0} codes, {c.get('tier')}, {own}{human}"
 
 
 def report_csv(r: dict[str, Any]) -> str:
     return csv_text(("severity", "flag", "subject_kind", "subject", "determined", "evidence"), (
         (f["severity"], f["flag"], f["subject_kind"], f["subject"], f["determined"], " | ".join(f["evidence"]))
         for f in r["flags"]))
+
+
+# ---- sync ---------------------------------------------------------------------------------------------------
+def sync_markdown(data: dict[str, Any]) -> str:
+    s = data["summary"]
+    if data["apply"]:
+        head = f"# Inventory sync: created {s['created']} accounts in custody"
+    else:
+        head = f"# Inventory sync (dry run): {s['to_create']} accounts to create in custody"
+    out = [f"{head}; {s['held']} held already, {s['refused']} refused, of {s['found']} found", ""]
+    out += [*_notes(data["notes"]), ""]
+    out += md_table(("account", "action", "status", "owner", "tier", "why"), (
+        (a["account"], a["action"], a["status"], a["owner"] or "", a["tier"] or "", " / ".join(a["why"]))
+        for a in data["accounts"]))
+    if not data["apply"] and s["to_create"]:
+        out += ["", "Nothing was written: run again with --apply to create the accounts marked create."]
+    if data["warnings"]:
+        out += ["", f"## Warnings ({len(data['warnings'])})", "", *_warnings_md(data["warnings"])]
+    return "\n".join(out) + "\n"
 
 
 def report_html(r: dict[str, Any]) -> str:

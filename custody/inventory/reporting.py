@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -86,28 +86,44 @@ def custody_accounts(use_custody: bool) -> tuple[dict[str, Held] | None, str | N
     return read(Client()), None
 
 
+@dataclass
+class Gathered:
+    """What the report and sync read: the findings and warnings of every scan, and PyPI ownership."""
+
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[ScanWarning] = field(default_factory=list)
+    repos: int = 0
+    owned: ImportResult = field(default_factory=ImportResult)
+
+
+def gather(scans: list[Path], repos: list[Path], pypi_files: list[Path], online: bool,
+           settings: InventorySettings | None = None) -> Gathered:
+    """Saved scans, fresh ones of ``repos``, and PyPI ownership (saved, or fetched for every project they name)."""
+    out = Gathered()
+    for path in scans:
+        s, count = load_scan(path)
+        out.findings += s.findings
+        out.warnings += s.warnings
+        out.repos += count
+    if repos:
+        fresh = scan(repos)
+        out.findings += fresh.findings
+        out.warnings += fresh.warnings
+        out.repos += len(fresh.repos)
+    names = sorted({f.project for f in out.findings if f.project}) if online else []
+    out.owned = import_ownership(pypi_files, names, settings)
+    return out
+
+
 def build_report(scans: list[Path], repos: list[Path], pypi_files: list[Path], online: bool,
                  critical: list[str], use_custody: bool, settings: InventorySettings | None = None) -> dict[str, Any]:
     if not scans and not repos and not pypi_files:
         raise ValidationError("nothing to report on", hint="give --scan FILE and/or --repo PATH, and --pypi FILE "
                               "or --online")
-    findings: list[Finding] = []
-    warnings: list[ScanWarning] = []
-    repo_count = 0
-    for path in scans:
-        s, count = load_scan(path)
-        findings += s.findings
-        warnings += s.warnings
-        repo_count += count
-    if repos:
-        fresh = scan(repos)
-        findings, warnings, repo_count = findings + fresh.findings, warnings + fresh.warnings, \
-            repo_count + len(fresh.repos)
-    names = sorted({f.project for f in findings if f.project}) if online else []
-    owned: ImportResult = import_ownership(pypi_files, names, settings)
+    got = gather(scans, repos, pypi_files, online, settings)
     held, why = custody_accounts(use_custody)
-    inputs = report.Inputs(findings, warnings, owned.projects, held, frozenset(normalize(c) for c in critical),
-                           repo_count, [why] if why else [])
+    inputs = report.Inputs(got.findings, got.warnings, got.owned.projects, held,
+                           frozenset(normalize(c) for c in critical), got.repos, [why] if why else [])
     out = report.build(inputs)
-    out["warnings"] = [w.as_dict() for w in warnings] + [w.as_dict() for w in owned.warnings]
+    out["warnings"] = [w.as_dict() for w in got.warnings] + [w.as_dict() for w in got.owned.warnings]
     return out

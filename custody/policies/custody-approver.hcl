@@ -30,6 +30,11 @@ path "custody/grants/+/review" {
   capabilities = ["update"]
 }
 
+# A custodian confirms they hold a key of the roster; the service checks it is their key (by their entity's email).
+path "custody/accounts/+/+/keys/verify" {
+  capabilities = ["update"]
+}
+
 path "custody-kv/*" {
   capabilities = ["deny"]
 }

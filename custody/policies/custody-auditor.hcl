@@ -29,6 +29,35 @@ path "custody/audit/*" {
   capabilities = ["read"]
 }
 
+# The rollout's evidence: key rosters and their check, enrolment waves, recovery drills, leavers.
+path "custody/accounts/+/+/keys" {
+  capabilities = ["read"]
+}
+
+path "custody/keys" {
+  capabilities = ["list"]
+}
+
+path "custody/keys/check" {
+  capabilities = ["read"]
+}
+
+path "custody/rollout/status" {
+  capabilities = ["read"]
+}
+
+path "custody/drills" {
+  capabilities = ["list"]
+}
+
+path "custody/drills/+" {
+  capabilities = ["read"]
+}
+
+path "custody/people/+" {
+  capabilities = ["read"]
+}
+
 path "custody-kv/*" {
   capabilities = ["deny"]
 }

@@ -22,6 +22,11 @@ path "custody/grants/+/reveal" {
   capabilities = ["update"]
 }
 
+# A custodian confirms they hold a key of the roster; the service checks it is their key (by their entity's email).
+path "custody/accounts/+/+/keys/verify" {
+  capabilities = ["update"]
+}
+
 # Codes are reached only through custody's grants and wrapping tokens, never in the mount itself.
 path "custody-kv/*" {
   capabilities = ["deny"]

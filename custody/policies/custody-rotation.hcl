@@ -15,6 +15,11 @@ path "custody/accounts" {
   capabilities = ["list"]
 }
 
+# The same cron checks the key roster (`custody keys check`, exit 3 when an account is not ok).
+path "custody/keys/check" {
+  capabilities = ["read"]
+}
+
 path "custody-kv/*" {
   capabilities = ["deny"]
 }

@@ -1,4 +1,5 @@
-"""The KV port: what custody needs of a versioned key-value store with check-and-set (Vault's KV v2).
+"""The KV port: what custody needs of a versioned key-value store with check-and-set (Vault's KV v2), and of the
+scratch space a reveal hands a code over from (the service token's cubbyhole).
 
 ``custody.store.Store`` implements it against Vault; the tests' in-memory KV implements it too, with the same
 check-and-set semantics, so use cases can be exercised without a server.
@@ -80,8 +81,23 @@ class KV(Protocol):
         """Delete the metadata and every version for good (nothing to delete is fine)."""
         ...
 
-    def wrapped_read(self, path: str, ttl: timedelta) -> WrapInfo:
-        """Read an entry into a single-use wrapping token; the data never passes through this process."""
+    # ---- the service token's own scratch space (Vault's cubbyhole), and the wrapping tokens made from it ------
+    def stage(self, path: str, data: dict[str, Any]) -> None:
+        """Write ``data`` where only the service's current token can read it (``cubbyhole/<path>``)."""
+        ...
+
+    def wrap_staged(self, path: str, ttl: timedelta) -> WrapInfo:
+        """Read a staged entry into a single-use wrapping token: Vault's answer holds the token, not the data
+        (which the service wrote, of course); ``NotFound`` if there is none, as when the service's token was renewed
+        since it was staged."""
+        ...
+
+    def unstage(self, path: str) -> None:
+        """Delete a staged entry (nothing to delete is fine)."""
+        ...
+
+    def revoke_wrapping(self, accessor: str) -> bool:
+        """Revoke the token with this accessor; False if Vault knows no such token (used, expired, revoked)."""
         ...
 
 

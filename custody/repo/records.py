@@ -7,22 +7,38 @@ readable in Vault's audit log, so an auditor can follow every grant from Vault's
 | KV path                             | record                                                     |
 |-------------------------------------|------------------------------------------------------------|
 | ``accounts/<platform>/<user>``      | an account                                                 |
+| ``account-names/<platform>/<name>`` | the claim on a username, case-folded: which account has it |
 | ``codes/<platform>/<user>``         | the code set (its custom_metadata: the summary the sweep reads) |
 | ``grants/<id>``                     | a grant                                                    |
-| ``reveals/<id>``                    | one code, for the instant it takes Vault to wrap it        |
-| ``denied/<yyyymmdd>/<uuid>``        | a refused API call                                         |
+| ``index/requester/<entity>/<id>``   | grant ``id`` is one of this requester's (a listing's index) |
+| ``index/account/<p>/<u>/<id>``      | grant ``id`` is one of this account's                      |
+| ``index/built``                     | every grant older than this marker is in the index         |
+| ``holdings/<entity>``               | the grants a requester may still hold open (their limits)  |
+| ``cubbyhole/reveals/<id>``          | one code, for the instant it takes Vault to wrap it (in the |
+|                                     | service token's own cubbyhole, not in the KV mount)        |
+| ``denied/<yyyymmdd>/<slot>``        | refused API calls of the day, counted (``repo.denials``)   |
 | ``rotating/<platform>/<user>``      | the marker of a rotation in progress                       |
 | ``rotations/<platform>/<user>/<n>`` | the evidence of rotation n                                 |
+| ``rotations/<p>/<u>/<n>/revoked/<k>``| page k of the grants rotation n revoked, past the first 100 |
+| ``replacements/<p>/<u>/<g>``        | the evidence of a ``--replace`` that made generation g     |
+| ``keys/<platform>/<user>``          | the account's WebAuthn key roster                          |
+| ``waves/<name>``                    | an enrolment wave                                          |
+| ``drills/<id>``                     | a recovery drill                                           |
+| ``people/<email>``                  | a person custody offboarded, and each offboarding run      |
+| ``prints/<platform>/<user>``        | the keyed fingerprints of the account's current code set   |
+| ``keyring/prints``                  | the key of those fingerprints                              |
+| ``marks/<platform>/<user>``         | reasons to rotate the set cannot show (leaked code, leaver) |
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from custody.domain.accounts import changes
 from custody.domain.events import Event
-from custody.domain.models import Account, CodeSet, Decision, Grant, Principal, StoredCode, iso
+from custody.domain.grants import Held, Holdings
+from custody.domain.models import Account, Attempt, CodeSet, Decision, Grant, Principal, StoredCode, iso
 from custody.domain.rotation import Evidence, OpenRotation
 
 NON_HMAC_KEYS = (
@@ -34,14 +50,31 @@ NON_HMAC_KEYS = (
     "reviewed_by", "reviewed_at", "revoked_reason", "denied_by", "path", "capability", "fp", "consumed_at",
     "rotation", "count", "previous_versions", "previous_generation", "new_version", "new_set", "started_at",
     "completed_at", "revoked_grants", "custom_metadata",
+    "ownership", "human_owner", "changed",
+    # keys, waves, drills, people, leaked codes and rotation marks
+    "drill", "requester_email", "burned_at", "roster", "removed", "label", "custodian", "serial", "model",
+    "location", "added_at", "added_by", "verified_at", "verified_by", "left_at", "removed_by", "removed_at",
+    "wave", "accounts", "window_start", "window_end", "created_by", "scenario", "witness", "started_by",
+    "finished_at", "finished_by", "result", "participants", "name", "entity", "step", "security_team",
+    "email", "offboarded_at", "offboarded_by", "runs", "revoked", "keys_marked", "rotation_due", "marks", "kind",
+    "message", "since", "source",
 )
 SECRET_KEYS = ("code", "codes")
 
 ACCOUNTS, GRANTS, ROTATING = "accounts/", "grants/", "rotating/"
+KEYS, WAVES, DRILLS, PEOPLE, PRINTS, MARKS = "keys/", "waves/", "drills/", "people/", "prints/", "marks/"
+PRINT_KEY = "keyring/prints"
+INDEX_BUILT = "index/built"
 
 
 def account_path(account_id: str) -> str:
     return f"accounts/{account_id}"
+
+
+def account_name_path(account_id: str) -> str:
+    """Where the claim on an account's name is: its username case-folded, as the platform compares usernames."""
+    platform, username = account_id.split("/", 1)
+    return f"account-names/{platform}/{username.casefold()}"
 
 
 def codes_path(account_id: str) -> str:
@@ -52,12 +85,24 @@ def grant_path(grant_id: str) -> str:
     return f"grants/{grant_id}"
 
 
+def requester_index(requester_id: str) -> str:
+    return f"index/requester/{requester_id}/"
+
+
+def account_index(account_id: str) -> str:
+    return f"index/account/{account_id}/"
+
+
+def holdings_path(requester_id: str) -> str:
+    return f"holdings/{requester_id}"
+
+
 def reveal_path(grant_id: str) -> str:
     return f"reveals/{grant_id}"
 
 
-def denial_path(at: datetime) -> str:
-    return f"denied/{at:%Y%m%d}/{uuid.uuid4()}"
+def denial_path(at: datetime, slot: int) -> str:
+    return f"denied/{at:%Y%m%d}/{slot:02d}"
 
 
 def marker_path(account_id: str) -> str:
@@ -72,6 +117,30 @@ def evidence_folder(account_id: str) -> str:
     return f"rotations/{account_id}/"
 
 
+def keys_path(account_id: str) -> str:
+    return f"{KEYS}{account_id}"
+
+
+def wave_path(name: str) -> str:
+    return f"{WAVES}{name}"
+
+
+def drill_path(drill_id: str) -> str:
+    return f"{DRILLS}{drill_id}"
+
+
+def person_path(email: str) -> str:
+    return f"{PEOPLE}{email}"
+
+
+def prints_path(account_id: str) -> str:
+    return f"{PRINTS}{account_id}"
+
+
+def marks_path(account_id: str) -> str:
+    return f"{MARKS}{account_id}"
+
+
 def stamp(event: Event, actor: Principal, at: datetime) -> dict[str, Any]:
     """What every write says about itself: what happened, who did it, when."""
     return {"event": event.value, "actor": actor.display_name, "actor_entity": actor.id, "at": at.isoformat()}
@@ -84,6 +153,19 @@ def account_to_record(account: Account) -> dict[str, Any]:
 
 def account_from_record(data: dict[str, Any]) -> Account:
     return Account.model_validate(data)
+
+
+def account_update_record(before: Account, after: Account, who: Principal, at: datetime) -> dict[str, Any]:
+    """The account after an update, stamped ``account.updated``: the new values where they always are, the names
+    of the fields that changed (``changed``) and their old values (``previous``), all in clear in the audit log
+    except notes, which are HMAC'd there like every free text."""
+    diff = changes(before, after)
+    return account_to_record(after) | stamp(Event.account_updated, who, at) | {
+        "changed": [c.field for c in diff], "previous": {c.field: c.old for c in diff}}
+
+
+def account_name_record(account_id: str, who: Principal, at: datetime) -> dict[str, Any]:
+    return stamp(Event.account_name_claimed, who, at) | {"account": account_id}
 
 
 def codeset_to_record(cs: CodeSet) -> dict[str, Any]:
@@ -145,6 +227,9 @@ def grant_to_record(g: Grant) -> dict[str, Any]:
         "review": _decision(g.review, "reviewed_by"),
         "reviewed_by": g.review.by if g.review else None,
         "revoked_reason": g.revoked_reason,
+        "drill": g.drill,
+        "requester_email": g.requester_email,
+        "reveal_attempt": g.attempt.model_dump(mode="json") if g.attempt else None,
     }
 
 
@@ -174,8 +259,40 @@ def grant_from_record(data: dict[str, Any], version: int) -> Grant:
         code_fp=data.get("code_fp"),
         review=_undecision(data.get("review"), "reviewed_by"),
         revoked_reason=data.get("revoked_reason"),
+        drill=data.get("drill"),
+        requester_email=data.get("requester_email"),
+        attempt=Attempt.model_validate(data["reveal_attempt"]) if data.get("reveal_attempt") else None,
         version=version,
     )
+
+
+def index_record(g: Grant) -> dict[str, Any]:
+    """An index entry names its grant; the grant itself is the truth (an entry whose grant is missing is skipped)."""
+    return {"grant_id": g.id, "account": g.account, "requester_entity": g.requester_id,
+            "created_at": g.created_at.isoformat()}
+
+
+def _held(h: Held) -> str:
+    # One string per grant: Vault refuses a JSON body of more than about a thousand strings.
+    return f"{h.grant_id} {int(h.since.timestamp())} {h.account}"
+
+
+def _unheld(text: object) -> Held | None:
+    parts = str(text).split(" ")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return Held(parts[0], parts[2], datetime.fromtimestamp(int(parts[1]), UTC))
+
+
+def holdings_to_record(h: Holdings) -> dict[str, Any]:
+    return {"open": [_held(x) for x in h.open], "unreviewed": [_held(x) for x in h.unreviewed]}
+
+
+def holdings_from_record(data: dict[str, Any]) -> Holdings:
+    def parse(key: str) -> tuple[Held, ...]:
+        return tuple(x for x in map(_unheld, data.get(key) or []) if x is not None)
+
+    return Holdings(open=parse("open"), unreviewed=parse("unreviewed"))
 
 
 # ---- rotations -------------------------------------------------------------------------------------------------
@@ -189,9 +306,40 @@ def open_rotation_from_record(data: dict[str, Any]) -> OpenRotation:
                         actor=str(data.get("actor") or "unknown"))
 
 
+# A record names at most this many grant ids itself, and each further page this many more: Vault refuses a JSON body
+# of more than about a thousand strings, and the grants a rotation revokes are as many as other people opened.
+INLINE_GRANT_IDS = 100
+PAGE_GRANT_IDS = 500
+
+
+def split_grant_ids(ids: tuple[str, ...] | list[str]) -> tuple[list[str], list[list[str]]]:
+    """The ids a record names itself, and the pages of the rest."""
+    rest = list(ids[INLINE_GRANT_IDS:])
+    return list(ids[:INLINE_GRANT_IDS]), [rest[i:i + PAGE_GRANT_IDS] for i in range(0, len(rest), PAGE_GRANT_IDS)]
+
+
+def revoked_page_path(record_path: str, page: int) -> str:
+    return f"{record_path}/revoked/{page}"
+
+
+def replacement_path(account_id: str, generation: int) -> str:
+    return f"replacements/{account_id}/{generation}"
+
+
+def revoked_fields(ids: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """How a record names the grants it revoked: the first ones, how many in all, on how many further pages."""
+    first, pages = split_grant_ids(ids)
+    return {"revoked_grants": first, "revoked_count": len(ids), "revoked_pages": len(pages)}
+
+
+def page_record(account_id: str, page: int, ids: list[str], event: Event, at: datetime) -> dict[str, Any]:
+    return {"event": event.value, "account": account_id, "page": page, "revoked_grants": ids, "at": at.isoformat()}
+
+
 def evidence_to_record(ev: Evidence) -> dict[str, Any]:
-    """Started: who, why, what it replaces. Once the new set is stored: also what it destroys and revokes.
-    Completed: stamped by whoever completed it, with the grants it did revoke."""
+    """Started: who, why, what it replaces. Once the new set is stored: also what it destroys and revokes (the
+    first grants here, the rest on pages). Completed: stamped by whoever completed it, with the grants it did
+    revoke."""
     event = Event.rotation_completed if ev.completed else Event.rotation_started
     record: dict[str, Any] = {
         "event": event.value, "actor": ev.actor, "actor_entity": ev.actor_entity, "at": ev.at.isoformat(),
@@ -201,13 +349,14 @@ def evidence_to_record(ev: Evidence) -> dict[str, Any]:
     }
     if ev.new_version is not None:
         record |= {"new_version": ev.new_version, "destroyed_versions": list(ev.destroyed_versions),
-                   "revoked_grants": list(ev.revoked_grants)}
+                   **revoked_fields(ev.revoked_grants)}
     if ev.completed_at is not None:
         record["completed_at"] = ev.completed_at.isoformat()
     return record
 
 
-def evidence_from_record(data: dict[str, Any]) -> Evidence:
+def evidence_from_record(data: dict[str, Any], more_revoked: list[str] | None = None) -> Evidence:
+    """The evidence in ``data``; ``more_revoked``: the grant ids on its pages, in order."""
     new_version = data.get("new_version")
     completed_at = data.get("completed_at")
     return Evidence(
@@ -220,10 +369,11 @@ def evidence_from_record(data: dict[str, Any]) -> Evidence:
         status=str(data.get("status") or "started"),
         new_version=int(new_version) if new_version is not None else None,
         destroyed_versions=tuple(int(v) for v in data.get("destroyed_versions") or []),
-        revoked_grants=tuple(str(g) for g in data.get("revoked_grants") or []),
+        revoked_grants=tuple(str(g) for g in [*(data.get("revoked_grants") or []), *(more_revoked or [])]),
         completed_at=datetime.fromisoformat(completed_at) if completed_at else None,
     )
 
 
-def denial_record(who: Principal, path: str, capability: str, at: datetime) -> dict[str, Any]:
-    return stamp(Event.access_denied, who, at) | {"path": path, "capability": capability}
+def denial_record(who: Principal, path: str, capability: str, at: datetime, count: int) -> dict[str, Any]:
+    """One refusal (what the audit log shows of the write), and how many its record has counted that day."""
+    return stamp(Event.access_denied, who, at) | {"path": path, "capability": capability, "count": count}

@@ -6,6 +6,7 @@ what order the writes happen, and what is logged and notified.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,10 +18,11 @@ from custody.domain.models import CodeSet, Grant, GrantStatus, Principal
 from custody.domain.platforms import parse_account_id
 from custody.domain.reasons import validate_reason, validate_ticket
 from custody.durations import format_duration, parse_duration
-from custody.errors import CodesChanged, Conflict, Exhausted, NotFound, ValidationError
+from custody.errors import CodesChanged, Conflict, CustodyError, Exhausted, NotFound, ValidationError
 from custody.logging import get_logger
 from custody.repo.grants import check_id
 from custody.repo.kv import Versioned, WrapInfo
+from custody.usecases import drills
 from custody.usecases.context import UseCase
 
 log = get_logger("custody.access")
@@ -46,13 +48,13 @@ class Reveal:
 class Access(UseCase):
     # ---- request --------------------------------------------------------------------------------------------
     def request(self, token: str, account_id: str, reason: str | None, ticket: str | None = None,
-                ttl: str | None = None, emergency: bool = False) -> Grant:
+                ttl: str | None = None, emergency: bool = False, drill: str | None = None) -> Grant:
         parse_account_id(account_id)
-        who = self.authz.authorize(token, f"accounts/{account_id}/grants", "create")
+        who = self._person(token, f"accounts/{account_id}/grants", "create")
         if emergency:
             self.authz.authorize(token, f"accounts/{account_id}/emergency", "update")
         settings = self.ctx.settings
-        reason_v = validate_reason(reason, settings.reason_min_length)
+        reason_v = validate_reason(reason, settings.reason_min_length, settings.reason_filler)
         ticket_v = validate_ticket(ticket, settings.ticket_pattern)
         duration = parse_duration(ttl) if ttl else settings.grant_ttl
         if not timedelta(minutes=1) <= duration <= settings.grant_max_ttl:
@@ -62,13 +64,18 @@ class Access(UseCase):
         codes = self.repo.codes.get(account_id)
         if codes is None or codes.value.remaining == 0:
             raise rules.exhausted(account_id)
+        drill_id = drills.join(self.repo, drill, account_id) if drill else None
         now = self.ctx.clock()
         grant = rules.request(account, who, reason_v, ticket_v, now, duration, emergency=emergency,
-                              codes_generation=codes.value.generation)
-        self.repo.grants.create(grant, Event.grant_requested, who, now)
+                              codes_generation=codes.value.generation
+                              ).model_copy(update={"drill": drill_id, "requester_email": self.authz.email(who)})
+        limits = rules.Limits(settings.open_grants_per_account, settings.open_grants_total,
+                              settings.emergency_unreviewed_max)
+        self.repo.grants.create(grant, Event.grant_requested, who, now, limits)
         log.info(Event.grant_requested, grant_id=grant.id, account=account_id, actor=who.display_name,
-                 status=grant.status.value, emergency=grant.emergency)
+                 status=grant.status.value, emergency=grant.emergency, drill=drill_id)
         self.ctx.notify_grant(Event.grant_emergency if grant.emergency else Event.grant_requested, grant, who)
+        drills.record_step(self.ctx, grant, who, "request", now)
         return grant
 
     # ---- approve, deny, review ------------------------------------------------------------------------------
@@ -83,67 +90,129 @@ class Access(UseCase):
 
     def _decide(self, token: str, grant_id: str, action: str, comment: str | None) -> Grant:
         decide, event = DECISIONS[action]
-        who = self.authz.authorize(token, f"grants/{grant_id}/{action}", "update")
+        who = self._person(token, f"grants/{grant_id}/{action}", "update")
         now = self.ctx.clock()
         grant = self.repo.grants.update(grant_id, lambda g: decide(g, who, now, comment), event, who, now).grant
         log.info(event, grant_id=grant_id, actor=who.display_name, status=grant.status.value)
         self.ctx.notify_grant(event, grant, who)
+        drills.record_step(self.ctx, grant, who, action, now)
         return self.view(grant)
 
     # ---- reveal ---------------------------------------------------------------------------------------------
-    def reveal(self, token: str, grant_id: str) -> Reveal:
+    def reveal(self, token: str, grant_id: str, again: bool = False) -> Reveal:
         """Hand the requester one unused code, once, inside a single-use wrapping token.
 
-        Each write a check-and-set: (1) claim the grant, so two reveals of one grant never both proceed; (2) take
-        one code for it, so two grants never get the same code; (3) wrap the code; (4) record its fingerprint on
-        the grant. If no code can be handed out, the claim is undone. A reveal that stopped after (1) or (2) is
-        resumed by its requester: the same grant gets the same code again in a new wrapping token.
+        Each write a check-and-set: (1) begin an attempt (the claim), so of concurrent reveals of one grant exactly
+        one proceeds and the others get a 409; (2) take one code for it, so two grants never get the same code;
+        (3) wrap the code; (4) record its fingerprint and the wrapping token's accessor, only if the attempt is
+        still the grant's latest. A failed attempt is abandoned (no code left: the claim is undone), and the
+        requester's next reveal hands out the same code in a new token. ``again``, for a reveal whose answer was
+        lost: the token it handed out is revoked first, so no two valid tokens for one grant ever exist.
         """
-        who = self.authz.authorize(token, f"grants/{grant_id}/reveal", "update")
+        who = self._person(token, f"grants/{grant_id}/reveal", "update")
         grant = self.repo.grants.get(grant_id)
         now = self.ctx.clock()
-        codes: Versioned[CodeSet] | None = None  # the set as read before the claim, for the first take
-        if rules.resumable(grant, who):
-            claimed = self._resume(grant, who, now)
-        else:
-            claim = rules.claim(grant, who, now)  # refused here unless this caller may take the code now
+        if again and rules.delivered(grant) and who.id == grant.requester_id and not rules.running(grant, now):
+            self._revoke_delivered(grant)
+        nonce = secrets.token_hex(8)
+        begun = rules.begin(grant, who, now, nonce, again)  # refused here unless this caller may begin now
+        codes: Versioned[CodeSet] | None = None  # a new claim's code set, checked before it is written
+        if grant.status is not GrantStatus.revealed:
             codes = self.repo.codes.get(grant.account)
             rules.check_codes(grant, codes.value if codes else None)
-            claimed = self._claim(grant, claim, who, now)
-        pick = self._take_code(claimed, who, now, codes)
-        wrap = self.repo.reveals.hand_over(claimed, pick.code, self.ctx.settings.wrap_ttl)
-        done = self.repo.grants.update(claimed, lambda g: rules.complete(g, pick.code.fp), Event.grant_revealed,
-                                       who, now).grant
+        started = self._begin(grant, begun, nonce, again, who, now)
+        pick = self._take_code(started, nonce, who, now, codes)
+        try:
+            wrap = self.repo.reveals.hand_over(started, pick.code, self.ctx.settings.wrap_ttl)
+        except CustodyError:
+            self._give_up(started, nonce, None, who, now)
+            raise
+        done = self._complete(started, nonce, pick, wrap, who, now)
+        attempt = done.attempt.number if done.attempt else 0
         log.info(Event.grant_revealed, grant_id=grant_id, account=grant.account, actor=who.display_name,
-                 remaining=pick.remaining, code_fp=pick.code.fp)
+                 remaining=pick.remaining, code_fp=pick.code.fp, attempt=attempt)
         self.ctx.notify_grant(Event.grant_revealed, done, who)
+        drills.record_step(self.ctx, done, who, "reveal", now)
         if pick.remaining <= self.ctx.settings.rotation_min_remaining:
             self.ctx.notify(Event.rotation_due, account=grant.account, remaining=pick.remaining)
         return Reveal(grant=self.view(done), wrap=wrap, remaining=pick.remaining)
 
-    def _resume(self, grant: Grant, who: Principal, now: datetime) -> Grant:
-        claimed = rules.resume(grant, who, now)
-        log.warning(Event.grant_reveal_resumed, grant_id=grant.id, actor=who.display_name)
-        self.repo.reveals.clear(grant.id)  # a leftover of the interrupted attempt, if any
-        return claimed
+    def _revoke_delivered(self, grant: Grant) -> None:
+        """Before handing a grant's code out again: the wrapping token handed out last is revoked, or, if Vault
+        knows no such token any more (unwrapped, expired, already replaced), nothing is handed out."""
+        accessor = rules.handed_out(grant)
+        if accessor and not self.repo.reveals.revoke(accessor):
+            raise Conflict(
+                f"the wrapping token handed out for grant {grant.id} is no longer valid: it was unwrapped, it "
+                "expired, or another reveal replaced it; its code is not handed out again",
+                hint="if you did not unwrap it, tell the security team now (Vault's audit log shows who did); "
+                     "otherwise request a new grant")
 
-    def _claim(self, grant: Grant, claim: Grant, who: Principal, now: datetime) -> Grant:
-        claimed = self.repo.grants.replace(grant, claim, Event.grant_revealing, who, now)
-        if claimed is not None:
-            return claimed
-        # Lost the race, or our own claim landed and only Vault's answer was lost (failover): resume ours.
+    def _begin(self, grant: Grant, begun: Grant, nonce: str, again: bool, who: Principal, now: datetime) -> Grant:
+        event = Event.grant_revealing if grant.status is not GrantStatus.revealed else Event.grant_reveal_resumed
+        started = self.repo.grants.replace(grant, begun, event, who, now)
+        if started is not None:
+            if event is Event.grant_reveal_resumed:
+                log.warning(event, grant_id=grant.id, actor=who.display_name, again=again)
+            return started
+        # Lost the race (the refusal says to whom), or our own write landed and only Vault's answer was lost.
         current = self.repo.grants.get(grant.id)
-        if not rules.resumable(current, who):
-            raise Conflict(f"grant {grant.id} changed while revealing; it may already be revealed",
-                           hint="run `custody access show` and retry if it is still approved")
-        return current
+        if rules.ours(current, nonce):
+            return current
+        rules.begin(current, who, now, nonce, again)
+        raise Conflict(f"grant {grant.id} changed while revealing", hint="run `custody access show`, then retry")
 
-    def _take_code(self, claimed: Grant, who: Principal, now: datetime, codes: Versioned[CodeSet] | None) -> Pick:
+    def _take_code(self, started: Grant, nonce: str, who: Principal, now: datetime,
+                   codes: Versioned[CodeSet] | None) -> Pick:
         try:
-            return self.repo.codes.take(claimed, now, known=codes)
+            return self.repo.codes.take(started, now, known=codes)
         except (Exhausted, CodesChanged):
-            self.repo.grants.update(claimed.id, rules.unclaim, Event.grant_reveal_failed, who, now)
+            self.repo.grants.update(started.id, lambda g: rules.unclaim(g, nonce), Event.grant_reveal_failed, who,
+                                    now)
             raise
+        except CustodyError:
+            self._give_up(started, nonce, None, who, now)
+            raise
+
+    def _complete(self, started: Grant, nonce: str, pick: Pick, wrap: WrapInfo, who: Principal,
+                  now: datetime) -> Grant:
+        """Record what attempt ``nonce`` handed out; if it cannot be recorded, the token is revoked before the
+        caller hears anything (so it never counts as handed out)."""
+        try:
+            return self.repo.grants.update(started, lambda g: rules.complete(g, nonce, pick.code.fp, wrap.accessor),
+                                           Event.grant_revealed, who, now).grant
+        except CustodyError:
+            self._give_up(started, nonce, wrap, who, now)
+            raise
+
+    def _give_up(self, grant: Grant, nonce: str, wrap: WrapInfo | None, who: Principal, now: datetime) -> None:
+        """Best effort, after attempt ``nonce`` failed: revoke the token it made (if any) and mark it abandoned, so
+        the requester may retry at once. If Vault cannot be reached for that either, the lease runs out."""
+        try:
+            if wrap is not None:
+                self.repo.reveals.revoke(wrap.accessor)
+            self.repo.grants.update(grant.id, lambda g: rules.abandon(g, nonce), Event.grant_reveal_failed, who,
+                                    now)
+        except CustodyError as exc:
+            log.warning(Event.grant_reveal_failed, grant_id=grant.id, error=exc.message)
+
+    # ---- who may take a step -------------------------------------------------------------------------------
+    def _person(self, token: str, path: str, capability: str) -> Principal:
+        """The caller, if their policies allow the step and their token names a person (a Vault entity).
+
+        Approvals count distinct people and only the requester may reveal: both need to know who holds a token.
+        A token without an entity (root, an orphan token from a token role) would count as a new person each
+        time, so one person holding two such tokens could approve their own request twice.
+        """
+        who = self.authz.authorize(token, path, capability)
+        if not who.entity_id:
+            raise self.authz.refuse(
+                who, path, capability,
+                "permission denied: this token has no Vault identity (entity), so custody cannot tell which person "
+                "holds it; requests, approvals, denials, reviews and reveals need one",
+                hint="log in as yourself (`bao login -method=userpass`, OIDC...) and use that token, not a root, "
+                     "orphan or other identity-less token")
+        return who
 
     # ---- show and list --------------------------------------------------------------------------------------
     def view(self, grant: Grant) -> Grant:
@@ -192,7 +261,25 @@ class Access(UseCase):
                 return False
             return not unreviewed or (g.emergency and g.review is None)
 
-        return sorted((g for g in map(self.view, self.repo.grants.all()) if shown(g)), key=lambda g: g.created_at)
+        return sorted((g for g in map(self.view, self._candidates(who, sees_all, account)) if shown(g)),
+                      key=lambda g: g.created_at)
+
+    def _candidates(self, who: Principal, sees_all: bool, account: str | None) -> list[Grant]:
+        """The grants a listing must look at: the caller's own or one account's from the index (what the listing
+        returns, whatever the number of other grants), all of them otherwise."""
+        if not sees_all or account:
+            self.ensure_index(who)
+        if not sees_all:
+            return self.repo.grants.of_requester(who.id)
+        if account:
+            return self.repo.grants.of_account(account)
+        return self.repo.grants.all()
+
+    def ensure_index(self, who: Principal) -> None:
+        """Index the grants written before the index existed (once, by the first listing that needs it)."""
+        indexed = self.repo.grants.ensure_index(who, self.ctx.clock())
+        if indexed:
+            log.warning(Event.grants_indexed, grants=indexed, actor=who.display_name)
 
     def overdue_reviews(self, token: str) -> list[Grant]:
         """Emergency grants still unreviewed past ``emergency_review_within``."""

@@ -2,8 +2,9 @@
 
 The caller's identity comes from Vault (``lookup-self``, remembered per token by ``custody.callers``); whether
 their policies allow a custody path is asked of Vault on every call (``sys/capabilities-self`` with the caller's
-own token), so a revoked token or a removed policy acts at once. Refusals are written to KV, where the audit
-device records them with the caller's name, and come with the policy that would allow the call.
+own token), so a revoked token or a removed policy acts at once. Each refusal is written to KV, where the audit
+device records it with the caller's name (counted in a bounded number of records: ``custody.repo.denials``), and
+comes with the policy that would allow the call.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from custody.domain.models import Principal
 from custody.errors import AuthError, CustodyError, PermissionDenied
 from custody.logging import get_logger
 from custody.repo.denials import DenialsRepo
+from custody.throttle import Throttle
 
 log = get_logger("custody.authz")
 
@@ -33,10 +35,17 @@ _POLICY_HINTS = (
     ("grants/+/deny", "custody-approver or custody-security"),
     ("grants/+", "custody-approver, custody-security or custody-auditor (a requester sees only their own)"),
     ("grants", "custody-requester (your own grants), custody-approver, custody-security or custody-auditor"),
+    ("accounts/+/+/keys/verify", "custody-requester, custody-approver or custody-security: custodians confirm "
+                                 "their own keys"),
     ("accounts*", "custody-security"),
     ("codes*", "custody-security"),
     ("rotation*", "custody-rotation"),
     ("audit*", "custody-auditor"),
+    ("keys/check", "custody-security, custody-auditor or custody-rotation"),
+    ("keys*", "custody-security"),
+    ("drills*", "custody-security (custody-auditor reads)"),
+    ("rollout*", "custody-security (custody-auditor reads)"),
+    ("people*", "custody-security"),
 )
 
 
@@ -64,6 +73,10 @@ class Identity(Protocol):
         """What the token's policies allow on ``path``, asked with the token itself."""
         ...
 
+    def entity_email(self, entity_id: str) -> str | None:
+        """The ``email`` metadata of a Vault entity (None: the entity has none, or there is no such entity)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Authorizer:
@@ -72,6 +85,8 @@ class Authorizer:
     clock: Callable[[], datetime]
     callers: CallerCache = field(default_factory=CallerCache)
     api_path: str = "custody"
+    # A flood of refusals that cannot be counted (Vault down, records contended) is a few log lines, not one each.
+    unrecorded: Throttle = field(default_factory=lambda: Throttle(10.0))
 
     def authorize(self, token: str, path: str, capability: str, principal: Principal | None = None) -> Principal:
         """Who is calling, and may their policies do ``capability`` on ``custody/<path>``? Else 403.
@@ -111,8 +126,22 @@ class Authorizer:
         try:
             self.denials.record(who, full, capability, now)
         except CustodyError as exc:
-            log.error(Event.access_denied_unrecorded, error=exc.message)
+            if (held := self.unrecorded(exc.code)) is not None:
+                log.error(Event.access_denied_unrecorded, error=exc.message, also_unrecorded=held)
         return PermissionDenied(message, hint=hint)
+
+    def email(self, who: Principal) -> str | None:
+        """The caller's email, as their Vault entity's metadata says now; None when it says none, or Vault would
+        not say (logged: a person's email must never stop break-glass access)."""
+        if not who.entity_id:
+            return None
+        try:
+            found = self.vault.entity_email(who.entity_id)
+        except CustodyError as exc:
+            log.warning(Event.person_email_unreadable, actor=who.display_name, error=exc.message)
+            return None
+        email = (found or "").strip().lower()
+        return email or None
 
     def whoami(self, token: str) -> Principal:
         """The caller as Vault names them now (always asked, never remembered)."""

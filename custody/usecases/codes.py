@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from custody.domain.events import Event
-from custody.domain.models import Account, CodeSet, iso, next_generation
+from custody.domain.models import Account, CodeSet, Principal, iso, next_generation
 from custody.domain.platforms import parse_account_id, parse_codes
-from custody.domain.rotation import assess, codeset_facts
+from custody.domain.rotation import REPLACED_REASON, assess, codeset_facts
 from custody.errors import Conflict, PreconditionFailed
 from custody.fanout import concurrently
 from custody.logging import get_logger
 from custody.usecases.context import UseCase
+from custody.usecases.revoking import Revoker
 
 log = get_logger("custody.codes")
 
@@ -44,9 +45,24 @@ class Codes(UseCase):
                          previous=current.value)
         event = Event.codes_replaced if current.value is not None else Event.codes_deposited
         self.repo.codes.write(cs, current.version, event, who, now)
-        log.info(event, account=account_id, actor=who.display_name, count=cs.total)
-        self.ctx.notify(event, account=account_id, actor=who.display_name, total=cs.total)
-        return self.row(account, cs, now)
+        revoked = self._revoke_open_grants(cs, who, now) if current.value is not None else []
+        self.repo.prints.refresh(account_id, who, now)  # the keyed fingerprints `codes identify` matches
+        log.info(event, account=account_id, actor=who.display_name, count=cs.total, revoked=len(revoked))
+        self.ctx.notify(event, account=account_id, actor=who.display_name, total=cs.total, revoked_grants=revoked)
+        return self.row(account, cs, now) | {"revoked_grants": revoked}
+
+    def _revoke_open_grants(self, cs: CodeSet, who: Principal, now: datetime) -> list[str]:
+        """After a replacement, the account's open grants are for codes that no longer exist: revoke them as a
+        rotation does, naming them in evidence (``replacements/<account>/<generation>``) before and after."""
+        revoker = Revoker(self.ctx)
+        found = revoker.open_grants(cs.account, who)
+        to_revoke = sorted(found)
+        version = self.repo.rotations.keep_replacement(cs.account, cs.generation, to_revoke, who, now,
+                                                       completed=False)
+        revoked = revoker.revoke(to_revoke, REPLACED_REASON, who, known=found)
+        self.repo.rotations.keep_replacement(cs.account, cs.generation, revoked, who, now, completed=True,
+                                             cas=version)
+        return revoked
 
     def status(self, token: str, account_id: str | None = None) -> list[dict[str, Any]]:
         """Counts, age and depositor per account (one, or all); never a code."""
@@ -70,7 +86,8 @@ class Codes(UseCase):
         """``codes status`` for one account: counts, age, last rotation, next due date. Never a code."""
         pending = self.repo.rotations.open(account.id)
         facts = codeset_facts(cs) if cs is not None else None
-        verdict = assess(facts, self.ctx.rotation_policy(), now, account.created_at, pending)
+        verdict = assess(facts, self.ctx.rotation_policy(), now, account.created_at, pending,
+                         self.repo.marks.of(account.id))
         row: dict[str, Any] = {
             "account": account.id, "total": 0, "remaining": 0, "consumed": 0, "deposited_at": None,
             "deposited_by": None, "age_days": None, "generation": 0,

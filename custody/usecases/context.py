@@ -32,7 +32,7 @@ class Context:
     def notify_grant(self, event: Event, grant: Grant, who: Principal) -> None:
         self.notify(event, grant_id=grant.id, account=grant.account, actor=who.display_name,
                     requester=grant.requester, reason=grant.reason, ticket=grant.ticket, status=grant.status.value,
-                    emergency=grant.emergency)
+                    emergency=grant.emergency, drill=grant.drill)
 
     def rotation_policy(self, max_age: str | timedelta | None = None, min_remaining: int | None = None,
                         grace: str | timedelta | None = None) -> RotationPolicy:

@@ -26,9 +26,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from custody.domain import grants as rules
 from custody.domain.events import Event
-from custody.domain.models import Account, CodeSet, Grant, GrantStatus, Principal, iso, next_generation
+from custody.domain.models import Account, CodeSet, Grant, Principal, iso, next_generation
 from custody.domain.platforms import parse_account_id, parse_codes
 from custody.domain.rotation import (
     INTERRUPTED_AFTER,
@@ -43,6 +42,7 @@ from custody.errors import Conflict, PreconditionFailed, ValidationError
 from custody.logging import get_logger
 from custody.repo.kv import Versioned
 from custody.usecases.context import UseCase
+from custody.usecases.revoking import Revoker
 
 log = get_logger("custody.rotation")
 
@@ -79,11 +79,9 @@ class Rotation(UseCase):
             raise ValidationError("no codes given")
         return self._start(account, codes, who, why)
 
-    def open_grants(self, account_id: str) -> list[str]:
-        """Pending or approved grants of the account, and reveals of it that stopped half-way (their codes are
-        about to be gone: a resumed reveal must not take a code of the new set without a new approval)."""
-        now = self.ctx.clock()
-        return sorted(g.id for g in self.repo.grants.all() if g.account == account_id and rules.revocable(g, now))
+    def open_grants(self, account_id: str, who: Principal) -> dict[str, Grant]:
+        """The grants the rotation revokes, by id (``Revoker.open_grants``)."""
+        return Revoker(self.ctx).open_grants(account_id, who)
 
     def _step(self, name: str) -> None:
         if self.after_step is not None:
@@ -158,11 +156,12 @@ class Rotation(UseCase):
         destroyed = self.repo.codes.destroy_before(ev.account, new_version, since)
         self._step("destroyed")
         # Name the grants in the evidence before revoking them, so a resumed run still reports them all.
-        to_revoke = sorted(set(ev.revoked_grants) | set(self.open_grants(ev.account)))
+        found = self.open_grants(ev.account, who)
+        to_revoke = sorted(set(ev.revoked_grants) | set(found))
         ev = replace(ev, new_version=new_version, destroyed_versions=tuple(destroyed), revoked_grants=tuple(to_revoke))
         version = self.repo.rotations.keep(ev, cas=evidence.version)
         # What was revoked, by this run or an interrupted one; not a grant revealed before it could be.
-        revoked = [g for g in to_revoke if self._revoke(g, who)]
+        revoked = Revoker(self.ctx).revoke(to_revoke, REVOKED_REASON, who, known=found)
         self._step("revoked")
         done = ev.complete(revoked, who, now)
         self.repo.rotations.keep(done, cas=version)
@@ -185,23 +184,10 @@ class Rotation(UseCase):
                                next_generation(current.value, current.version), previous=current.value)
 
         version = self.repo.codes.update(account_id, build, Event.codes_rotated, who, now, rotation=number)
+        self.repo.prints.refresh(account_id, who, now)  # the keyed fingerprints `codes identify` matches
         log.info(Event.codes_rotated, account=account_id, rotation=number, actor=who.display_name,
                  total=len(codes), version=version)
         return version
-
-    def _revoke(self, grant_id: str, who: Principal) -> bool:
-        """Revoke the grant if it is still open. Whether it ends revoked by a rotation (this run or an interrupted
-        one): not when a reveal finished before revocation reached it."""
-        now = self.ctx.clock()
-
-        def revoke(g: Grant) -> Grant:
-            return rules.revoke(g, now, REVOKED_REASON) if rules.revocable(g, now) else g
-
-        grant, revoked_now = self.repo.grants.update(grant_id, revoke, Event.grant_revoked, who, now)
-        if revoked_now:
-            log.info(Event.grant_revoked, grant_id=grant_id, actor=who.display_name, reason=REVOKED_REASON)
-            self.ctx.notify_grant(Event.grant_revoked, grant, who)
-        return grant.status is GrantStatus.revoked and grant.revoked_reason == REVOKED_REASON
 
 
 def _report(ev: Evidence, cs: CodeSet | None, resumed: bool) -> dict[str, Any]:

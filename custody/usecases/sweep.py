@@ -36,11 +36,13 @@ class Sweep(UseCase):
         now = self.ctx.clock()
         ids = self.repo.accounts.ids()
         open_rotations = self.repo.rotations.all_open()
+        marks = self.repo.marks.all()  # leaked codes, people who left
 
         def one(account_id: str) -> tuple[str, Assessment, str]:
             facts, source = self.repo.codes.facts(account_id, now)
             created = self.repo.accounts.get(account_id).created_at if facts is None else now
-            return account_id, assess(facts, policy, now, created, open_rotations.get(account_id)), source
+            verdict = assess(facts, policy, now, created, open_rotations.get(account_id), marks.get(account_id, ()))
+            return account_id, verdict, source
 
         results = concurrently(one, ids, self.workers, name="custody-sweep")
         due = [due_row(a, v) for a, v, _ in results if v.due]

@@ -13,7 +13,7 @@ from custody.cli.client import Client
 from custody.devstack import bao_binary
 from custody.errors import Conflict, CustodyError, Exhausted, PermissionDenied, PreconditionFailed, ValidationError
 from custody.usecases.suite import UseCases
-from tests.helpers import DEPOSITED, REASON, Clock, Stack, in_process, new_codes, uniq
+from tests.helpers import DEPOSITED, REASON, SESSION_LIMITS, Clock, Stack, in_process, new_codes, uniq
 
 pytestmark = pytest.mark.integration
 
@@ -98,8 +98,9 @@ def test_deny_then_nothing_else(stack: Stack, critical_account: str) -> None:
         ("", [], "reason is required"),
         (".", [], "too short"),
         ("test", [], "too short"),
-        ("asdf asdf asdf asdf asdf asdf", [], "does not explain"),
-        ("please please please help me now", [], "repeats one word"),
+        ("asdf asdf asdf asdf asdf asdf", [], "keyboard mash"),
+        ("please please please help me now", [], "does not explain"),
+        ("lost lost lost lost my key", [], "repeats one word"),
         ("need the code\r\nX-Injected: yes please", [], "control"),
         (REASON, ["--ticket", "bad ticket!"], "malformed ticket"),
         (REASON, ["--ttl", "forever"], "not a duration"),
@@ -273,14 +274,14 @@ def test_interrupted_reveal_resumes_with_the_same_code(stack: Stack, clock: Cloc
     from custody.store import Store
 
     class FailingWrap(Store):
-        def wrapped_read(self, path: str, ttl: object) -> WrapInfo:
+        def wrap_staged(self, path: str, ttl: object) -> WrapInfo:
             raise StoreError("Vault is unreachable (wrap)")
 
     real = stack.service_store()
     failing = FailingWrap(stack.vault_addr)
     failing.use_token(real._refresh())
-    broken = in_process(failing, settings=PolicySettings(), clock=clock)
-    working = in_process(real, settings=PolicySettings(), clock=clock)
+    broken = in_process(failing, settings=PolicySettings(**SESSION_LIMITS), clock=clock)
+    working = in_process(real, settings=PolicySettings(**SESSION_LIMITS), clock=clock)
     g = working.access.request(stack.token("engineer"), account, REASON)
     with pytest.raises(StoreError):
         broken.access.reveal(stack.token("engineer"), g.id)

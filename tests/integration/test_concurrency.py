@@ -3,9 +3,6 @@ from a lock in one process, so a second process sharing the same OpenBao must no
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,31 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from custody.cli.client import Client
-from custody.devkit import free_port, stop, wait_http
 from custody.errors import CustodyError, Exhausted
-from tests.helpers import DEPOSITED, REASON, Stack, new_codes, uniq
+from tests.helpers import DEPOSITED, REASON, SESSION_ENV, Stack, another_server, new_codes, uniq
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def replica2(stack: Stack) -> Iterator[str]:
-    """A second custody server on the session's OpenBao, logged in with the same AppRole; its log joins the
-    stack's, so the session's secrecy scan reads it too."""
-    port = free_port()
-    role_id = stack.admin().call("GET", "auth/approle/role/custody-service/role-id")["data"]["role_id"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))} | {
-        "CUSTODY_VAULT_ADDR": stack.vault_addr, "CUSTODY_ROLE_ID": role_id,
-        "CUSTODY_SECRET_ID_FILE": str(stack.dir / "service-secret-id"), "CUSTODY_LISTEN_PORT": str(port),
-    }
-    with (stack.dir / "custody-replica2.log").open("ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "custody", "serve"], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v1/custody/health", 20)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(proc.pid)
+    """A second custody server on the session's OpenBao, logged in with the same AppRole."""
+    with another_server(stack, "replica2", SESSION_ENV) as addr:
+        yield addr
 
 
 def test_200_concurrent_reveals_across_20_accounts(stack: Stack, replica2: str) -> None:

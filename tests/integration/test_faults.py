@@ -31,7 +31,7 @@ from custody.devstack import DevStack
 from custody.errors import StoreError
 from custody.notify import Notifier
 from custody.store import Store
-from tests.helpers import DEPOSITED, REASON, Clock, Stack, in_process, local_http, new_codes, uniq
+from tests.helpers import DEPOSITED, REASON, SESSION_LIMITS, Clock, Stack, in_process, local_http, new_codes, uniq
 from tests.integration.test_notify_and_secrecy import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("faults")]
@@ -122,8 +122,15 @@ def assert_clean_503(resp: httpx.Response, *words: str) -> None:
         assert word in resp.text, (word, resp.text)
 
 
-def health(stack: Stack) -> httpx.Response:
-    return httpx.get(f"{stack.custody_addr}/v1/custody/health", timeout=15)
+def health(stack: Stack, expect: int | None = None) -> httpx.Response:
+    """The readiness answer; with ``expect``, the first one with that status within 3 s (the server asks Vault at
+    most once a second, so a change shows within about a second)."""
+    deadline = time.monotonic() + 3
+    while True:
+        resp = httpx.get(f"{stack.custody_addr}/v1/custody/health", timeout=15)
+        if expect is None or resp.status_code == expect or time.monotonic() > deadline:
+            return resp
+        time.sleep(0.2)
 
 
 def request_grant(stack: Stack, account: str) -> httpx.Response:
@@ -137,7 +144,7 @@ def test_slow_vault_times_out_cleanly_and_the_reveal_resumes(stack: Stack, clock
     try:
         store = Store(proxy.addr, timeout=0.5, retries=1, retry_base=0.05)
         store.use_token(stack.service_store()._refresh())
-        svc = in_process(store, settings=PolicySettings(), clock=clock)
+        svc = in_process(store, settings=PolicySettings(**SESSION_LIMITS), clock=clock)
         grant = svc.access.request(stack.token("engineer"), account, REASON)
         proxy.delay = 1.0  # every Vault answer now arrives after the 0.5 s timeout
         start = time.monotonic()
@@ -183,7 +190,7 @@ def test_dropped_connections_give_a_clean_503_and_write_nothing(stack: Stack, cl
     try:
         store = Store(proxy.addr, timeout=2, retries=2, retry_base=0.05)
         store.use_token(stack.service_store()._refresh())
-        app = TestClient(create_app(in_process(store, settings=PolicySettings(), clock=clock)))
+        app = TestClient(create_app(in_process(store, settings=PolicySettings(**SESSION_LIMITS), clock=clock)))
         before = grant_keys(stack)
         proxy.mode = "drop"
         proxy.cut()
@@ -216,7 +223,7 @@ def test_audit_device_unable_to_write(fragile: Stack) -> None:
     try:
         time.sleep(0.5)
         assert_clean_503(request_grant(fragile, account), "internal error")
-        h = health(fragile)
+        h = health(fragile, expect=503)
         assert h.status_code == 503
         vault = h.json()["data"]["vault"]
         assert vault["reachable"] and not vault["sealed"] and vault["serving"] is False
@@ -229,7 +236,7 @@ def test_audit_device_unable_to_write(fragile: Stack) -> None:
         os.kill(bao_pid, signal.SIGHUP)
         time.sleep(0.5)
     assert grant_keys(fragile) == before, "a refused request left a grant behind"
-    assert health(fragile).status_code == 200
+    assert health(fragile, expect=200).status_code == 200
     assert request_grant(fragile, account).status_code == 200
 
 
@@ -242,7 +249,7 @@ def test_sealed_vault(fragile: Stack) -> None:
     admin.call("POST", "sys/seal")
     try:
         assert_clean_503(request_grant(fragile, account), "sealed", "unseal")
-        h = health(fragile)
+        h = health(fragile, expect=503)
         assert h.status_code == 503 and h.json()["data"]["vault"]["sealed"] is True
         r = fragile.cli("engineer", "access", "request", account, "--reason", REASON)
         assert r.exit_code == 1 and "sealed" in r.err and "hint: unseal" in r.err
@@ -261,7 +268,7 @@ def test_vault_stopped(fragile: Stack) -> None:
     os.kill(int(fragile.state["bao_pid"]), signal.SIGKILL)
     time.sleep(0.2)
     assert_clean_503(request_grant(fragile, account), "unreachable")
-    h = health(fragile)
+    h = health(fragile, expect=503)
     assert h.status_code == 503 and h.json()["data"]["status"] == "degraded"
     assert h.json()["data"]["vault"]["reachable"] is False
     r = fragile.cli("engineer", "access", "request", account, "--reason", REASON, "--format", "json")
@@ -275,7 +282,7 @@ def test_hanging_webhook_is_degraded_but_safe(stack: Stack, clock: Clock, accoun
     receiver = Receiver(hang=3)
     try:
         notifier = Notifier([receiver.url], timeout=0.3, attempts=1)
-        app = TestClient(create_app(in_process(stack.service_store(), settings=PolicySettings(),
+        app = TestClient(create_app(in_process(stack.service_store(), settings=PolicySettings(**SESSION_LIMITS),
                                             notifier=notifier, clock=clock)))
         start = time.monotonic()
         for _ in range(3):

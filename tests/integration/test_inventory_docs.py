@@ -3,6 +3,7 @@ corpus, with its own `custody dev up`; the PyPI index is a local server (CUSTODY
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -53,9 +54,12 @@ def test_inventory_guide_runs_as_written(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     assert "| high | no-custody | pypi/carol | Owner of acme-legacy; custody holds the account but no recovery " \
            "codes are deposited |" in out.stdout
-    shown = re.findall(r"```\n(# .*?)```", (ROOT / "docs" / "inventory.md").read_text(), flags=re.S)
-    assert len(shown) == 3
+    guide = (ROOT / "docs" / "inventory.md").read_text()
+    shown = re.findall(r"```\n((?:# |updated ).*?)```", guide, flags=re.S)
+    assert len(shown) == 6  # scan, import, report; then sync's plan, the updates, the report again
     for output in shown:  # the outputs the guide shows are the ones the commands print
         assert output in out.stdout
     assert (tmp_path / "inventory.html").read_text().startswith("<!DOCTYPE html>")
     assert '"owners": [\n        "alice-acme"' in (tmp_path / "pypi.json").read_text()
+    synced = json.loads((tmp_path / "synced.json").read_text())
+    assert synced["summary"] == {"found": 5, "to_create": 3, "held": 2, "refused": 0, "created": 3}

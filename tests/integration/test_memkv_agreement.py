@@ -1,5 +1,6 @@
 """The in-memory KV the unit tests use answers like OpenBao's KV v2: the same script, run on both, gives the same
-outcomes (versions, check-and-set refusals, metadata, listings, deletion and destruction, wrapping)."""
+outcomes (versions, check-and-set refusals, metadata, listings, deletion and destruction, the body size limit, the
+service token's cubbyhole, wrapping and revoking a wrapping token)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ def _shape(value: Any) -> Any:
 
 def script(kv: KV, base: str, soft_delete: Callable[[str], None]) -> list[tuple[str, Any]]:
     a, b = f"{base}/a", f"{base}/dir/b"
+    leaf = base.rsplit("/", 1)[-1]
+    wrapped: list[WrapInfo] = []
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("nothing there", lambda: [kv.read(a), kv.metadata(a), kv.current_version(a), kv.list_keys(base)]),
         ("update what does not exist", lambda: kv.write(a, {"v": 0}, cas=1)),
@@ -50,14 +53,23 @@ def script(kv: KV, base: str, soft_delete: Callable[[str], None]) -> list[tuple[
         ("metadata before data", lambda: [kv.write_custom_metadata(b, {"k": "x"}, 0), kv.metadata(b),
                                           kv.write(b, {"v": 1}, cas=0), kv.metadata(b)]),
         ("list", lambda: [kv.list_keys(base), kv.list_keys(base + "/"), kv.list_keys(f"{base}/dir")]),
-        ("wrap", lambda: kv.wrapped_read(a, timedelta(seconds=60))),
-        ("wrap nothing", lambda: kv.wrapped_read(f"{base}/none", timedelta(seconds=60))),
+        ("stage and wrap", lambda: [kv.stage(f"reveals/{leaf}", {"code": "c0de", "n": 1}),
+                                    wrapped.append(kv.wrap_staged(f"reveals/{leaf}", timedelta(seconds=60))),
+                                    kv.unstage(f"reveals/{leaf}"), kv.unstage(f"reveals/{leaf}")]),
+        ("wrap what is not staged", lambda: kv.wrap_staged(f"reveals/{leaf}", timedelta(seconds=60))),
+        ("revoke the wrapping token, then again", lambda: [kv.revoke_wrapping(wrapped[0].accessor),
+                                                          kv.revoke_wrapping(wrapped[0].accessor)]),
+        ("revoke a token that never was", lambda: kv.revoke_wrapping("no-such-accessor-000000")),
         ("soft delete", lambda: [soft_delete(a), kv.read(a), kv.current_version(a), kv.metadata(a)]),
         ("create over a deleted version", lambda: kv.write(a, {"v": 4}, cas=0)),
         ("update a deleted version", lambda: [kv.write(a, {"v": 4}, cas=3), kv.read(a)]),
         ("delete all", lambda: [kv.delete_all(a), kv.delete_all(a), kv.metadata(a), kv.read(a)]),
         ("create after delete all", lambda: [kv.write(a, {"v": 5}, cas=0), kv.metadata(a)]),
         ("new metadata at a later version", lambda: kv.write_custom_metadata(f"{base}/c", {"k": "1"}, 3)),
+        # With "data", "options", "cas" and "ids": 1,000 strings in the body, then one too many.
+        ("the most strings a body may hold", lambda: kv.write(f"{base}/big", {"ids": [str(i) for i in range(996)]},
+                                                              cas=0)),
+        ("one string more", lambda: kv.write(f"{base}/bigger", {"ids": [str(i) for i in range(997)]}, cas=0)),
     ]
     out: list[tuple[str, Any]] = []
     for label, step in steps:

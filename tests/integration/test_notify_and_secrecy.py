@@ -12,7 +12,7 @@ import pytest
 
 from custody.config import PolicySettings
 from custody.notify import Notifier, slack_payload
-from tests.helpers import DEPOSITED, REASON, Clock, Stack, in_process
+from tests.helpers import DEPOSITED, REASON, SESSION_LIMITS, Clock, Stack, in_process
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,8 @@ def test_webhooks_get_every_step_without_codes(stack: Stack, clock: Clock, criti
     receiver = Receiver(fail_first=1)
     try:
         notifier = Notifier([receiver.url], backoff=0.05)
-        svc = in_process(stack.service_store(), settings=PolicySettings(), notifier=notifier, clock=clock)
+        svc = in_process(stack.service_store(), settings=PolicySettings(**SESSION_LIMITS), notifier=notifier,
+                         clock=clock)
         g = svc.access.request(stack.token("engineer"), critical_account, REASON, ticket="SEC-5")
         svc.access.approve(stack.token("approver"), g.id, "ok")
         svc.access.approve(stack.token("approver2"), g.id)
@@ -85,7 +86,8 @@ def test_hanging_webhook_never_blocks_requests(stack: Stack, clock: Clock, accou
     receiver = Receiver(hang=5)
     try:
         notifier = Notifier([receiver.url], timeout=0.5, attempts=1)
-        svc = in_process(stack.service_store(), settings=PolicySettings(), notifier=notifier, clock=clock)
+        svc = in_process(stack.service_store(), settings=PolicySettings(**SESSION_LIMITS), notifier=notifier,
+                         clock=clock)
         start = time.monotonic()
         for _ in range(3):
             svc.access.request(stack.token("engineer"), account, REASON)

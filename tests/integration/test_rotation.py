@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from custody.domain.models import Grant, Principal
 from custody.errors import CodesChanged, Conflict, PreconditionFailed, StoreError
 from custody.repo.records import evidence_path, marker_path
 from custody.usecases.rotation import Rotation
@@ -108,7 +109,7 @@ def stop_half_way(service: UseCases, monkeypatch: pytest.MonkeyPatch, token: str
         raise StoreError("Vault unreachable (test)")
 
     with monkeypatch.context() as m:
-        m.setattr(service.ctx.repo.kv, "wrapped_read", unreachable)
+        m.setattr(service.ctx.repo.kv, "wrap_staged", unreachable)
         with pytest.raises(StoreError):
             service.access.reveal(token, grant_id)
 
@@ -127,7 +128,7 @@ def test_a_half_finished_reveal_is_revoked_by_rotation_and_ends_at_expiry(stack:
         assert service.access.show(eng, g.id).status.value == "revealed" and not service.access.show(eng, g.id).code_fp
 
     clock.advance(hours=2)
-    with pytest.raises(PreconditionFailed, match="expired before its reveal finished"):
+    with pytest.raises(PreconditionFailed, match="expired before its code reached you"):
         service.access.reveal(eng, late.id)
     assert not service.access.show(eng, late.id).code_fp
 
@@ -337,8 +338,8 @@ def test_evidence_names_only_what_this_rotation_destroyed_and_revoked(stack: Sta
     class ListedThenRevealed(Rotation):
         """The race: a grant listed for revocation whose reveal finished before the revocation reached it."""
 
-        def open_grants(self, account_id: str) -> list[str]:
-            return sorted([*super().open_grants(account_id), revealed.id])
+        def open_grants(self, account_id: str, who: Principal) -> dict[str, Grant]:
+            return super().open_grants(account_id, who) | {revealed.id: revealed}
 
     second = ListedThenRevealed(service.ctx, service.authz).rotate(sec, acct, "\n".join(new_codes(8)))
     assert second["revoked_grants"] == [pending.id]

@@ -110,3 +110,9 @@ def test_text_from_other_people_cannot_drive_the_terminal() -> None:
     assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
     assert "need it \\x1b[2J\\x1b[31mAPPROVED\\u202e" in text
     assert 'denied by dave: "no\\rfaked line"' in text
+
+
+def test_a_drill_grant_says_so_first() -> None:
+    text = grant_text(grant(status="pending", drill="dr_abcdefghijkl"))
+    assert text.splitlines()[0] == f"grant {GID}  [pending]  DRILL dr_abcdefghijkl"
+    assert grant_text(grant(status="pending")).splitlines()[0] == f"grant {GID}  [pending]"

@@ -34,6 +34,11 @@ GRANT_JSON = {"id": GRANT, "status": "revealed", "account": "pypi/acme", "reques
               "revealed_at": "2030-01-01T00:01:00Z"}
 
 
+DRILL_REPORT = {"at": "2030-01-01T00:00:00Z", "target": "15m00s", "target_seconds": 900, "drills": [], "flagged": [],
+                "accounts_without_pass": [], "median_time_to_recovery_seconds": None, "ok": True,
+                "counts": {"drills": 0, "passed": 0, "failed": 0, "open": 0, "flagged": 0, "accounts_without_pass": 0}}
+
+
 class _CustodyAndVault(BaseHTTPRequestHandler):
     """Custody's answers for the commands below, and Vault's for the wrapping lookup and unwrap of a reveal."""
 
@@ -48,6 +53,10 @@ class _CustodyAndVault(BaseHTTPRequestHandler):
                         "wrap_info": {"token": "s.wrappingtoken", "ttl": 300}})
         elif path == f"/v1/custody/grants/{GRANT}":
             send_json(self, {"data": GRANT_JSON})
+        elif path == "/v1/custody/keys/check":
+            send_json(self, {"data": {"checked": 0, "ok": True, "not_ok": [], "accounts": []}})
+        elif path == "/v1/custody/drills/report":
+            send_json(self, {"data": DRILL_REPORT})
         elif path == "/v1/sys/wrapping/lookup":
             send_json(self, {"data": {"creation_path": f"custody-kv/data/reveals/{GRANT}", "creation_ttl": 300}})
         elif path == "/v1/sys/wrapping/unwrap":
@@ -84,7 +93,8 @@ def server() -> object:
         yield addr
 
 
-@pytest.mark.parametrize("args", [["--help"], ["access", "--help"], ["audit", "summary", "--help"]],
+@pytest.mark.parametrize("args", [["--help"], ["access", "--help"], ["audit", "summary", "--help"], ["keys", "--help"],
+                                  ["drill", "report", "--help"]],
                          ids=lambda a: " ".join(a))
 def test_help_imports_neither_server_nor_http(tmp_path: Path, server: str, args: list[str]) -> None:
     modules = _modules(tmp_path, server, *args)
@@ -96,6 +106,8 @@ def test_help_imports_neither_server_nor_http(tmp_path: Path, server: str, args:
     ["accounts", "list"],
     ["access", "show", GRANT],
     ["access", "reveal", GRANT, "--format", "json"],
+    ["keys", "check"],
+    ["drill", "report", "--format", "html"],
 ], ids=lambda a: " ".join(a))
 def test_client_commands_import_no_server_side(tmp_path: Path, server: str, args: list[str]) -> None:
     modules = _modules(tmp_path, server, *args)

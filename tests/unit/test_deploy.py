@@ -17,6 +17,7 @@ from custody.serving import OPEN_FILES_RESERVE
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 HEALTH = "/v1/custody/health"
+LIVE = "/v1/custody/health/live"
 
 
 def setting_names() -> set[str]:
@@ -132,7 +133,7 @@ def test_kubernetes_deployment_is_hardened_and_probed() -> None:
     assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"]["drop"] == ["ALL"]
     assert container["readinessProbe"]["httpGet"]["path"] == HEALTH
-    assert "livenessProbe" in container
+    assert container["livenessProbe"]["httpGet"]["path"] == LIVE  # never restarted for Vault's trouble
     assert "env" not in container or all(e["name"] != "CUSTODY_SECRET_ID" for e in container["env"])
     # the secret_id is a read-only file from the Secret, at the path the ConfigMap names
     config = by_kind("ConfigMap", "custody")["data"]
@@ -174,3 +175,19 @@ def test_kustomization_builds() -> None:
     assert result.returncode == 0, result.stderr
     kinds = re.findall(r"^kind: (\w+)$", result.stdout, flags=re.M)
     assert {"Deployment", "Service", "ConfigMap", "Secret"} <= set(kinds)
+
+
+def test_the_health_endpoints_deploy_names_answer_without_a_token() -> None:
+    """Every custody path named in deploy/ (probes, comments) is served, without a token, and liveness answers
+    even when Vault does not."""
+    from fastapi.testclient import TestClient
+
+    from custody.api.app import create_app
+    from tests.fakes import world
+
+    named = {m for f in DEPLOY.rglob("*") if f.is_file() for m in re.findall(r"/v1/custody/[a-z/]+", f.read_text())}
+    assert named == {HEALTH, LIVE}
+    w = world()
+    w.vault.healthy = False
+    api = TestClient(create_app(w.uc))
+    assert api.get(HEALTH).status_code == 503 and api.get(LIVE).status_code == 200

@@ -92,6 +92,60 @@ def test_real_reasons_pass(reason: str) -> None:
     assert validate_reason(f"  {reason} ", 20) == reason
 
 
+@pytest.mark.parametrize("reason", [
+    "Hardware-Schlüssel verloren, muss das Sicherheitsupdate 2.3.1 veröffentlichen",  # German
+    "ハードウェアキーをなくしたので、修正版を公開したいです",  # Japanese, no spaces
+    "鍵を紛失、至急リリースが必要です",  # short, wide characters
+    "فقدت مفتاح الأمان وأحتاج إلى نشر الإصدار",  # Arabic
+    "सुरक्षा कुंजी खो गई, रिलीज़ रुकी है",  # Hindi: vowel signs and nukta inside words
+    "Handy weg 📱💥 brauche Code für Release 2.3.1",  # emoji
+    "ключ потерян, нужно выпустить исправление",  # Russian
+    "Zgubiłem klucz sprzętowy, muszę wydać poprawkę",  # Polish
+    "กุญแจหายต้องเผยแพร่รุ่นแก้ไขด่วน",  # Thai, no spaces
+])
+def test_short_real_reasons_in_any_script_pass(reason: str) -> None:
+    assert validate_reason(reason, 20) == reason
+
+
+@pytest.mark.parametrize(("reason", "message"), [
+    ("need access to the account please", "does not explain anything"),
+    ("I need the codes, please grant access asap", "does not explain anything"),
+    ("hello, requesting access to the account, thanks", "does not explain anything"),
+    ("lost key xyzwv abcde", "keyboard mash: xyzwv, abcde"),
+    ("lost my key, need access: lkjhg", "keyboard mash: lkjhg"),
+    ("lost my key sdfkjhsdfkjh please", "keyboard mash: sdfkjhsdfkjh"),
+    ("hahaha lost the key again", "keyboard mash: hahaha"),
+])
+def test_filler_and_keyboard_mash_are_refused(reason: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        validate_reason(reason, 20)
+
+
+def test_a_deployment_adds_its_own_filler_words_and_phrases() -> None:
+    reason = "see ticket SEC-1042 for details"
+    assert validate_reason(reason, 20) == reason
+    with pytest.raises(ValidationError, match="does not explain anything"):
+        validate_reason(reason, 20, filler=["see ticket", "for details", "sec"])
+    assert validate_reason("see ticket SEC-1042: lost my key", 20, filler=["see ticket", "sec"])
+
+
+def test_the_filler_setting_takes_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    from custody.config import PolicySettings
+
+    monkeypatch.setenv("CUSTODY_REASON_FILLER", "as discussed, per ticket ,fyi")
+    assert PolicySettings().reason_filler == ["as discussed", "per ticket", "fyi"]
+
+
+def test_a_rotation_reason_gets_the_hidden_character_check() -> None:
+    from custody.domain.rotation import rotation_reason
+
+    assert rotation_reason(None) == "scheduled rotation"
+    assert rotation_reason("  after the  reveal of gr_x ") == "after the reveal of gr_x"
+    for hidden in ("\u202e", "\u200b", "\n", "\x1b"):
+        with pytest.raises(ValidationError, match="the rotation reason contains an invisible or control character"):
+            rotation_reason(f"after the reveal{hidden} of gr_x")
+
+
 def test_reason_min_length_is_a_setting() -> None:
     with pytest.raises(ValidationError, match="too short"):
         validate_reason("lost key, need code", 40)

@@ -68,7 +68,7 @@ def test_expiry_is_derived() -> None:
     assert g.effective_status(T0 + timedelta(minutes=59)) is GrantStatus.approved
     assert g.effective_status(T0 + timedelta(hours=1)) is GrantStatus.expired
     with pytest.raises(PreconditionFailed, match="expired"):
-        rules.claim(g, REQ, T0 + timedelta(hours=2))
+        rules.begin(g, REQ, T0 + timedelta(hours=2), "n1")
 
 
 def test_emergency_only_matters_when_approvals_are_needed() -> None:
@@ -79,15 +79,16 @@ def test_emergency_only_matters_when_approvals_are_needed() -> None:
 
 # ---- the model -------------------------------------------------------------------------------------------------
 OPEN = ("pending", "approved")
-ACTIONS = ("approve", "approve", "approve", "claim", "claim", "claim", "pick_code", "pick_code", "pick_code",
-           "pick_code", "complete", "complete", "complete", "complete_other", "resume", "unclaim", "review", "deny",
-           "expire", "revoke", "replace_same", "replace_new", "reveal", "reveal", "reveal")
+ACTIONS = ("approve", "approve", "approve", "begin", "begin", "begin", "again", "pick_code", "pick_code", "pick_code",
+           "pick_code", "complete", "complete", "complete", "complete_other", "complete_stale", "abandon", "unclaim",
+           "review", "deny", "expire", "revoke", "replace_same", "replace_new", "reveal", "reveal", "reveal")
 
 
 @dataclass
 class Expected:
     """What a grant must be, in words: ``claimed`` is taken for a reveal whose code is not recorded yet,
-    ``revealed`` has its code's fingerprint."""
+    ``revealed`` has its code's fingerprint. ``nonce`` names its latest attempt at a reveal, begun at ``started``;
+    ``attempt`` is running, handed_out (its wrapping token went out) or abandoned."""
 
     required: int
     emergency: bool
@@ -98,6 +99,15 @@ class Expected:
     denied_by: str | None = None
     reviewed: bool = False
     fp: str | None = None
+    nonce: str | None = None
+    started: datetime = T0
+    attempt: str = ""
+
+    def running(self, now: datetime) -> bool:
+        return self.attempt == "running" and now - self.started < rules.REVEAL_LEASE
+
+    def delivered(self) -> bool:
+        return self.status == "revealed" and self.attempt != "abandoned" and self.attempt != "running"
 
     def effective(self, now: datetime) -> str:
         return "expired" if self.status in OPEN and now >= self.expires_at else self.status
@@ -121,6 +131,7 @@ class GrantMachine(RuleBasedStateMachine):
         self.model: list[Expected] = []
         self.holder: dict[str, str] = {}  # the model's code set: code fingerprint -> the grant holding it
         self.live = True
+        self.nonces = 0
 
     def step(self, i: int, call: object, refusal: type[CustodyError] | None) -> Grant | None:
         """Run ``call``; it must be refused with ``refusal`` (None: it must succeed). The grant it returns."""
@@ -170,13 +181,15 @@ class GrantMachine(RuleBasedStateMachine):
         """One transition (the steps of a reveal more often than the ones that end a grant) by ``who``, or for
         the steps of a reveal by the requester when ``mine``; on a grant still in play when ``live``."""
         self.live = live
-        if mine and action in ("claim", "resume"):
+        if mine and action in ("begin", "again"):
             who = REQ
         if action == "reveal":  # what the use case does: each step still checked on its own
-            for step in (self.claim, self.pick_code, self.complete):
+            for step in (self.begin, self.pick_code, self.complete):
                 step(index, REQ)
-        elif action == "complete_other":
-            self.complete(index, who, other=True)
+        elif action == "again":
+            self.begin(index, who, again=True)
+        elif action in ("complete_other", "complete_stale"):
+            self.complete(index, who, other=action == "complete_other", stale=action == "complete_stale")
         elif action.startswith("replace"):
             self.replace_codes(same_codes=action == "replace_same")
         else:
@@ -210,30 +223,39 @@ class GrantMachine(RuleBasedStateMachine):
         if self.step(i, lambda: rules.review(self.grants[i], who, self.now), refusal):
             m.reviewed = True
 
-    def claim(self, index: int, who: Principal) -> None:
+    def begin(self, index: int, who: Principal, again: bool = False) -> None:
         if (found := self.pick(index)) is None:
             return
         i, m = found
+        self.nonces += 1
+        nonce = f"n{self.nonces}"
         effective = m.effective(self.now)
         enough = len(set(m.approvers) - {REQ.id}) >= m.required or m.emergency
-        refusal = (PermissionDenied if who.id != REQ.id else Conflict if effective in ("claimed", "revealed")
-                   else PreconditionFailed if effective != "approved" or not enough else None)
-        if self.step(i, lambda: rules.claim(self.grants[i], who, self.now), refusal):
-            m.status = "claimed"
+        if who.id != REQ.id:
+            refusal: type[CustodyError] | None = PermissionDenied
+        elif m.running(self.now):
+            refusal = Conflict
+        elif m.status in ("claimed", "revealed"):
+            resumes = m.status == "claimed" or not m.delivered() or again
+            refusal = (Conflict if not resumes else PreconditionFailed if self.now >= m.expires_at else None)
+        else:
+            refusal = PreconditionFailed if effective != "approved" or not enough else None
+        if self.step(i, lambda: rules.begin(self.grants[i], who, self.now, nonce, again), refusal):
+            if m.status not in ("claimed", "revealed"):
+                m.status = "claimed"
+            m.nonce, m.started, m.attempt = nonce, self.now, "running"
 
-    def resume(self, index: int, who: Principal) -> None:
-        if (found := self.pick(index)) is None:
+    def abandon(self, index: int, who: Principal) -> None:
+        if (found := self.pick(index)) is None or found[1].nonce is None:
             return
         i, m = found
-        mine = m.status == "claimed" and who.id == REQ.id
-        assert rules.resumable(self.grants[i], who) == mine
-        refusal = Conflict if not mine else PreconditionFailed if self.now >= m.expires_at else None
-        if self.step(i, lambda: rules.resume(self.grants[i], who, self.now), refusal):
-            assert m.status == "claimed"
+        self.step(i, lambda: rules.abandon(self.grants[i], str(m.nonce)), None)
+        if m.attempt:
+            m.attempt = "abandoned"
 
     def pick_code(self, index: int, who: Principal) -> None:
-        """What the reveal does once the grant is claimed: its code, the same one again if it holds one."""
-        if (found := self.pick(index)) is None or found[1].status != "claimed":
+        """What the reveal does once an attempt began: its code, the same one again if it holds one."""
+        if (found := self.pick(index)) is None or found[1].attempt != "running":
             return
         i, m = found
         gid = self.grants[i].id
@@ -252,9 +274,10 @@ class GrantMachine(RuleBasedStateMachine):
         self.cs = picked.codes
         self.holder[picked.code.fp] = gid
 
-    def complete(self, index: int, who: Principal, other: bool = False) -> None:
-        """Record the fingerprint of the code the grant holds (or, ``other``, of a code it does not hold)."""
-        if (found := self.pick(index)) is None:
+    def complete(self, index: int, who: Principal, other: bool = False, stale: bool = False) -> None:
+        """Record the fingerprint of the code the grant holds (or, ``other``, of a code it does not hold) for its
+        latest attempt (or, ``stale``, for an attempt that is not its latest)."""
+        if (found := self.pick(index)) is None or found[1].nonce is None:
             return
         i, m = found
         gid = self.grants[i].id
@@ -262,17 +285,23 @@ class GrantMachine(RuleBasedStateMachine):
         if not held and not other:
             return  # a reveal records a code it was given, never one it was not
         fp = held[0] if held and not other else "fp-someone-elses"
-        refusal = None if m.fp == fp or m.status == "claimed" else Conflict
-        if self.step(i, lambda: rules.complete(self.grants[i], fp), refusal):
-            m.status, m.fp = "revealed", fp
+        nonce = "n-stale" if stale else str(m.nonce)
+        accessor = f"acc-{m.nonce}"
+        repeat = not stale and m.attempt == "handed_out" and m.fp == fp
+        refusal = None if repeat or (not stale and m.attempt == "running" and m.status in ("claimed", "revealed")) \
+            else Conflict
+        if self.step(i, lambda: rules.complete(self.grants[i], nonce, fp, accessor), refusal):
+            m.status, m.fp, m.attempt = "revealed", fp, "handed_out"
 
     def unclaim(self, index: int, who: Principal) -> None:
-        if (found := self.pick(index)) is None:
+        if (found := self.pick(index)) is None or found[1].nonce is None:
             return
         i, m = found
-        self.step(i, lambda: rules.unclaim(self.grants[i]), None)
-        if m.status == "claimed":
-            m.status = "approved"
+        self.step(i, lambda: rules.unclaim(self.grants[i], str(m.nonce)), None)
+        if m.attempt in ("running", "handed_out"):
+            m.attempt = "abandoned"
+            if m.status == "claimed":
+                m.status = "approved"
 
     def expire(self, index: int, who: Principal) -> None:
         if (found := self.pick(index)) is None:
@@ -310,6 +339,14 @@ class GrantMachine(RuleBasedStateMachine):
             assert g.effective_status(self.now).value == {"claimed": "revealed"}.get(m.effective(self.now),
                                                                                     m.effective(self.now))
             assert [a.by_id for a in g.approvals] == m.approvers and (g.review is not None) == m.reviewed
+
+    @invariant()
+    def each_grant_knows_its_latest_attempt_and_the_token_it_handed_out(self) -> None:
+        for g, m in zip(self.grants, self.model, strict=True):
+            a = g.attempt
+            assert ((a.nonce, a.state.value) if a else (None, "")) == (m.nonce, m.attempt)
+            assert rules.handed_out(g) == (f"acc-{m.nonce}" if m.attempt == "handed_out" else "")
+            assert rules.running(g, self.now) == m.running(self.now)
 
     @invariant()
     def a_code_is_held_by_one_grant_and_a_grant_holds_one_code(self) -> None:

@@ -1,5 +1,5 @@
 """The shape of custody/: no import cycle (function-level imports included), no module using another module's
-private names, and layers that point one way: domain <- repo <- usecases <- api (and server wires them)."""
+private names, and layers that point one way: domain <- repo <- usecases <- api, console (and server wires them)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ FORBIDDEN = {
     "custody.domain": ("custody.repo", "custody.usecases", "custody.api", "custody.store", "custody.server",
                        "custody.cli", "custody.config", "custody.notify"),
     "custody.repo": ("custody.usecases", "custody.api", "custody.store", "custody.server", "custody.cli"),
-    "custody.usecases": ("custody.api", "custody.store", "custody.server", "custody.cli"),
+    "custody.usecases": ("custody.api", "custody.console", "custody.store", "custody.server", "custody.cli"),
     "custody.api": ("custody.store", "custody.server", "custody.cli", "custody.repo.kv",
                     "custody.repo.repository", "custody.repo.grants", "custody.repo.codes"),
+    # The web console is a shell like the API: over the use cases, never the repository or Vault itself.
+    "custody.console": ("custody.api", "custody.store", "custody.server", "custody.cli", "custody.repo"),
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from custody.errors import CasConflict
+from custody.errors import CasConflict, NotFound
 from tests.memkv import MemKV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,10 +44,23 @@ def test_hooks_see_the_use_cases_calls_not_their_own() -> None:
 
 def test_a_wrapping_token_works_once_and_holds_a_copy() -> None:
     kv = MemKV()
-    kv.write("reveals/x", {"code": "0123456789abcdef"}, cas=0)
-    wrap = kv.wrapped_read("reveals/x", timedelta(minutes=5))
-    kv.delete_all("reveals/x")
+    kv.stage("reveals/x", {"code": "0123456789abcdef"})
+    wrap = kv.wrap_staged("reveals/x", timedelta(minutes=5))
+    kv.unstage("reveals/x")
     assert wrap.ttl == 300 and "hvs." not in repr(wrap)
     assert kv.unwrap(wrap.token) == {"code": "0123456789abcdef"}
     with pytest.raises(KeyError):
         kv.unwrap(wrap.token)
+    assert not kv.revoke_wrapping(wrap.accessor)  # used: there is nothing left to revoke
+
+
+def test_a_revoked_wrapping_token_cannot_be_unwrapped_and_a_new_token_sees_no_staged_entry() -> None:
+    kv = MemKV()
+    kv.stage("reveals/x", {"code": "0123456789abcdef"})
+    wrap = kv.wrap_staged("reveals/x", timedelta(minutes=5))
+    assert kv.revoke_wrapping(wrap.accessor) and not kv.revoke_wrapping(wrap.accessor)
+    with pytest.raises(KeyError):
+        kv.unwrap(wrap.token)
+    kv.renew_token()
+    with pytest.raises(NotFound):
+        kv.wrap_staged("reveals/x", timedelta(minutes=5))

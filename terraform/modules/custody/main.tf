@@ -36,6 +36,13 @@ locals {
     "expires_at", "revealed_at", "code_fp", "reviewed_by", "reviewed_at", "revoked_reason", "denied_by", "path",
     "capability", "fp", "consumed_at", "rotation", "count", "previous_versions", "previous_generation",
     "new_version", "new_set", "started_at", "completed_at", "revoked_grants", "custom_metadata",
+    "ownership", "human_owner", "changed",
+    # keys, waves, drills, people, leaked codes and rotation marks
+    "drill", "requester_email", "burned_at", "roster", "removed", "label", "custodian", "serial", "model", "location",
+    "added_at", "added_by", "verified_at", "verified_by", "left_at", "removed_by", "removed_at", "wave", "accounts",
+    "window_start", "window_end", "created_by", "scenario", "witness", "started_by", "finished_at", "finished_by",
+    "result", "participants", "name", "entity", "step", "security_team", "email", "offboarded_at",
+    "offboarded_by", "runs", "revoked", "keys_marked", "rotation_due", "marks", "kind", "message", "since", "source",
   ]
 }
 
@@ -74,7 +81,7 @@ resource "vault_approle_auth_backend_role" "service" {
   backend                 = vault_auth_backend.approle.path
   role_name               = "custody-service"
   token_policies          = [vault_policy.custody["custody-service"].name]
-  token_no_default_policy = true # the KV mount is all it needs; see custody/bootstrap.py
+  token_no_default_policy = true # custody-service grants all it needs (its KV mount, its cubbyhole); see custody/bootstrap.py
   token_ttl               = var.service_token_ttl
   token_max_ttl           = var.service_token_max_ttl
   token_type              = "service"

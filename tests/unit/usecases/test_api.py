@@ -32,7 +32,7 @@ def test_the_envelope_and_both_ways_of_listing(w: World) -> None:
     assert account.json()["data"] | {"created_at": None} == {
         "id": "pypi/acme", "platform": "pypi", "username": "acme", "owner": "owner@example.com", "tier": "standard",
         "approvals_required": 0, "notes": "", "created_at": None, "created_by": "userpass-security",
-        "updated_at": None}
+        "updated_at": None, "ownership": None, "human_owner": None}
 
 
 @pytest.mark.parametrize(("headers", "body", "status", "message"), [
@@ -92,8 +92,12 @@ def test_the_sweep_routes_and_health(w: World) -> None:
     assert api.post("/v1/custody/rotation/sweep", json={"max_age": "bogus"}, headers=rot).status_code == 400
     assert api.get("/v1/custody/health").status_code == 200
     w.vault.healthy = False
+    assert api.get("/v1/custody/health").status_code == 200  # Vault is asked at most once a second
+    later = w.uc.health.clock() + 1
+    w.uc.health.clock = lambda: later
     sick = api.get("/v1/custody/health")
     assert sick.status_code == 503 and sick.json()["data"]["status"] == "degraded"
+    assert api.get("/v1/custody/health/live").status_code == 200  # the process is alive: no restart would help
 
 
 def test_the_audit_summary_reads_the_configured_logs() -> None:
@@ -108,3 +112,37 @@ def test_the_audit_summary_reads_the_configured_logs() -> None:
     w2 = world()  # a server that reads no audit logs
     nothing = client(w2).get("/v1/custody/audit/summary", headers={"X-Vault-Token": w2.token["auditor"]})
     assert nothing.status_code == 404 and "CUSTODY_AUDIT_LOGS" in nothing.json()["errors"][1]
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate Operation ID")  # one route, two methods (POST and PUT, as Vault)
+def test_no_route_redirects_or_names_the_host_header(w: World) -> None:
+    """Every route, every method, with a trailing slash and a forged Host: answered in place like the path
+    without the slash (routed, so never 'unsupported path'), never with a redirect."""
+    an_account(w)
+    app = create_app(w.uc, vault_addr="http://vault.example:8200")
+    api = TestClient(app, base_url="http://evil.example")
+    values = {"platform": "pypi", "username": "acme", "grant_id": "gr_aaaaaaaaaaaaaaaa", "drill_id": "dr_aaaaaaaaaaaa",
+              "name": "wave-1", "email": "someone@example.com"}
+    routes = app.openapi()["paths"]
+    assert len(routes) >= 15
+    headers = {"X-Vault-Token": w.token["security"], "Host": "evil.example"}
+    for template, methods in routes.items():
+        path = template.format(**values)
+        for method in sorted(methods):
+            resp = api.request(method.upper(), path + "/", headers=headers, json={}, follow_redirects=False)
+            assert not 300 <= resp.status_code < 400 and "location" not in resp.headers, (method, path, resp.headers)
+            assert "unsupported path" not in resp.text and "evil.example" not in resp.text, (method, path, resp.text)
+
+
+def test_an_unknown_account_answer_suggests_what_the_caller_may_list(w: World) -> None:
+    an_account(w, "pypi/Acme-Publisher")
+    api = client(w)
+    for method, path, who, body in [("GET", "accounts/pypi/acme-publisher", "auditor", None),
+                                    ("POST", "accounts/pypi/acme-publsher/grants", "engineer", {"reason": REASON}),
+                                    ("POST", "accounts/pypi/acme-publishr/codes", "security", {"codes": "x"})]:
+        resp = api.request(method, f"/v1/custody/{path}", headers={"X-Vault-Token": w.token[who]}, json=body)
+        assert resp.status_code == 404, resp.text
+        assert resp.json()["errors"][1] == "hint: did you mean pypi/Acme-Publisher?", resp.text
+    reader = w.vault.add("reader", rules=(("custody/accounts/+/+", {"read"}),))
+    resp = api.get("/v1/custody/accounts/pypi/acme-publisher", headers={"X-Vault-Token": reader})
+    assert resp.json()["errors"] == ["unknown account pypi/acme-publisher", "hint: see `custody accounts list`"]

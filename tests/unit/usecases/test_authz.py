@@ -3,12 +3,16 @@ forgotten at once, and every refusal is recorded (or logged when it cannot be)."
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from structlog.testing import capture_logs
 
 from custody.callers import CallerCache
 from custody.errors import AuthError, PermissionDenied, StoreError
+from custody.repo.denials import SLOTS
 from tests.fakes import World, an_account, world
+from tests.helpers import nobodys_grant
 
 
 def test_identity_is_looked_up_once_and_policy_asked_every_time(w: World) -> None:
@@ -61,6 +65,29 @@ def test_a_refusal_that_cannot_be_recorded_is_still_a_refusal(w: World) -> None:
     with capture_logs() as logs, pytest.raises(PermissionDenied, match="create on custody/accounts/pypi/x"):
         w.uc.accounts.add(w.token["engineer"], "pypi/x", "o@example.com")
     assert [e["event"] for e in logs] == ["access.denied", "access.denied.unrecorded"]
+
+
+def test_ten_thousand_refusals_add_a_bounded_number_of_records(w: World) -> None:
+    """Refused reads of grants, from eight callers at once: every one counted, in at most SLOTS records a day."""
+    token = w.token["engineer2"]
+
+    def refuse(chunk: range) -> int:
+        for n in chunk:
+            with pytest.raises(PermissionDenied):
+                w.uc.access.show(token, nobodys_grant(n))
+        return len(chunk)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sum(pool.map(refuse, [range(i, 10_000, 8) for i in range(8)])) == 10_000
+    keys = [f"denied/{day}{key}" for day in w.kv.list_keys("denied/") for key in w.kv.list_keys(f"denied/{day}")]
+    assert 1 <= len(keys) <= SLOTS
+    latest = [entry.data for key in keys if (entry := w.kv.read(key)) is not None]
+    assert sum(d["count"] for d in latest) == 10_000
+    assert {d["actor"] for d in latest} == {"userpass-engineer2"} and {d["capability"] for d in latest} == {"read"}
+    w.clock.advance(days=1)  # a new day, new records: the bound is per day
+    with pytest.raises(PermissionDenied):
+        w.uc.access.show(token, nobodys_grant(0))
+    assert len(w.kv.list_keys("denied/")) == 2
 
 
 def test_whoami_asks_vault(w: World) -> None:

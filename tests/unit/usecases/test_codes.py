@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from custody.domain.models import GrantStatus
 from custody.errors import CasConflict, Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from tests.fakes import REASON, World, an_account, codes
 
@@ -88,3 +89,30 @@ def test_who_may_deposit_and_read_status(w: World) -> None:
     assert [r["account"] for r in w.uc.codes.status(w.token["auditor"])] == ["pypi/acme"]
     with pytest.raises(PermissionDenied, match="list on custody/codes"):
         w.uc.codes.status(w.token["engineer"])
+
+
+def test_a_replacement_revokes_the_grants_opened_for_the_old_codes_and_says_so(w: World) -> None:
+    """Grants approved before a `--replace` could never take a code again, yet stayed approved: they are revoked
+    as a rotation revokes them, and named in the replacement's evidence."""
+    sec, eng = w.token["security"], w.token["engineer"]
+    an_account(w)
+    approved = w.uc.access.request(eng, "pypi/acme", REASON)
+    revealed = w.uc.access.request(w.token["engineer2"], "pypi/acme", REASON)
+    w.uc.access.reveal(w.token["engineer2"], revealed.id)
+    row = w.uc.codes.deposit(sec, "pypi/acme", "\n".join(codes()), replace=True)
+    assert row["revoked_grants"] == [approved.id] and row["generation"] == 2
+    shown = w.uc.access.show(eng, approved.id)
+    assert (shown.status, shown.revoked_reason) == (GrantStatus.revoked, "codes replaced")
+    assert w.uc.access.show(sec, revealed.id).status is GrantStatus.revealed
+    with pytest.raises(PreconditionFailed, match=r"is revoked \(codes replaced\); it cannot be revealed") as refused:
+        w.uc.access.reveal(eng, approved.id)
+    assert refused.value.hint == "request a new grant"
+    evidence = w.kv.read("replacements/pypi/acme/2")
+    assert evidence is not None and (evidence.data["event"], evidence.data["status"], evidence.data["actor"]) == (
+        "codes.replaced", "completed", "userpass-security")
+    assert evidence.data["revoked_grants"] == [approved.id] and evidence.data["revoked_count"] == 1
+    assert evidence.version == 2  # named before revoking, then what was revoked
+    revocation = next(e for e in w.notices.events if e["event"] == "grant.revoked")
+    assert revocation["grant_id"] == approved.id
+    assert w.notices.events[-1]["event"] == "codes.replaced"
+    assert w.notices.events[-1]["revoked_grants"] == [approved.id]

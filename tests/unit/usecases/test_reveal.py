@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
@@ -19,11 +20,12 @@ from custody.errors import (
     PreconditionFailed,
     StoreError,
 )
+from custody.repo.kv import WrapInfo
 from tests.fakes import REASON, World, an_account, codes
 
 REVEAL_CALLS = [  # a reveal's Vault calls besides the capability check, in order: bench_load's RAW_CALLS
     ("read", "grants/{g}"), ("read", "codes/pypi/acme"), ("write", "grants/{g}"), ("write", "codes/pypi/acme"),
-    ("write", "reveals/{g}"), ("wrapped_read", "reveals/{g}"), ("delete_all", "reveals/{g}"), ("write", "grants/{g}"),
+    ("stage", "reveals/{g}"), ("wrap_staged", "reveals/{g}"), ("unstage", "reveals/{g}"), ("write", "grants/{g}"),
 ]
 
 
@@ -45,7 +47,7 @@ def test_a_reveal_hands_the_requester_one_code_in_a_wrapping_token(w: World) -> 
     code = w.kv.unwrap(result.wrap.token)["code"]
     assert code in deposited and result.remaining == 7 and code not in repr(result)
     assert result.grant.status is GrantStatus.revealed and result.grant.code_fp == fingerprint(code)
-    assert w.kv.read(f"reveals/{g.id}") is None and w.kv.list_keys("reveals/") == []
+    assert w.kv.read(f"reveals/{g.id}") is None and not w.kv._cubbyhole  # staged in the cubbyhole, then gone
     codes_record = w.kv.read("codes/pypi/acme")
     assert codes_record is not None and codes_record.data["event"] == "code.consumed"
     assert consumed(w) == {g.id: 1}
@@ -89,9 +91,10 @@ def test_a_code_taken_between_our_read_and_our_write_is_not_ours(w: World) -> No
 def test_two_grants_never_get_one_code() -> None:
     """Ten reveals at once on eight codes: eight distinct codes, two clean 'exhausted' refusals, and those two
     grants back to approved."""
+    from custody.config import PolicySettings
     from tests.fakes import world
 
-    w = world()
+    w = world(PolicySettings(open_grants_per_account=10))
     deposited = an_account(w)
     grants = [w.uc.access.request(w.token["engineer"], "pypi/acme", REASON) for _ in range(10)]
     got: dict[str, str] = {}
@@ -126,7 +129,7 @@ def test_a_claim_that_loses_to_a_finished_reveal_of_the_same_grant_is_refused(w:
         w.uc.access.reveal(w.token["engineer"], g.id)  # the same person, say from a second terminal
 
     w.kv.after_once("read", "codes/pypi/acme", competing)
-    with pytest.raises(Conflict, match="changed while revealing; it may already be revealed"):
+    with pytest.raises(Conflict, match="was already revealed"):  # what happened, from the grant as it is now
         w.uc.access.reveal(w.token["engineer"], g.id)
     assert consumed(w) == {g.id: 1}
 
@@ -139,7 +142,7 @@ def test_a_claim_that_loses_to_a_denial_is_refused_and_takes_no_code(w: World) -
         w.uc.access.deny(w.token["security"], g.id, "not this one")
 
     w.kv.after_once("read", "codes/pypi/acme", competing)
-    with pytest.raises(Conflict, match="changed while revealing"):
+    with pytest.raises(PreconditionFailed, match="is denied; it cannot be revealed"):
         w.uc.access.reveal(w.token["engineer"], g.id)
     assert consumed(w) == {}
     assert w.uc.access.show(w.token["engineer"], g.id).status is GrantStatus.denied
@@ -183,7 +186,7 @@ def test_a_reveal_cut_off_at_any_write_resumes_with_the_same_code(w: World, fail
     code = w.kv.unwrap(result.wrap.token)["code"]
     assert reserved in ([], [code])  # a code taken before the cut is the one handed out
     assert consumed(w) == {g.id: 1} and result.remaining == 7
-    assert result.grant.code_fp == fingerprint(code) and w.kv.list_keys("reveals/") == []
+    assert result.grant.code_fp == fingerprint(code) and not w.kv._cubbyhole
     with pytest.raises(Conflict, match="already revealed"):
         w.uc.access.reveal(w.token["engineer"], g.id)
 
@@ -199,7 +202,7 @@ def test_an_interrupted_reveal_resumes_only_while_the_grant_lasts(w: World) -> N
     g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON, ttl="1h")
 
     def unreachable(op: str, path: str) -> None:
-        if op == "wrapped_read":
+        if op == "wrap_staged":
             raise StoreError("Vault is unreachable (test)")
 
     w.kv.before.append(unreachable)
@@ -209,7 +212,7 @@ def test_an_interrupted_reveal_resumes_only_while_the_grant_lasts(w: World) -> N
     with pytest.raises(PermissionDenied, match="only the requester"):
         w.uc.access.reveal(w.token["engineer2"], g.id)
     w.clock.advance(hours=1)
-    with pytest.raises(PreconditionFailed, match="expired before its reveal finished"):
+    with pytest.raises(PreconditionFailed, match="expired before its code reached you"):
         w.uc.access.reveal(w.token["engineer"], g.id)
     assert consumed(w) == {g.id: 1}  # its code stays reserved for it, never handed to anyone else
     assert not w.uc.access.show(w.token["engineer"], g.id).code_fp
@@ -235,8 +238,11 @@ def test_a_claim_whose_code_went_elsewhere_is_undone(w: World) -> None:
 
 
 def test_codes_replaced_after_the_request_are_not_the_ones_approved(w: World) -> None:
+    """Even a grant the replacement did not revoke (it was requested as the replacement ran) takes no new code."""
     an_account(w)
     g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+    w.uc.ctx.repo.grants.ensure_index(w.who("security"), w.clock())
+    w.kv.after_once("write", "codes/pypi/acme", lambda: w.kv.delete_all(f"index/account/pypi/acme/{g.id}"))
     w.uc.codes.deposit(w.token["security"], "pypi/acme", "\n".join(codes()), replace=True)
     before = len(w.kv.writes())
     with pytest.raises(CodesChanged, match="rotated or replaced after grant") as caught:
@@ -249,3 +255,121 @@ def test_the_security_team_hears_when_codes_run_low(w: World) -> None:
     g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
     w.uc.access.reveal(w.token["engineer"], g.id)
     assert w.notices.events[-1] == {"event": "rotation.due", "account": "pypi/acme", "remaining": 3}
+
+
+def test_fifty_reveals_of_one_grant_at_once_give_one_code_in_one_token() -> None:
+    """50 simultaneous reveals of one grant returned 10-14 answers, each with its own wrapping token."""
+    from tests.fakes import world
+
+    w = world()
+    deposited = an_account(w)
+    g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+    w.kv.before.append(lambda op, path: time.sleep(0.001) if op != "read" else None)  # widen every race window
+    start = threading.Barrier(50)
+    tokens: list[str] = []
+    refused: list[str] = []
+
+    def reveal() -> None:
+        start.wait()
+        try:
+            tokens.append(w.uc.access.reveal(w.token["engineer"], g.id).wrap.token)
+        except Conflict as exc:
+            refused.append(exc.message)
+
+    threads = [threading.Thread(target=reveal) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(tokens) == 1 and len(refused) == 49
+    assert all("in progress" in m or "already revealed" in m for m in refused)
+    assert w.kv.unwrap(tokens[0])["code"] in deposited and consumed(w) == {g.id: 1}
+
+
+def test_a_reveal_whose_answer_was_lost_is_handed_out_again_and_the_first_token_dies(w: World) -> None:
+    deposited = an_account(w)
+    g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+    lost = w.uc.access.reveal(w.token["engineer"], g.id).wrap  # the answer never reached the requester
+    with pytest.raises(Conflict, match="already revealed") as refused:
+        w.uc.access.reveal(w.token["engineer"], g.id)
+    assert f"custody access reveal --again {g.id}" in (refused.value.hint or "")
+    with pytest.raises(PermissionDenied, match="only the requester"):
+        w.uc.access.reveal(w.token["engineer2"], g.id, again=True)
+    again = w.uc.access.reveal(w.token["engineer"], g.id, again=True)
+    with pytest.raises(KeyError):
+        w.kv.unwrap(lost.token)  # revoked before the new one was handed out
+    code = w.kv.unwrap(again.wrap.token)["code"]
+    assert code in deposited and again.remaining == 7 and consumed(w) == {g.id: 1}
+    assert again.grant.attempt is not None and again.grant.attempt.number == 2
+    with pytest.raises(Conflict, match="no longer valid: it was unwrapped") as used:
+        w.uc.access.reveal(w.token["engineer"], g.id, again=True)  # that one was unwrapped: nothing goes out
+    assert "tell the security team" in (used.value.hint or "")
+
+
+def test_a_token_that_could_not_be_recorded_is_revoked_and_the_retry_need_not_wait(w: World) -> None:
+    an_account(w)
+    g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+    made: list[str] = []
+    real = w.kv.wrap_staged
+
+    def wrap_and_keep(path: str, ttl: timedelta) -> WrapInfo:
+        info = real(path, ttl)
+        made.append(info.token)
+        return info
+
+    def fail_once(op: str, path: str) -> None:
+        if op == "write" and path.startswith("grants/"):  # recording the token: Vault fails that one write
+            w.kv.before.remove(fail_once)
+            raise StoreError("Vault is unreachable (test)")
+
+    w.kv.wrap_staged = wrap_and_keep  # type: ignore[method-assign]
+    w.kv.after_once("unstage", f"reveals/{g.id}", lambda: w.kv.before.append(fail_once))
+    with pytest.raises(StoreError):
+        w.uc.access.reveal(w.token["engineer"], g.id)
+    with pytest.raises(KeyError):
+        w.kv.unwrap(made[0])  # it never left the service, and it is dead
+    result = w.uc.access.reveal(w.token["engineer"], g.id)  # at once: the failed attempt was abandoned...
+    assert w.kv.unwrap(result.wrap.token)["code"] and consumed(w) == {g.id: 1}  # ...but not by Vault
+
+
+def test_a_reveal_whose_process_died_is_taken_over_after_its_lease(w: World) -> None:
+    an_account(w)
+    g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+
+    def die(op: str, path: str) -> None:
+        if op == "stage":
+            raise SystemExit("the server was killed")  # nothing after this runs: no abandon either
+
+    w.kv.before.append(die)
+    with pytest.raises(SystemExit):
+        w.uc.access.reveal(w.token["engineer"], g.id)
+    w.kv.before.remove(die)
+    with pytest.raises(Conflict, match=r"a reveal of grant gr_\w+ is in progress"):
+        w.uc.access.reveal(w.token["engineer"], g.id)
+    w.clock.advance(seconds=61)
+    result = w.uc.access.reveal(w.token["engineer"], g.id)
+    assert result.grant.attempt is not None and result.grant.attempt.number == 2
+    assert w.kv.unwrap(result.wrap.token)["code"] and consumed(w) == {g.id: 1}
+
+
+def test_a_service_token_renewed_between_staging_and_wrapping_stages_again(w: World) -> None:
+    deposited = an_account(w)
+    g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+    w.kv.after_once("stage", f"reveals/{g.id}", w.kv.renew_token)
+    result = w.uc.access.reveal(w.token["engineer"], g.id)
+    assert w.kv.unwrap(result.wrap.token)["code"] in deposited
+    assert [c for c in w.kv.calls if c[0] == "stage"] == [("stage", f"reveals/{g.id}")] * 2
+
+
+def test_revealing_a_pending_grant_says_who_still_has_to_approve() -> None:
+    from tests.fakes import world
+
+    w = world()
+    an_account(w, tier="critical", approvals=3)
+    g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+    w.uc.access.approve(w.token["approver"], g.id)
+    with pytest.raises(PreconditionFailed, match="is pending; it cannot be revealed yet") as refused:
+        w.uc.access.reveal(w.token["engineer"], g.id)
+    assert refused.value.hint == (
+        "it needs 2 more approvals of 3 (approved so far by userpass-approver), each by an approver other than you "
+        f"(a requester cannot approve their own grant): ask one to run `custody access approve {g.id}`")
