@@ -22,7 +22,7 @@ import itertools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
@@ -44,6 +44,7 @@ DENSE = 0.75  # the share of custody lines above which a chunk's lines are walke
 SAMPLES, SAMPLE = 4, 8192  # the samples of a chunk that share is judged from: how many, how many bytes each
 SPLIT_MIN = 32 << 20  # plain files smaller than this are read by one worker
 PIECE = 8 << 20  # larger ones are cut into pieces of about this size
+INBOX_MAX = 8  # messages from the workers received but not yet folded in (each about one chunk's state)
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -444,9 +445,6 @@ def _auth_span(line: bytes | bytearray, ls: int, le: int) -> tuple[int, int]:
     return _NO_SPAN if end < 0 else (start, end + 1)
 
 
-_UNLOCKED = nullcontext()
-
-
 class _Reader:
     """One process's reading: its extractor, pre-filter and buffer, kept from unit to unit."""
 
@@ -460,9 +458,8 @@ class _Reader:
         unit: Unit,
         part: Partial,
         after_chunk: Callable[[], None] | None = None,
-        lock: AbstractContextManager[Any] = _UNLOCKED,
     ) -> None:
-        """Read one unit into ``part``, each chunk under ``lock``; ``after_chunk`` runs after every chunk."""
+        """Read one unit into ``part``; ``after_chunk`` runs after every chunk."""
         path = Path(unit.path)
         part.files.add(unit.path)
         try:
@@ -470,12 +467,12 @@ class _Reader:
                 import gzip
 
                 with gzip.open(path, "rb") as gzf:
-                    self._scan(_chunks(gzf, -1, self.buf), part, after_chunk, lock)  # type: ignore[arg-type]
+                    self._scan(_chunks(gzf, -1, self.buf), part, after_chunk)  # type: ignore[arg-type]
             else:
                 with path.open("rb", buffering=0) as f:
                     f.seek(unit.start)
                     limit = -1 if unit.end < 0 else unit.end - unit.start
-                    self._scan(_chunks(f, limit, self.buf), part, after_chunk, lock)
+                    self._scan(_chunks(f, limit, self.buf), part, after_chunk)
         except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
             raise AuditReadError(path, str(e)) from e
 
@@ -484,12 +481,10 @@ class _Reader:
         chunks: Iterator[tuple[bytearray, int]],
         part: Partial,
         after: Callable[[], None] | None,
-        lock: AbstractContextManager[Any],
     ) -> None:
         for buf, n in chunks:
             self.buf = buf  # grown, if a line was longer than it
-            with lock:
-                scan_chunk(buf, n, self.rules, self.ex, part)
+            scan_chunk(buf, n, self.rules, self.ex, part)
             if after is not None:
                 after()
 
@@ -533,35 +528,80 @@ def _worker(units: list[Unit], counter: Synchronized[int], mount: str, service_r
         conn.close()
 
 
-def _absorb(total: Partial, msg: tuple[Any, ...]) -> bool:
-    """Fold one message from a worker into ``total``; True when that worker has finished."""
+def _absorb(total: Partial, msg: tuple[Any, ...]) -> None:
+    """Fold one message from a worker into ``total``."""
     kind = msg[0]
     if kind == "state" or kind == "done":
         total.merge(msg[1])
     elif kind == "error":
         raise AuditReadError(Path(msg[1]), msg[2])
-    return bool(kind == "exit")
 
 
-def _receive(conns: list[Connection], total: Partial, lock: threading.Lock, failure: list[BaseException]) -> None:
-    """Fold what the workers send into ``total`` until each has said it is done; an error goes to ``failure``."""
-    import multiprocessing.connection
+class _Inbox:
+    """What the workers send: received by a thread of this process as soon as it is sent (so that a worker never
+    waits on a full pipe), folded into the one ``Partial`` by the reading thread between two of its own chunks
+    (so that neither thread waits for the other to finish a chunk). At most ``INBOX_MAX`` messages wait to be folded:
+    past that the receiving thread waits, and the workers with it, which keeps memory bounded."""
 
-    pending = list(conns)
-    try:
-        while pending:
-            for ready in multiprocessing.connection.wait(pending):
-                conn = cast("Connection", ready)
-                try:
-                    msg = conn.recv()
-                except EOFError:  # the worker died before it said it was done
-                    msg = ("error", "?", "a reading process ended before it had sent all it read")
-                with lock:
-                    finished = _absorb(total, msg)
-                if finished:
-                    pending.remove(conn)
-    except BaseException as e:  # handed to the main thread, raised there
-        failure.append(e)
+    def __init__(self, conns: list[Connection]) -> None:
+        self._cond = threading.Condition()
+        self._msgs: list[tuple[Any, ...]] = []
+        self._bound = INBOX_MAX
+        self._done = False
+        self._failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._receive, args=(conns,), name="auditlog-receiver", daemon=True)
+        self._thread.start()
+
+    def _receive(self, conns: list[Connection]) -> None:
+        import multiprocessing.connection
+
+        pending = list(conns)
+        try:
+            while pending:
+                for ready in multiprocessing.connection.wait(pending):
+                    conn = cast("Connection", ready)
+                    try:
+                        msg = conn.recv()
+                    except EOFError:  # the worker died before it said it was done
+                        msg = ("error", "?", "a reading process ended before it had sent all it read")
+                    if msg[0] == "exit":
+                        pending.remove(conn)
+                        continue
+                    with self._cond:
+                        while len(self._msgs) >= self._bound:
+                            self._cond.wait()
+                        self._msgs.append(msg)
+                        self._cond.notify_all()
+        except BaseException as e:  # handed to the reading thread, raised there
+            self._failure.append(e)
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()
+
+    def _take(self, wait: bool) -> tuple[list[tuple[Any, ...]], bool]:
+        with self._cond:
+            while wait and not self._msgs and not self._done:
+                self._cond.wait()
+            msgs, self._msgs = self._msgs, []
+            self._cond.notify_all()
+            return msgs, self._done
+
+    def fold(self, total: Partial) -> None:
+        """Fold what has arrived into ``total``, without waiting for more."""
+        for msg in self._take(wait=False)[0]:
+            _absorb(total, msg)
+
+    def finish(self, total: Partial) -> None:
+        """Fold everything into ``total`` until every worker has said it is done."""
+        done = False
+        while not done:
+            msgs, done = self._take(wait=True)
+            for msg in msgs:
+                _absorb(total, msg)
+        self._thread.join()
+        if self._failure:
+            raise self._failure[0]
 
 
 def read_lines(
@@ -626,8 +666,7 @@ def _read_parallel(
     """Read ``units`` with ``procs`` processes (this one and ``procs - 1`` forked workers) into ``total``.
 
     Each process claims the next unit from a shared counter when it is free. This one reads straight into
-    ``total``, a chunk at a time under ``lock``, while a thread of it receives what the workers stream, as they
-    send it (so that they never wait on the pipe), and folds it in under the same lock.
+    ``total`` and, between two of its chunks, folds in what the workers streamed (``_Inbox``).
     """
     import multiprocessing
 
@@ -642,23 +681,16 @@ def _read_parallel(
         sender.close()
         conns.append(receiver)
         children.append(child)
-    lock = threading.Lock()
-    failure: list[BaseException] = []
-    receiver_thread = threading.Thread(
-        target=_receive, args=(conns, total, lock, failure), name="auditlog-receiver", daemon=True
-    )
-    receiver_thread.start()
+    inbox = _Inbox(conns)
     try:
         if meanwhile is not None:
             meanwhile()
         reader = _Reader(mount, service_role)
         while (i := _claim(counter)) < len(units):
-            reader.read(units[i], total, lock=lock)
-        receiver_thread.join()
+            reader.read(units[i], total, lambda: inbox.fold(total))
+        inbox.finish(total)
     finally:
         for child in children:
             if child.is_alive():
                 child.terminate()
             child.join()
-    if failure:
-        raise failure[0]

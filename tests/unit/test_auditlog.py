@@ -233,6 +233,7 @@ def test_cluster_nodes_are_deduplicated(tmp_path: Path, summary: Summary) -> Non
 def test_parallel_ranges_equal_sequential(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(reader_mod, "SPLIT_MIN", 1024)
     monkeypatch.setattr(reader_mod, "CHUNK", 4096)  # many chunks, lines cut at chunk ends
+    monkeypatch.setattr(reader_mod, "INBOX_MAX", 1)  # the worker waits for each of its messages to be folded in
     seq = summarize([SCENARIO], late_after=LATE, workers=1)
     par = summarize([SCENARIO], late_after=LATE, workers=2)
     assert len(reader_mod.plan([SCENARIO], 2)) == 2
