@@ -49,7 +49,9 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 RECORDER = ROOT / "tests" / "fixtures" / "audit" / "record.py"
 FIXTURE = ROOT / "tests" / "fixtures" / "audit" / "scenario.log"
-MARKERS = (b"custody-kv/", b"sys/mounts/custody-kv", b"sys/wrapping/unwrap")
+# what makes a seed line custody traffic: the mount, its configuration, unwraps, and the service's staging of a
+# code in its cubbyhole (where the service stages reveals now; the seed recorder stages them in the mount)
+MARKERS = (b"custody-kv/", b"sys/mounts/custody-kv", b"sys/wrapping/unwrap", b'"path":"cubbyhole/reveals/')
 JQ_FILTER = 'select(.type=="response") | [.request.path, .auth.display_name]'
 MEMORY_MB = 200
 RATIO = {"mixed": 15.0, "custody": 5.0}
@@ -76,7 +78,7 @@ def _template(lines: list[bytes]) -> tuple[list[str], list[str]]:
         wrap = ((e.get("response") or {}).get("wrap_info") or {}).get("token")
         if wrap:
             variable.add(wrap)
-        m = re.search(r"/(grants|reveals)/(g-[0-9a-z-]+)", req.get("path") or "")
+        m = re.search(r"/(grants|reveals)/(g-[0-9a-z-]+|gr_[a-z2-7]{16})", req.get("path") or "")
         if m:
             variable.add(m.group(2))
     text = b"".join(lines).decode()
@@ -99,6 +101,8 @@ def _renew(value: str, copy: int) -> str:
     tag = f"{copy:08x}"
     if value.startswith("g-"):
         return f"{value}-{tag}"
+    if value.startswith("gr_"):  # the service's grant ids: gr_ and 16 base32 letters
+        return value[:-7] + "".join("abcdefghijklmnop"[int(c, 16)] for c in tag[1:])
     return value[:-8] + tag  # request ids (UUIDs) and HMACs: replace the last 8 hex digits
 
 
