@@ -2,7 +2,8 @@
 hostile log.
 
     python -m benchmarks.bench_audit [--size-mb 400] [--hostile-mb 4096] [--dir /tmp/custody-bench] [--seed LOG]
-                                     [--keep] [--only mixed|custody|hostile]
+                                     [--keep] [--only mixed|custody|hostile] [--runs 3]
+                                     [--save-json DIR] [--compare DIR]
 
 1. Records a seed log from a throw-away OpenBao dev server (tests/fixtures/audit/record.py: custody traffic plus
    non-custody KV reads/writes and token lookups), or takes ``--seed``.
@@ -10,38 +11,47 @@ hostile log.
    ``mixed.log`` with about 2% custody lines, and ``custody.log`` with custody lines only.
 3. Over each file runs the whole command as a user would (``custody audit summary --log F --format json``, process
    start included; PSS of it and its worker sampled every 20 ms) and ``jq -c 'select(.type=="response") |
-   [.request.path, .auth.display_name]'``, and prints the ratio to jq and the peak memory, each with its target
-   and whether it holds: >= 15x jq on the mixed log, >= 5x on the custody log, <= 200 MB.
+   [.request.path, .auth.display_name]'``, ``--runs`` times in turn, and prints each run's wall-clock and CPU
+   times with the load average of the machine, then the median ratios to jq and the peak memory, each with its
+   target and whether it holds: >= 15x jq on the mixed log, >= 5x on the custody log, <= 200 MB.
 4. Writes ``hostile.log`` of ``--hostile-mb``: what any Vault user can produce, millions of refused direct reads
    and lists of the custody mount, each by a principal of its own on an account path of its own, and unwraps of
    wrapping tokens that do not exist, around one copy of the seed. The summary must stay within 200 MB (its
    anomalies past the listing bound are counted, with first and last time and top offenders).
 
 The generated files go to ``--dir`` (default under /tmp), never into the repository, one at a time; they are
-deleted unless ``--keep``. Targets are checked here, as ratios measured side by side, never in timed tests.
+deleted unless ``--keep`` (then the next run with the same ``--dir`` reuses the seed and the logs made from it).
+``--save-json DIR`` keeps each summary as ``DIR/<log>.json``; ``--compare DIR`` checks that each summary is the
+same as the one saved there (the same seed gives the same logs: pass ``--seed``), so that a change to the reader
+can be shown to change no figure. Targets are checked here, as ratios measured side by side, never in timed tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDER = ROOT / "tests" / "fixtures" / "audit" / "record.py"
 FIXTURE = ROOT / "tests" / "fixtures" / "audit" / "scenario.log"
-MARKERS = (b"custody-kv/", b"sys/mounts/custody-kv", b"sys/wrapping/unwrap")
+# what makes a seed line custody traffic: the mount, its configuration, unwraps, and the service's staging of a
+# code in its cubbyhole (where the service stages reveals now; the seed recorder stages them in the mount)
+MARKERS = (b"custody-kv/", b"sys/mounts/custody-kv", b"sys/wrapping/unwrap", b'"path":"cubbyhole/reveals/')
 JQ_FILTER = 'select(.type=="response") | [.request.path, .auth.display_name]'
 MEMORY_MB = 200
 RATIO = {"mixed": 15.0, "custody": 5.0}
@@ -68,7 +78,7 @@ def _template(lines: list[bytes]) -> tuple[list[str], list[str]]:
         wrap = ((e.get("response") or {}).get("wrap_info") or {}).get("token")
         if wrap:
             variable.add(wrap)
-        m = re.search(r"/(grants|reveals)/(g-[0-9a-z-]+)", req.get("path") or "")
+        m = re.search(r"/(grants|reveals)/(g-[0-9a-z-]+|gr_[a-z2-7]{16})", req.get("path") or "")
         if m:
             variable.add(m.group(2))
     text = b"".join(lines).decode()
@@ -91,6 +101,8 @@ def _renew(value: str, copy: int) -> str:
     tag = f"{copy:08x}"
     if value.startswith("g-"):
         return f"{value}-{tag}"
+    if value.startswith("gr_"):  # the service's grant ids: gr_ and 16 base32 letters
+        return value[:-7] + "".join("abcdefghijklmnop"[int(c, 16)] for c in tag[1:])
     return value[:-8] + tag  # request ids (UUIDs) and HMACs: replace the last 8 hex digits
 
 
@@ -190,7 +202,7 @@ def generate_hostile(seed: Path, out: Path, size_mb: int) -> dict[str, float]:
     with out.open("wb") as f:
         f.write(b"".join(seed_lines))
         while written < target:
-            block = []
+            block: list[str] = []
             for _ in range(1000):
                 for group in groups:
                     n = f"{attempts:010x}"
@@ -213,8 +225,21 @@ def _custody_command() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "custody"]
 
 
-def run_summary(log: Path, out: Path) -> dict[str, float]:
-    """Run the whole ``custody audit summary`` command; sample the PSS of it and its workers every 20 ms."""
+def warm_up(seed: Path, work: Path) -> None:
+    """Run the command once on a small log with Python's bytecode cache written, as an installed custody has it
+    (an environment with PYTHONDONTWRITEBYTECODE would otherwise compile every module on every run)."""
+    small = work / "warm-up.log"
+    small.write_bytes(b"".join(seed.read_bytes().splitlines(keepends=True)[:200]))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    cmd = [*_custody_command(), "audit", "summary", "--log", str(small), "--format", "json"]
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
+    small.unlink()
+
+
+def run_summary(log: Path, out: Path) -> tuple[dict[str, float], dict[str, Any]]:
+    """Run the whole ``custody audit summary`` command; sample the PSS of it and its workers every 20 ms.
+
+    Returns the figures and the summary it wrote."""
     cmd = [*_custody_command(), "audit", "summary", "--log", str(log), "--format", "json", "--output", str(out)]
     cpu0, t0 = _children_cpu(), time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -228,9 +253,10 @@ def run_summary(log: Path, out: Path) -> dict[str, float]:
         raise RuntimeError(f"summary failed with exit code {proc.returncode}: {err.strip()[-400:]}")
     data = json.loads(out.read_text())
     out.unlink()
-    return {"wall": wall, "cpu": cpu, "pss_kb": peak, "reveals": data["totals"]["reveals"],
-            "anomalies": data["totals"]["anomalies"], "listed": len(data["anomalies"]),
-            "lines": data["input"]["lines_total"], "custody_lines": data["input"]["lines_custody"]}
+    figures = {"wall": wall, "cpu": cpu, "pss_kb": peak, "reveals": data["totals"]["reveals"],
+               "anomalies": data["totals"]["anomalies"], "listed": len(data["anomalies"]),
+               "lines": data["input"]["lines_total"], "custody_lines": data["input"]["lines_custody"]}
+    return figures, data
 
 
 def _children_cpu() -> float:
@@ -249,25 +275,68 @@ def _verdict(ok: bool) -> str:
     return "holds" if ok else "MISSED"
 
 
-def report(name: str, log: Path, target_ratio: float | None, work: Path) -> bool:
-    """Measure one log and print its figures against the targets; whether they hold."""
+def _load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def _same_as_saved(name: str, data: dict[str, Any], compare: Path) -> bool:
+    """Whether ``data`` is the summary saved as ``compare/<name>.json`` (the files read aside); prints the result."""
+    ref = compare / f"{name}.json"
+    if not ref.exists():
+        print(f"  compare      no {ref} to compare with: MISSED")
+        return False
+    want = json.loads(ref.read_text())
+    for d in (want, data):
+        d["input"].pop("files", None)
+    if want == data:
+        print(f"  compare      the summary is the same as {ref}")
+        return True
+    keys = sorted(k for k in want.keys() | data.keys() if want.get(k) != data.get(k))
+    print(f"  compare      the summary DIFFERS from {ref} in {', '.join(keys)}")
+    return False
+
+
+def report(name: str, log: Path, target_ratio: float | None, work: Path, opts: argparse.Namespace) -> bool:
+    """Measure one log ``opts.runs`` times (with jq in turn when there is a ratio target) and print its figures
+    against the targets; whether they hold."""
     size_mb = log.stat().st_size / 1e6
-    s = run_summary(log, work / "summary.json")
-    peak_mb = s["pss_kb"] / 1024
+    runs, jqs = [], []
+    data: dict[str, Any] = {}
+    for i in range(opts.runs if target_ratio is not None else 1):
+        s, data = run_summary(log, work / "summary.json")
+        runs.append(s)
+        if i == 0:
+            print(f"\n== {name}: {log} ({size_mb:.0f} MB, {s['lines']:.0f} lines, {s['custody_lines']:.0f} custody; "
+                  f"{s['reveals']:.0f} reveals, {s['anomalies']:.0f} anomalies, {s['listed']:.0f} listed one by one)")
+        line = f"  run {i + 1}        summary {s['wall']:6.2f} s (CPU {s['cpu']:5.2f} s)"
+        if target_ratio is not None:
+            jq_s, jq_cpu = run_jq(log)
+            jqs.append((jq_s, jq_cpu))
+            line += (f"   jq {jq_s:6.2f} s (CPU {jq_cpu:5.2f} s)   {jq_s / s['wall']:5.1f}x "
+                     f"({jq_cpu / s['cpu']:4.1f}x CPU)")
+        print(f"{line}   {_load()}")
+    wall = statistics.median(r["wall"] for r in runs)
+    cpu = statistics.median(r["cpu"] for r in runs)
+    peak_mb = max(r["pss_kb"] for r in runs) / 1024
     mem_ok = peak_mb <= MEMORY_MB
-    print(f"\n== {name}: {log} ({size_mb:.0f} MB, {s['lines']:.0f} lines, {s['custody_lines']:.0f} custody)")
-    print(f"  summary      {s['wall']:7.2f} s  {size_mb / s['wall']:8.1f} MB/s  whole command, CPU {s['cpu']:.2f} s; "
-          f"{s['reveals']:.0f} reveals, {s['anomalies']:.0f} anomalies ({s['listed']:.0f} listed one by one)")
+    print(f"  summary      {wall:7.2f} s  {size_mb / wall:8.1f} MB/s  whole command, CPU {cpu:.2f} s (medians)")
     ok = mem_ok
     if target_ratio is not None:
-        jq_s, jq_cpu = run_jq(log)
-        ratio = jq_s / s["wall"]
-        print(f"  jq           {jq_s:7.2f} s  {size_mb / jq_s:8.1f} MB/s  (CPU {jq_cpu:.2f} s)")
+        ratio = statistics.median(j / r["wall"] for (j, _), r in zip(jqs, runs, strict=True))
+        cpu_ratio = statistics.median(c / r["cpu"] for (_, c), r in zip(jqs, runs, strict=True))
+        jq_s = statistics.median(j for j, _ in jqs)
+        print(f"  jq           {jq_s:7.2f} s  {size_mb / jq_s:8.1f} MB/s  (median)")
         print(f"  ratio to jq  {ratio:7.1f}x   target >= {target_ratio:.0f}x: {_verdict(ratio >= target_ratio)}  "
-              f"(CPU time ratio {jq_cpu / s['cpu']:.1f}x: the one to read when other work shares the machine)")
+              f"(median of {len(runs)}; CPU time ratio {cpu_ratio:.1f}x: the one to read when other work shares the "
+              "machine)")
         ok = ok and ratio >= target_ratio
     print(f"  peak memory  {peak_mb:7.1f} MB  target <= {MEMORY_MB} MB: {_verdict(mem_ok)}  (PSS of the command and "
           "its worker, sampled every 20 ms)")
+    if opts.save_json is not None:
+        opts.save_json.mkdir(parents=True, exist_ok=True)
+        (opts.save_json / f"{name}.json").write_text(json.dumps(data, sort_keys=True))
+    if opts.compare is not None:
+        ok = _same_as_saved(name, data, opts.compare) and ok
     return ok
 
 
@@ -280,44 +349,64 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=18313, help="port of the throw-away OpenBao for the seed")
     p.add_argument("--keep", action="store_true", help="keep the generated logs")
     p.add_argument("--only", choices=("mixed", "custody", "hostile"), default=None, help="measure one log only")
+    p.add_argument("--runs", type=int, default=3, help="runs of the summary and jq, in turn, per log (default 3)")
+    p.add_argument("--save-json", type=Path, default=None, help="keep each summary as DIR/<log>.json")
+    p.add_argument("--compare", type=Path, default=None, help="check each summary is the one saved in DIR")
     a = p.parse_args(argv)
     if shutil.which("jq") is None:
         print("jq is not installed: apt-get install jq", file=sys.stderr)
         return 2
     work = a.dir or Path(tempfile.mkdtemp(prefix="custody-bench-", dir="/tmp"))
     work.mkdir(parents=True, exist_ok=True)
+    recorded = False
     try:
         seed = a.seed
+        if seed is None and a.keep and (work / "seed.log").exists():
+            seed = work / "seed.log"  # recorded by an earlier run kept in this directory
         if seed is None:
             try:
                 seed = record_seed(work / "seed.log", a.port)
+                recorded = True
             except (OSError, RuntimeError) as e:
                 print(f"cannot record a seed log ({e}); using {FIXTURE}", file=sys.stderr)
                 seed = FIXTURE
         print(f"seed: {seed} ({seed.stat().st_size / 1e6:.1f} MB)")
+        warm_up(seed, work)
         ok = True
         for name, share in (("mixed", 0.02), ("custody", None), ("hostile", None)):
             if a.only not in (None, name):
                 continue
             log = work / f"{name}.log"  # one log at a time, so that /tmp holds a single generated file
+            size = a.hostile_mb if name == "hostile" else a.size_mb
+            stamp = work / f"{name}.log.made-of"  # what a kept log was made of: the same seed makes the same log
+            made_of = f"{hashlib.sha256(seed.read_bytes()).hexdigest()} {size}"
             t0 = time.perf_counter()
-            if name == "hostile":
+            if a.keep and log.exists() and stamp.exists() and stamp.read_text() == made_of:
+                print(f"\nreusing {log} ({log.stat().st_size / 1e6:.0f} MB, kept by an earlier run from this seed)")
+            elif name == "hostile":
                 g = generate_hostile(seed, log, a.hostile_mb)
                 print(f"\ngenerated {g['bytes'] / 1e6:.0f} MB ({g['attempts']:.0f} hostile calls, each by a "
                       f"principal of its own) in {time.perf_counter() - t0:.1f} s")
-                ok = report("hostile: refused reads by distinct principals", log, None, work) and ok
             else:
                 g = generate(seed, log, a.size_mb, share)
                 print(f"\ngenerated {g['bytes'] / 1e6:.0f} MB ({g['custody_share']:.1%} custody lines) in "
                       f"{time.perf_counter() - t0:.1f} s")
-                label = "mixed, ~2% custody" if share else "custody traffic only"
-                ok = report(label, log, RATIO[name], work) and ok
+            stamp.write_text(made_of)
+            if name == "hostile":
+                ok = report(name, log, None, work, a) and ok
+            else:
+                ok = report(name, log, RATIO[name], work, a) and ok
             if not a.keep:
                 log.unlink()
+                stamp.unlink()
         return 0 if ok else 1
     finally:
         if not a.keep:
-            shutil.rmtree(work, ignore_errors=True)
+            if a.dir is None:
+                shutil.rmtree(work, ignore_errors=True)
+            elif recorded:  # a directory given: only what this run wrote there (the logs are gone already)
+                (work / "seed.log").unlink(missing_ok=True)
+                (work / "seed.meta.json").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,15 @@
 summary = summarize([Path("audit.log"), Path("audit.log.1.gz")], since="2025-01-01", until=None)
 print(render(summary, "markdown"))
 
-Reading is streaming and parallel (``reader``); ``extract`` turns entries into the facts of ``facts``, which
-``partial`` reduces as they are read (``spill`` keeps the ones listed one by one, on disk past a bound);
+Reading is streaming and parallel (``reader``); ``entry`` decodes the fields the summary reads (msgspec Structs),
+``extract`` turns entries into the facts of ``facts``, which ``partial`` reduces as they are read (``spill`` keeps
+the ones listed one by one, on disk past a bound);
 ``correlate`` joins them into figures and anomalies in named stages over a ``context`` (pure), with
 ``anomalies`` and ``reveals`` judging each call and hand-out; ``render`` prints JSON, Markdown, CSV or HTML.
 Every time is handled by ``timeparse``. The JSON schema is ``model.Summary``, versioned by ``SCHEMA_VERSION``.
+
+Importing this package does not import the correlation stages: ``summarize`` imports them while the worker
+processes read.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from custody.auditlog.correlate import DEFAULT_LATE_AFTER, correlate
+from custody.auditlog.facts import DEFAULT_LATE_AFTER
 from custody.auditlog.model import SCHEMA_VERSION, AnomalyKind, Summary
 from custody.auditlog.partial import Partial
 from custody.auditlog.reader import AuditReadError, paused_gc, read_lines, read_paths
@@ -44,6 +48,11 @@ __all__ = [
 TimeArg = str | datetime | None
 
 
+def _load_correlation() -> None:
+    """Import the correlation stages (a third of the package's import time): run while the workers read."""
+    import custody.auditlog.correlate  # noqa: F401
+
+
 def summarize_partial(
     part: Partial,
     since: TimeArg = None,
@@ -53,6 +62,8 @@ def summarize_partial(
     late_after: timedelta = DEFAULT_LATE_AFTER,
 ) -> Summary:
     """Summarise facts already read (e.g. partials of several sources merged with ``Partial.merge``)."""
+    from custody.auditlog.correlate import correlate
+
     return correlate(
         part,
         mount=mount,
@@ -82,7 +93,9 @@ def summarize(
     """
     s, u = parse_time(since), parse_time(until)  # fail on a bad argument before reading gigabytes
     with paused_gc():
-        part = read_paths(paths, mount=mount, service_role=service_role, workers=workers)
+        part = read_paths(paths, mount=mount, service_role=service_role, workers=workers, meanwhile=_load_correlation)
+        from custody.auditlog.correlate import correlate
+
         return correlate(
             part, mount=mount, service_role=service_role, since=s, until=u, late_after=late_after, consume=True
         )

@@ -9,14 +9,15 @@ used: same results, slower.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from collections.abc import Callable
 
 Find = Callable[[bytes, int, int], int]
 
 _memmem: Callable[..., int | None] | None
 try:
-    _libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    # The C library is already loaded in the interpreter: its symbols are there without looking it up on disk
+    # (``ctypes.util.find_library`` runs ``ldconfig``, which costs more than reading a small log).
+    _libc = ctypes.CDLL(None)
     _memmem = _libc.memmem
     _memmem.restype = ctypes.c_void_p
     _memmem.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]

@@ -26,6 +26,7 @@ from custody.auditlog.anomalies import classify_touch
 from custody.auditlog.context import Context, principal
 from custody.auditlog.extract import norm_path
 from custody.auditlog.facts import (
+    DEFAULT_LATE_AFTER,
     DEPOSIT,
     KEY_BITS,
     MOUNT,
@@ -51,8 +52,6 @@ from custody.auditlog.partial import Partial
 from custody.auditlog.reveals import anomaly, reveal_stage
 from custody.auditlog.spill import FactStore
 from custody.domain.events import Event
-
-DEFAULT_LATE_AFTER = timedelta(minutes=2)
 
 
 def correlate(

@@ -1,10 +1,24 @@
-"""From one parsed audit entry to at most one fact (``facts``), for a given mount and service AppRole role."""
+"""From one decoded audit entry (``entry.Entry``) to at most one fact (``facts``), for a given mount and service
+AppRole role."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+import msgspec
+
+from custody.auditlog.entry import (
+    Approved,
+    Auth,
+    Denied,
+    Entry,
+    Record,
+    Request,
+    Reviewed,
+    decode,
+    request_data,
+)
 from custody.auditlog.facts import (
     ADMIN,
     CUBBYHOLE,
@@ -17,8 +31,8 @@ from custody.auditlog.facts import (
     RESPONSE,
     REWRAP,
     UNWRAP,
-    Decision,
     Fact,
+    GrantInfo,
     GrantState,
     Handout,
     Touch,
@@ -26,11 +40,18 @@ from custody.auditlog.facts import (
     Who,
     Write,
 )
-from custody.auditlog.timeparse import norm_time
+from custody.auditlog.facts import Decision as DecisionTuple
 
 CACHE_MAX = 20_000  # distinct strings an Extractor shares before it starts afresh
+AUTHS_MAX = 256  # distinct auth objects (tokens) it keeps decoded
 STAGED = "cubbyhole/reveals/"  # where the service stages a code to wrap it (its own token's cubbyhole)
 _SLASHES = re.compile("/{2,}")
+NO_AUTH = Auth()
+NO_RECORD = Record()
+NOBODY = Who("", "")
+# NamedTuple(...) runs a Python-level __new__; the facts made for every custody line are built as the same
+# tuples with tuple.__new__ (positional, in field order), at a third of the cost.
+_new = tuple.__new__
 
 
 def norm_path(path: str) -> str:
@@ -46,22 +67,13 @@ def norm_path(path: str) -> str:
     return path
 
 
-def _s(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _int(value: object, default: int = -1) -> int:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int):
+def _int(value: int | str, default: int) -> int:
+    """An integer field: digits in a string are read as the number (``entry.Int``); anything else the default."""
+    if type(value) is int:
         return value
-    if isinstance(value, str) and value.isdigit():
+    if value.isdigit():  # type: ignore[union-attr]
         return int(value)
     return default
-
-
-def _d(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def request_fields(data: dict[str, Any]) -> tuple[str, ...]:
@@ -90,7 +102,7 @@ def request_fields(data: dict[str, Any]) -> tuple[str, ...]:
 
 
 class Extractor:
-    """Turns one parsed audit entry into at most one fact, for a given mount and service AppRole role."""
+    """Turns one decoded audit entry into at most one fact, for a given mount and service AppRole role."""
 
     def __init__(self, mount: str = "custody-kv", service_role: str = "custody-service") -> None:
         self.mount = norm_path(mount)
@@ -107,8 +119,10 @@ class Extractor:
         # The caches start afresh past CACHE_MAX entries, so they stay small whatever the log.
         self._strs: dict[str, str] = {}
         self._whos: dict[tuple[str, str], Who] = {}
-        self._apps: dict[Decision, Decision] = {}
+        self._apps: dict[DecisionTuple, DecisionTuple] = {}
         self._pols: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._auths: dict[bytes, Auth] = {}
+        self._last_raw, self._last_auth, self._last_service = msgspec.Raw(), NO_AUTH, False
 
     def forget(self) -> None:
         """Drop the shared copies (a long log has ever more distinct grant ids, tokens and times)."""
@@ -117,227 +131,243 @@ class Extractor:
         self._apps.clear()
         self._pols.clear()
 
-    def _i(self, value: object) -> str:
-        return self._strs.setdefault(value, value) if type(value) is str else ""
-
-    def _w(self, entity: object, name: object) -> Who:
-        key = (self._i(entity), self._i(name))
+    def _w(self, entity: str, name: str) -> Who:
+        key = (entity, name)
         who = self._whos.get(key)
         if who is None:
-            who = self._whos[key] = Who(*key)
+            i = self._strs.setdefault
+            who = self._whos[key] = _new(Who, (i(entity, entity), i(name, name)))
         return who
 
-    def _decision(self, d: object, who: str) -> Decision:
-        if not isinstance(d, dict):
-            return NO_DECISION
-        i = self._i
-        t = (i(d.get(who)), i(d.get(f"{who}_entity")), i(d.get("at")), i(d.get("comment")))
-        return self._apps.setdefault(t, t)
+    def _decision(self, by: str, entity: str, at: str, comment: str) -> DecisionTuple:
+        t = (by, entity, at, comment)
+        got = self._apps.get(t)
+        if got is None:
+            i = self._strs.setdefault
+            got = self._apps[t] = (i(by, by), i(entity, entity), i(at, at), i(comment, comment))
+        return got
 
-    def _grant(self, data: dict[str, Any], grant_id: str) -> GrantState:
-        i = self._i
-        approvals: list[Decision] = []
-        raw = data.get("approvals")
-        if isinstance(raw, list):
-            approvals = [self._decision(a, "approver") for a in raw if isinstance(a, dict)]
-        emergency = data.get("emergency")
-        return GrantState(
-            grant_id=i(data.get("grant_id")) or i(grant_id),
-            account=i(data.get("account")),
-            requester=self._w(data.get("requester_entity"), data.get("requester")),
-            reason=i(data.get("reason")),
-            ticket=i(data.get("ticket")),
-            status=i(data.get("status")),
-            approvals=tuple(approvals),
-            emergency=emergency is True or emergency == "true",
-            reviewed_by=i(data.get("reviewed_by")),
-            denial=self._decision(data.get("denial"), "denied_by"),
-            review=self._decision(data.get("review"), "reviewed_by"),
-            drill=i(data.get("drill")),
-        )
+    def _approvals(self, approvals: tuple[Approved, ...]) -> tuple[DecisionTuple, ...]:
+        if not approvals:
+            return ()
+        d = self._decision
+        return tuple([d(a.approver, a.approver_entity, a.at, a.comment) for a in approvals])
 
-    def is_service(self, auth: dict[str, Any]) -> bool:
-        meta = auth.get("metadata")
-        return (
-            auth.get("display_name") == "approle"
-            and isinstance(meta, dict)
-            and meta.get("role_name") == self.service_role
-        )
+    def _denial(self, d: Denied | None) -> DecisionTuple:
+        return NO_DECISION if d is None else self._decision(d.denied_by, d.denied_by_entity, d.at, d.comment)
 
-    def fact(self, e: dict[str, Any], time: str | None = None) -> Fact | None:
-        """The fact an entry holds, if any; ``time`` is the entry's normalised time when already known."""
-        req = e.get("request")
-        if not isinstance(req, dict):
+    def _review(self, d: Reviewed | None) -> DecisionTuple:
+        return NO_DECISION if d is None else self._decision(d.reviewed_by, d.reviewed_by_entity, d.at, d.comment)
+
+    def auth_of(self, raw: Any) -> Auth:
+        """The ``auth`` object of an entry, from its bytes: decoded once per distinct token (the service's token
+        writes the same bytes in every entry it makes)."""
+        if raw == self._last_raw:
+            return self._last_auth
+        if not raw:
+            return NO_AUTH
+        key = bytes(raw)
+        auth = self._auths.get(key)
+        if auth is None:
+            auth = decode(key, Auth) or NO_AUTH
+            if len(self._auths) >= AUTHS_MAX:
+                self._auths.clear()
+            self._auths[key] = auth
+        self._last_raw, self._last_auth, self._last_service = msgspec.Raw(key), auth, self.is_service(auth)
+        return auth
+
+    def is_service(self, auth: Auth) -> bool:
+        meta = auth.metadata
+        return auth.display_name == "approle" and meta is not None and meta.role_name == self.service_role
+
+    def fact(self, e: Entry, req: Request, time: str, line: Any) -> Fact | None:
+        """The fact an entry holds, if any: ``req`` is its request, ``time`` its normalised time, ``line`` the line
+        it was decoded from (a buffer)."""
+        rid = req.id
+        if not rid:
             return None
-        raw_path = req.get("path")
-        rid = req.get("id")
-        if not isinstance(raw_path, str) or not isinstance(rid, str) or not rid:
-            return None
+        raw_path = req.path
         path = norm_path(raw_path)  # for every comparison; the anomaly shows the path as logged
-        rank = RESPONSE if e.get("type") == "response" else REQUEST
-        if time is None:
-            time = norm_time(e.get("time"))
-        auth = _d(e.get("auth"))
-        error = _s(e.get("error"))
+        rank = RESPONSE if e.type == "response" else REQUEST
+        raw = e.auth
+        if raw == self._last_raw:  # the service's token writes the same auth object in every entry it makes
+            auth, service = self._last_auth, self._last_service
+        else:
+            auth = self.auth_of(raw)
+            service = self.is_service(auth)
         if len(self._strs) > CACHE_MAX:
             self.forget()
-        if path.startswith(STAGED) and self.is_service(auth):  # the service's own cubbyhole (anyone has one)
-            return self._service(e, req, path, rank, time, rid, auth, error)
+        if service and path.startswith(STAGED):  # the service's own cubbyhole (anyone has one)
+            return self._service(e, req, path, rank, time, rid, auth)
         if path.startswith(self.prefix) or path == self.mount:
-            if self.is_service(auth):
-                return self._service(e, req, path, rank, time, rid, auth, error)
-            return self._touch(req, raw_path, rank, time, rid, auth, error, MOUNT, "", path == self.config)
-        if path in (UNWRAP, REWRAP) or (path == CUBBYHOLE and req.get("operation") == "read"):
-            return self._unwrap(e, req, path, rank, time, rid, auth, error)
+            if service:
+                return self._service(e, req, path, rank, time, rid, auth)
+            fields_of = line if path == self.config else None
+            return self._touch(e, req, raw_path, rank, time, rid, auth, MOUNT, "", fields_of)
+        if path in (UNWRAP, REWRAP) or (path == CUBBYHOLE and req.operation == "read"):
+            return self._unwrap(e, req, path, rank, time, rid, auth)
         if path == "sys/raw" or path.startswith("sys/raw/"):
             # raw storage: any mount's data, decrypted, whatever the policies on the mount (root only)
-            return self._touch(req, raw_path, rank, time, rid, auth, error, RAW)
-        if (path.startswith(self.ui_prefix) or path == self.ui_mount) and "permission denied" in error:
+            return self._touch(e, req, raw_path, rank, time, rid, auth, RAW)
+        if (path.startswith(self.ui_prefix) or path == self.ui_mount) and "permission denied" in e.error:
             # `bao kv get custody-kv/...` first asks sys/internal/ui/mounts/<path>; a token without access is
             # refused there and never reaches the mount itself. A granted preflight is followed by the real access,
             # which is counted on its own.
-            return self._touch(req, raw_path, rank, time, rid, auth, error, MOUNT)
-        op = req.get("operation")
+            return self._touch(e, req, raw_path, rank, time, rid, auth, MOUNT)
+        op = req.operation
         if path in self.admin_paths and op != "read":
-            return self._touch(req, raw_path, rank, time, rid, auth, error, ADMIN, "", True)
+            return self._touch(e, req, raw_path, rank, time, rid, auth, ADMIN, "", line)
         if path == "sys/remount" or (path.startswith("sys/remount/") and op != "read"):
             # Every move of a mount: Vault HMACs request.data.from and .to, so the log cannot say which mount.
-            data = _d(req.get("data"))
-            src, dst = _s(data.get("from")), _s(data.get("to"))
+            data = req.data
+            src, dst = (data.src, data.to) if data is not None else ("", "")
             clear = src and dst and not src.startswith(HMAC) and not dst.startswith(HMAC)
             note = f"from {src} to {dst}" if clear else ""
-            return self._touch(req, raw_path, rank, time, rid, auth, error, ADMIN, note)
+            return self._touch(e, req, raw_path, rank, time, rid, auth, ADMIN, note)
         return None
 
-    def _who(self, auth: dict[str, Any]) -> Who:
-        return self._w(auth.get("entity_id"), auth.get("display_name"))
+    def _who(self, auth: Auth) -> Who:
+        return self._w(auth.entity_id, auth.display_name)
 
     def _touch(
         self,
-        req: dict[str, Any],
+        e: Entry,
+        req: Request,
         path: str,
         rank: int,
         time: str,
         rid: str,
-        auth: dict[str, Any],
-        error: str,
+        auth: Auth,
         area: str,
         note: str = "",
-        with_fields: bool = False,
+        fields_of: Any = None,
     ) -> Touch:
-        pol = auth.get("policies")
-        policies = tuple(sorted(p for p in pol if isinstance(p, str))) if isinstance(pol, list) else ()
-        fields = request_fields(_d(req.get("data"))) if with_fields else ()
-        return Touch(
+        """``fields_of``: the line, when the touch is an admin write whose fields are listed."""
+        policies = tuple(sorted(auth.policies))
+        fields = request_fields(request_data(fields_of)) if fields_of is not None else ()
+        i = self._strs.setdefault
+        return _new(Touch, (
             rank,
             time,
             rid,
-            self._i(path),
-            self._i(req.get("operation")),
+            i(path, path),
+            i(req.operation, req.operation),
             self._who(auth),
             self._pols.setdefault(policies, policies),
-            self._i(error),
-            self._i(req.get("remote_address")),
+            i(e.error, e.error),
+            i(req.remote_address, req.remote_address),
             area,
-            self._i(note),
+            i(note, note),
             self._pols.setdefault(fields, fields),
-        )
+        ))
 
     def _unwrap(
-        self,
-        e: dict[str, Any],
-        req: dict[str, Any],
-        path: str,
-        rank: int,
-        time: str,
-        rid: str,
-        auth: dict[str, Any],
-        error: str,
+        self, e: Entry, req: Request, path: str, rank: int, time: str, rid: str, auth: Auth
     ) -> UnwrapAttempt | None:
         """An unwrap, a rewrap, or a read of ``cubbyhole/response``: all give the wrapped response to the caller.
 
         ``cubbyhole/response`` is read with the wrapping token itself as the client token (the old way to unwrap);
         its ``auth`` then describes the wrapping token (the service's display name, no identity), not a person.
         """
-        token = _s(auth.get("client_token")) or _s(req.get("client_token"))
-        wrap = "" if path == CUBBYHOLE else self._i(_d(req.get("data")).get("token"))
+        token = auth.client_token or req.client_token
+        wrap = req.data.token if path != CUBBYHOLE and req.data is not None else ""
         self_unwrap = not wrap
         if self_unwrap:
             wrap = token  # the wrapping token was presented as the client token
         if not wrap:
             return None
-        who = self._w("", "") if self_unwrap else self._who(auth)
-        new_wrap = self._i(_d(_d(e.get("response")).get("wrap_info")).get("token")) if path == REWRAP else ""
+        who = NOBODY if self_unwrap else self._who(auth)
+        new_wrap = ""
+        if path == REWRAP and e.response is not None and e.response.wrap_info is not None:
+            new_wrap = e.response.wrap_info.token
+        error = e.error
+        i = self._strs.setdefault
         # the caller's token HMAC only traces a failed attempt (it names nobody): not kept for the others
-        return UnwrapAttempt(
+        return _new(UnwrapAttempt, (
             rank,
             time,
             rid,
-            wrap,
+            i(wrap, wrap),
             who,
             self_unwrap,
             token if error else "",
             not error,
-            self._i(error),
-            self._i(req.get("remote_address")),
+            i(error, error),
+            i(req.remote_address, req.remote_address),
             UNWRAP if path == UNWRAP else REWRAP if path == REWRAP else CUBBYHOLE,
-            new_wrap,
-        )
+            i(new_wrap, new_wrap),
+        ))
 
-    def _service(
-        self,
-        e: dict[str, Any],
-        req: dict[str, Any],
-        path: str,
-        rank: int,
-        time: str,
-        rid: str,
-        auth: dict[str, Any],
-        error: str,
-    ) -> Fact | None:
-        op = req.get("operation")
+    def _service(self, e: Entry, req: Request, path: str, rank: int, time: str, rid: str, auth: Auth) -> Fact | None:
+        op = req.operation
         if op in ("create", "update") and path.startswith(self.data_prefix):
             rel = path[len(self.data_prefix) :]
             if rel.startswith("reveals/"):
                 return None  # the service staging the code it is about to hand out: the wrapped read counts
-            return self._write(req, rel, rank, time, rid, error)
-        staged = STAGED if path.startswith(STAGED) else self.reveals_prefix  # now the cubbyhole; KV before
-        if op == "read" and path.startswith(staged) and rank == RESPONSE and not error:
-            wrap_info = _d(_d(e.get("response")).get("wrap_info"))
-            wrap = self._i(wrap_info.get("token"))
-            if wrap:
-                return Handout(
+            return self._write(req, rel, rank, time, rid, e.error)
+        if op == "read" and rank == RESPONSE and not e.error:
+            staged = STAGED if path.startswith(STAGED) else self.reveals_prefix  # now the cubbyhole; KV before
+            if not path.startswith(staged):
+                return None
+            wrap_info = e.response.wrap_info if e.response is not None else None
+            if wrap_info is not None and wrap_info.token:
+                i = self._strs.setdefault
+                grant_id = path[len(staged) :]
+                return _new(Handout, (
                     rank,
                     time,
                     rid,
-                    self._i(path[len(staged) :]),
-                    wrap,
-                    min(max(_int(wrap_info.get("ttl"), 0), 0), MAX_TTL),
+                    i(grant_id, grant_id),
+                    i(wrap_info.token, wrap_info.token),
+                    min(max(_int(wrap_info.ttl, 0), 0), MAX_TTL),
                     self._who(auth),
-                )
+                ))
         return None
 
-    def _write(self, req: dict[str, Any], rel: str, rank: int, time: str, rid: str, error: str) -> Write:
-        data = _d(_d(req.get("data")).get("data"))
+    def _write(self, req: Request, rel: str, rank: int, time: str, rid: str, error: str) -> Write:
+        r = req.data.data if req.data is not None else None
+        if r is None:
+            r = NO_RECORD
         kind = rel.split("/", 1)[0]
+        i = self._strs.setdefault
         # Only the fields each kind of record carries: fewer lookups on the hottest path.
-        grant = self._grant(data, rel[len("grants/") :]) if kind == "grants" else None
-        acct = kind == "accounts"
+        grant = self._grant(r, rel[len("grants/") :]) if kind == "grants" else None
+        if kind == "accounts":
+            owner, tier, required = i(r.owner, r.owner), i(r.tier, r.tier), _int(r.approvals_required, 0)
+        else:
+            owner, tier, required = "", "", 0
         denied = kind == "denied"
-        return Write(
+        return _new(Write, (
             rank,
             time,
             rid,
             rel,
             not error,
-            self._i(data.get("event")),
-            self._w(data.get("actor_entity"), data.get("actor")),
-            grant.account if grant is not None else self._i(data.get("account")),
+            i(r.event, r.event),
+            self._w(r.actor_entity, r.actor),
+            grant[3][0] if grant is not None else i(r.account, r.account),  # grant.info.account
             grant,
-            _int(data.get("remaining")) if kind == "codes" else -1,
-            self._i(data.get("owner")) if acct else "",
-            self._i(data.get("tier")) if acct else "",
-            _int(data.get("approvals_required"), 0) if acct else 0,
-            _s(data.get("path")) if denied else "",
-            self._i(data.get("capability")) if denied else "",
-        )
+            _int(r.remaining, -1) if kind == "codes" else -1,
+            owner,
+            tier,
+            required,
+            r.path if denied else "",
+            i(r.capability, r.capability) if denied else "",
+        ))
+
+    def _grant(self, r: Record, grant_id: str) -> GrantState:
+        # Interned: what the timeline keeps per write (status) or shares between grants (accounts, people).
+        i = self._strs.setdefault
+        emergency = r.emergency
+        info = _new(GrantInfo, (
+            i(r.account, r.account),
+            self._w(r.requester_entity, r.requester),
+            r.reason,
+            r.ticket,
+            emergency is True or emergency == "true",
+            i(r.reviewed_by, r.reviewed_by),
+            NO_DECISION if r.denial is None else self._denial(r.denial),
+            NO_DECISION if r.review is None else self._review(r.review),
+            i(r.drill, r.drill),
+        ))
+        return _new(GrantState, (r.grant_id or grant_id, i(r.status, r.status), self._approvals(r.approvals), info))

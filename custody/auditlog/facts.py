@@ -6,6 +6,7 @@ A fact keeps only what the summary asks of its entry, and strings shared between
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import NamedTuple
 
 from custody.auditlog.timeparse import time_str
@@ -28,6 +29,7 @@ APPROVED, REVEALED = "approved", "revealed"
 # (``custody.domain.models.Principal.from_lookup``).
 TOKEN_IDENTITY = "token-"
 
+DEFAULT_LATE_AFTER = timedelta(minutes=2)  # an unwrap later than this after its hand-out is reported late
 KEY_BITS = 60
 KEY_MASK = (1 << KEY_BITS) - 1
 
@@ -44,19 +46,27 @@ Decision = tuple[str, str, str, str]
 NO_DECISION: Decision = ("", "", "", "")
 
 
-class GrantState(NamedTuple):
-    grant_id: str
+class GrantInfo(NamedTuple):
+    """The fields of a grant record that rarely change between its writes (one shared tuple while they do not)."""
+
     account: str
     requester: Who
     reason: str
     ticket: str
-    status: str
-    approvals: tuple[Decision, ...]
     emergency: bool
     reviewed_by: str
     denial: Decision
     review: Decision
-    drill: str = ""  # the recovery drill the grant is part of
+    drill: str  # the recovery drill the grant is part of ("" when none)
+
+
+class GrantState(NamedTuple):
+    """A grant record as one write states it."""
+
+    grant_id: str
+    status: str
+    approvals: tuple[Decision, ...]
+    info: GrantInfo
 
 
 class Write(NamedTuple):
@@ -127,20 +137,6 @@ class Touch(NamedTuple):
 
 
 Fact = Write | Handout | UnwrapAttempt | Touch
-
-
-class GrantInfo(NamedTuple):
-    """The fields of a grant record that rarely change between its writes (one shared tuple while they do not)."""
-
-    account: str
-    requester: Who
-    reason: str
-    ticket: str
-    emergency: bool
-    reviewed_by: str
-    denial: Decision
-    review: Decision
-    drill: str = ""
 
 
 class GrantEntry(NamedTuple):

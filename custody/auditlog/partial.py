@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any
 
-import orjson
-
+from custody.auditlog.entry import Entry, decode
 from custody.auditlog.extract import Extractor
 from custody.auditlog.facts import (
     DEPOSIT,
@@ -29,7 +28,6 @@ from custody.auditlog.facts import (
     ROTATION,
     Fact,
     GrantEntry,
-    GrantInfo,
     GrantState,
     Write,
 )
@@ -37,7 +35,9 @@ from custody.auditlog.spill import FactStore
 from custody.auditlog.timeparse import norm_time, time_int
 from custody.domain.events import Event
 
+ACCESS_DENIED, CODES_ROTATED = str(Event.access_denied), str(Event.codes_rotated)  # plain str: compared per write
 Stamped = tuple[str, int, Any]  # (time, request key, value): the latest value wins, ties broken by key
+_new = tuple.__new__  # a NamedTuple without its Python-level __new__ (see ``extract``)
 
 
 def _later(a: Stamped | None, b: Stamped | None) -> Stamped | None:
@@ -90,15 +90,8 @@ def request_key(request_id: str, rank: int) -> int:
     (string and set slot). Two different ids share a hash with probability about n^2 / 2^60 (n ids in one
     summary: 10^-6 for a million custody writes); the write whose key collides would be taken for a repeat.
     """
-    h = int.from_bytes(blake2b(request_id.encode(errors="surrogatepass"), digest_size=8).digest(), "big")
+    h = int.from_bytes(blake2b(request_id.encode(), digest_size=8).digest())  # a decoded JSON string: valid UTF-8
     return (h >> (65 - KEY_BITS)) << 1 | (rank == RESPONSE)
-
-
-def _keeps_whole(f: Fact) -> bool:
-    """Facts listed one by one: all but the service's writes, of which only the refusals it recorded."""
-    if type(f) is not Write:
-        return True
-    return f.grant is None and f.event == Event.access_denied and not f.path.startswith("codes/")
 
 
 @dataclass
@@ -136,10 +129,11 @@ class Partial:
 
     def add_fact(self, f: Fact) -> None:
         self.occurrences += 1
-        if _keeps_whole(f):
-            self.facts.add(f)
+        # Listed one by one: every fact but the service's writes, of which only the refusals it recorded.
+        if type(f) is Write and (f.grant is not None or f.event != ACCESS_DENIED or f.path.startswith("codes/")):
+            self._add_write(f)
         else:
-            self._add_write(f)  # type: ignore[arg-type]
+            self.facts.add(f)
 
     def _add_write(self, w: Write) -> None:
         key = request_key(w.request_id, w.rank)
@@ -179,7 +173,7 @@ class Partial:
         if w.remaining >= 0:
             a.present = True
             a.remaining = _later(a.remaining, (w.time, key, w.remaining))
-        kind = DEPOSIT if w.event in DEPOSIT_EVENTS else ROTATION if w.event == Event.codes_rotated else OTHER
+        kind = DEPOSIT if w.event in DEPOSIT_EVENTS else ROTATION if w.event == CODES_ROTATED else OTHER
         if kind != OTHER or w.remaining < 0:
             a.add_event(key, (w.time, kind))
 
@@ -192,49 +186,40 @@ class Partial:
     def _add_grant_entry(self, w: Write, g: GrantState, key: int) -> bool:
         """Add one write to its grant's timeline; False if that write is already there."""
         stamp = time_int(w.time) << KEY_BITS | key
-        info = (g.account, g.requester, g.reason, g.ticket, g.emergency, g.reviewed_by, g.denial, g.review, g.drill)
         entries = self.grants.get(g.grant_id)
         if entries is None:
-            self.grants[g.grant_id] = [GrantEntry(stamp, w.event, w.actor, g.status, g.approvals, GrantInfo(*info))]
+            self.grants[g.grant_id] = [_new(GrantEntry, (stamp, w.event, w.actor, g.status, g.approvals, g.info))]
             return True
         prev = entries[-1]
         # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
-        e = GrantEntry(
+        e = _new(GrantEntry, (
             stamp,
             w.event,
             w.actor,
             g.status,
             prev.approvals if g.approvals == prev.approvals else g.approvals,
-            prev.info if info == prev.info else GrantInfo(*info),
-        )
+            prev.info if g.info == prev.info else g.info,
+        ))
         if _fold_repeat(entries, e):
             return False
         entries.append(e)
         return True
 
-    def add_line(self, line: bytes | bytearray, ex: Extractor) -> None:
-        """Parse one candidate line; count it invalid if it is not an audit entry. Never raises."""
-        try:
-            e = orjson.loads(line)
-        except orjson.JSONDecodeError:
+    def add_line(self, line: bytes | bytearray | memoryview, ex: Extractor) -> None:
+        """Decode one candidate line (``entry``); count it invalid if it is not an audit entry. Never raises."""
+        e = decode(line, Entry)
+        if e is None or e.request is None or (e.type != "response" and e.type != "request"):
             self.lines_invalid += 1
             return
-        if (
-            not isinstance(e, dict)
-            or e.get("type") not in ("request", "response")
-            or not isinstance(e.get("request"), dict)
-        ):
-            self.lines_invalid += 1
-            return
-        try:
-            time = norm_time(e.get("time"))
-            # Vault stamps every entry; one without a real time is not an audit entry (and would break the
-            # ordering and the durations the summary computes)
-            f = ex.fact(e, time) if time else None
-        except (TypeError, ValueError, AttributeError, IndexError, OverflowError):  # hostile shapes: never fatal
-            self.lines_invalid += 1
-            return
+        # Vault stamps every entry; one without a real time is not an audit entry (and would break the ordering
+        # and the durations the summary computes)
+        time = norm_time(e.time)
         if not time:
+            self.lines_invalid += 1
+            return
+        try:
+            f = ex.fact(e, e.request, time, line)
+        except ValueError:  # digits that int() cannot read, in a hostile count or TTL: never fatal
             self.lines_invalid += 1
             return
         self.add_entry_time(time)
@@ -255,7 +240,7 @@ class Partial:
             hmaced=self.hmaced,
             occurrences=self.occurrences,
         )
-        self.facts, self.grants, self.accounts = FactStore(), {}, {}
+        self.facts, self.grants, self.accounts = FactStore(may_spill=self.facts.may_spill), {}, {}
         self.keys, self.other_keys, self.hmaced = set(), set(), set()
         self.occurrences = 0
         return out

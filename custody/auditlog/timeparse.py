@@ -96,8 +96,18 @@ def time_int(t: str) -> int:
     """A normalised time as an integer in the same order, YYYYMMDDhhmmssnnnnnnnnn; 0 for ''."""
     if len(t) != 30:
         return 0
-    d = t[0:4] + t[5:7] + t[8:10] + t[11:13] + t[14:16] + t[17:19] + t[20:29]
-    return int(d) if d.isdigit() else 0
+    base = _SECOND_INTS.get(t[:19])  # the seconds repeat from entry to entry: read once per second of log
+    if base is None:
+        d = t[0:4] + t[5:7] + t[8:10] + t[11:13] + t[14:16] + t[17:19]
+        base = int(d) * 10**9 if d.isdigit() else -1
+        if len(_SECOND_INTS) > 4096:
+            _SECOND_INTS.clear()
+        _SECOND_INTS[t[:19]] = base
+    frac = t[20:29]
+    return base + int(frac) if base >= 0 and frac.isdigit() else 0
+
+
+_SECOND_INTS: dict[str, int] = {}
 
 
 def time_str(n: int) -> str:

@@ -233,10 +233,35 @@ def test_cluster_nodes_are_deduplicated(tmp_path: Path, summary: Summary) -> Non
 def test_parallel_ranges_equal_sequential(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(reader_mod, "SPLIT_MIN", 1024)
     monkeypatch.setattr(reader_mod, "CHUNK", 4096)  # many chunks, lines cut at chunk ends
+    monkeypatch.setattr(reader_mod, "INBOX_MAX", 1)  # the worker waits for each of its messages to be folded in
     seq = summarize([SCENARIO], late_after=LATE, workers=1)
     par = summarize([SCENARIO], late_after=LATE, workers=2)
     assert len(reader_mod.plan([SCENARIO], 2)) == 2
     assert comparable(par) == comparable(seq)
+
+
+@pytest.mark.parametrize("dense", [-1.0, 2.0])  # every chunk after the first walked line by line, or none
+def test_lines_walked_or_markers_searched_read_the_same(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, summary: Summary, dense: float
+) -> None:
+    lines = scenario_lines()
+    grant_write = next(ln for ln in lines if b'"type":"response"' in ln and b"custody-kv/data/grants/" in ln
+                       and b'"operation":"create"' in ln)
+    broken = grant_write.replace(b'"custody-kv', b'"\xff\xfecustody-kv', 1)  # not UTF-8: not an audit entry
+    # valid UTF-8, not ASCII, in a field the summary does not read: a copy of the same write, counted once
+    accented = grant_write.replace(b'{"time":', '{"note":"Téléphone perdu","time":'.encode(), 1)
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"".join([*lines[:100], broken, *lines[100:], accented]))
+    monkeypatch.setattr(reader_mod, "CHUNK", 16384)  # many chunks, lines cut at chunk ends
+    monkeypatch.setattr(reader_mod, "DENSE", dense)
+    s = summarize([log], late_after=LATE, workers=1)
+    assert s.input.lines_invalid == 1 and s.input.lines_custody == summary.input.lines_custody + 2
+    assert s.input.entries_duplicate == 1
+    got, want = comparable(s), comparable(summary)
+    assert got.pop("warnings") == ["1 line(s) were not audit entries and were skipped"] and not want.pop("warnings")
+    for d in (got, want):
+        d.pop("input")
+    assert got == want
 
 
 def test_line_longer_than_the_buffer(monkeypatch: pytest.MonkeyPatch, summary: Summary) -> None:

@@ -26,6 +26,7 @@ from custody.auditlog import (
     summarize_lines,
     summarize_partial,
 )
+from custody.auditlog.entry import Entry, decode
 from custody.auditlog.extract import Extractor, norm_path
 from custody.auditlog.facts import MAX_TTL
 from custody.auditlog.model import AnomalyKind, Severity, Summary, UnwrapStatus
@@ -165,7 +166,8 @@ def test_prefilter_skips_only_what_the_structure_says_is_the_service(
 
     changed = edit(line, change)
     if Prefilter("custody-kv", "custody-service").skip(changed):
-        assert Extractor().is_service(orjson.loads(changed)["auth"])
+        e = decode(changed, Entry)  # the entry as the extractor reads it
+        assert e is not None and e.auth is not None and Extractor().is_service(e.auth)
 
 
 def test_a_write_naming_a_staging_path_in_its_data_is_parsed() -> None:
