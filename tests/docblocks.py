@@ -129,6 +129,11 @@ def engineer_emergency_block() -> Block:
     return next(b for b in runnable(ROOT / "docs" / "engineer-guide.md") if "--emergency" in b.text)
 
 
+def evidence_blocks() -> list[Block]:
+    """tests/integration/test_evidence_docs.py: every sh block, in order, as one script."""
+    return [b for b in runnable(ROOT / "docs" / "evidence.md") if b.lang == "sh"]
+
+
 RUNNERS: dict[str, Callable[[], list[Block]]] = {
     "README.md": lambda: [readme_tour(), readme_demo()],
     "docs/runbook.md": runbook_blocks,
@@ -136,6 +141,7 @@ RUNNERS: dict[str, Callable[[], list[Block]]] = {
     "docs/auditor-guide.md": lambda: [*auditor_jq_blocks(), auditor_hash_block()],
     "docs/console.md": lambda: [console_key_block()],
     "docs/engineer-guide.md": lambda: [engineer_emergency_block()],
+    "docs/evidence.md": evidence_blocks,
 }
 
 

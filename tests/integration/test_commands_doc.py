@@ -6,6 +6,7 @@ not always there). tests/unit/test_commands_doc.py checks the reference lists ev
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,13 @@ class Walk:
         return answer
 
 
-GROUPS = {"access", "accounts", "audit", "codes", "dev", "drill", "inventory", "keys", "people", "rollout",
+GROUPS = {"access", "accounts", "audit", "codes", "dev", "drill", "evidence", "inventory", "keys", "people", "rollout",
           "rotation"}
 
 
 def walk(stack: Stack, tmp: Path) -> dict[str, Any]:  # one long story, told in order: see the module docstring
     run = Walk(stack)
+    today = datetime.now(UTC).date().isoformat()
     person = uniq("walker")
     stack.make_user(person, "custody-emergency")  # a requester who may also ask in an emergency
     acct = f"pypi/{uniq('ref')}"
@@ -92,6 +94,13 @@ def walk(stack: Stack, tmp: Path) -> dict[str, Any]:  # one long story, told in 
     run("auditor", "whoami")
     run("root", "bootstrap", "--vault-addr", stack.vault_addr, "--dry-run")
     run(None, "audit", "summary", "--log", str(stack.state["audit_log"]))
+    key = tmp / "walker.pem"
+    run(None, "evidence", "keygen", "--out", str(key))
+    pack = tmp / "pack.json"
+    run("auditor", "evidence", "build", "--period", f"{today}/{today}", "--out", str(pack))
+    run(None, "evidence", "sign", str(pack), "--key", str(key))
+    run("auditor", "evidence", "verify", str(pack), "--public-key", f"{key}.pub", "--vault")
+    run(None, "evidence", "render", str(pack))
     scan = run(None, "inventory", "scan", str(FIXTURES / "repos" / "widgets"))
     (tmp / "scan.json").write_text(json.dumps(scan))
     pypi = str(FIXTURES / "pypi" / "acme-widgets.json")

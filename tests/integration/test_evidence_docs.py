@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from custody.evidence.controls import RULES
+from tests.docblocks import evidence_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "evidence.md"
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_evidence_guide_runs_as_written(tmp_path: Path) -> None:
-    blocks = re.findall(r"```sh\n(.*?)```", GUIDE.read_text(), flags=re.S)
+    blocks = [b.text for b in evidence_blocks()]
     assert len(blocks) >= 10
     bindir = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "CUSTODY_"))}
