@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.api.common import WRITE, Caller, JSONObject, envelope
+from custody.api.common import WRITE, Caller, JSONObject, VaultRouter, envelope
 from custody.usecases.evidence import Evidence
 
 
@@ -23,7 +23,7 @@ class BuildIn(BaseModel):
 
 
 def router(evidence: Evidence) -> APIRouter:
-    r = APIRouter()
+    r = VaultRouter()
 
     @r.api_route("/v1/custody/evidence/build", methods=WRITE)
     def build(request: Request, body: Annotated[BuildIn, Body()], caller: Caller) -> JSONObject:

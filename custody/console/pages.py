@@ -194,16 +194,24 @@ def _review_form(csrf: str, g: Grant, back: str = "reviews") -> Html:
               button("Record the review"), method="post", action=f"/ui/grants/{g.id}/review", class_="decision")
 
 
+GRANTS_SHOWN = 200  # a page a browser draws at once; the rest are counted, and the CLI lists them all
+
+
 def all_grants(frame: Frame, grants: Sequence[Grant], status: str) -> Html:
     statuses = ["", "pending", "approved", "denied", "revealed", "expired", "revoked"]
     picker = el("form", field("Status", el("select", [el("option", s or "any", value=s, selected=s == status)
                                                       for s in statuses], name="status")),
                 button("Show", kind="secondary"), method="get", action="/ui/grants", class_="inline")
+    newest = list(reversed(grants))[:GRANTS_SHOWN]
     rows: list[list[Child]] = [[grant_link(g), g.account, status_badge(g), g.requester,
                                 el("span", g.reason, class_="reason"),
              g.ticket or "-", f"{len(g.approvals)} of {g.approvals_required}", shown(g.created_at)]
-            for g in reversed(grants)]
-    return page("All grants", frame, picker,
+            for g in newest]
+    more = len(grants) - len(newest)
+    left_out = el("p", f"The newest {len(newest)} of {len(grants)} grants are shown; {more} older ones are not. "
+                  "Pick a status to narrow the list, or list them all with ",
+                  el("code", "custody access list --format json"), ".", class_="hint") if more > 0 else None
+    return page("All grants", frame, picker, left_out,
                 table("Grants, newest first", ["Grant", "Account", "Status", "Requester", "Reason", "Ticket",
                                                "Approvals", "Requested"], rows, "No grant matches."))
 

@@ -150,3 +150,24 @@ def test_the_code_is_found_where_either_payload_shape_puts_it() -> None:
     assert code_of({"code": "abc"}) == "abc"
     assert code_of({"data": {"code": "abc"}, "metadata": {}}) == "abc"
     assert code_of({"data": {}}) is None and code_of({"code": ""}) is None
+
+
+def test_all_grants_draws_the_newest_page_and_counts_the_rest() -> None:
+    from custody.console import pages
+    from custody.console.layout import Frame
+
+    def gid(n: int) -> str:  # a valid grant id per number: base32 digits
+        alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+        return "gr_" + "a" * 13 + "".join(alphabet[(n >> shift) & 31] for shift in (10, 5, 0))
+
+    t0 = datetime(2026, 6, 1, tzinfo=UTC)
+    grants = [Grant(id=gid(i), account="pypi/acme", requester="userpass-alice", requester_id="e-alice",
+                    reason="lost my key on the train, need to log in", status=GrantStatus.pending,
+                    approvals_required=1, created_at=t0 + timedelta(minutes=i), expires_at=t0 + timedelta(days=1))
+              for i in range(pages.GRANTS_SHOWN + 25)]
+    drawn = str(pages.all_grants(Frame(), grants, ""))
+    assert gid(len(grants) - 1) in drawn and gid(25) in drawn  # the newest page, newest first
+    assert gid(24) not in drawn and gid(0) not in drawn
+    assert f"The newest {pages.GRANTS_SHOWN} of {len(grants)} grants are shown; 25 older ones are not." in drawn
+    few = str(pages.all_grants(Frame(), grants[:3], ""))
+    assert "older ones are not" not in few and gid(0) in few
