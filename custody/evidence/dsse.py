@@ -161,7 +161,8 @@ def verify(envelope: Envelope, keys: Sequence[PublicKey], payload_type: str = PA
             continue
         if not _good(key.key, sig.sig, signed):
             raise InvalidEvidence(f"signature {n} (key {key.name}) does not verify: the pack was changed after it "
-                                  "was signed, or the signature was", hint="do not rely on this pack; build it again")
+                                  "was signed, or the signature itself was altered",
+                                  hint="do not rely on this pack; build it again")
         signers.append(key.name)
     if not signers:
         raise InvalidEvidence("no signature was made by a key given (" + ", ".join(k.name for k in keys) + ")",
