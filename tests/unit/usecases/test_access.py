@@ -65,6 +65,15 @@ def test_no_request_without_codes_and_no_emergency_without_its_policy(w: World) 
     assert g.emergency and g.status is GrantStatus.approved
 
 
+def test_an_emergency_on_an_account_needing_no_approval_is_an_ordinary_grant(w: World) -> None:
+    an_account(w, approvals=0)
+    first = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON, emergency=True)
+    assert first.status is GrantStatus.approved and not first.emergency  # nothing was skipped
+    second = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON, emergency=True)  # not held against the limit
+    assert second.status is GrantStatus.approved and not second.emergency
+    assert w.uc.access.list_grants(w.token["approver"], unreviewed=True) == []  # nothing to review
+
+
 def test_approvals_by_distinct_people_other_than_the_requester(w: World) -> None:
     an_account(w, tier="critical")
     g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
