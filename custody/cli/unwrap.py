@@ -21,6 +21,7 @@ from typing import Any
 from custody.cli.client import Client, Vault
 from custody.cli.common import grant_path
 from custody.cli.settings import VaultAddr, vault_addr
+from custody.domain.handout import code_of
 from custody.errors import CustodyError
 from custody.urls import same_server
 
@@ -63,17 +64,6 @@ def check_wrapping(info: dict[str, Any] | None, grant_id: str, vault: VaultAddr)
             f"the wrapping token the custody server handed out lives {ttl!r} seconds (custody's live at most "
             f"{MAX_WRAP_TTL}); it was not unwrapped, and is not spent",
             hint="tell the security team: custody's wrapping tokens are short-lived (CUSTODY_WRAP_TTL)")
-
-
-def code_of(payload: dict[str, Any]) -> str | None:
-    """The code in an unwrapped reveal record: ``code`` (a cubbyhole read) or ``data.code`` (a KV v2 read, from
-    servers before cubbyhole)."""
-    inner = payload.get("data")
-    for candidate in (payload, inner if isinstance(inner, dict) else {}):
-        code = candidate.get("code")
-        if isinstance(code, str) and code:
-            return code
-    return None
 
 
 def take_code(api: Client, grant: str, again: bool = False) -> dict[str, Any]:

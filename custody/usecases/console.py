@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from custody.domain.handout import code_of
 from custody.domain.models import Account, Grant, GrantStatus, Principal
 from custody.errors import NotFound, StoreError
 from custody.fanout import concurrently
@@ -79,16 +80,6 @@ class Revealed:
 
     def __repr__(self) -> str:  # holds a recovery code
         return f"Revealed({self.grant.id!r}, remaining={self.remaining})"
-
-
-def code_of(payload: dict[str, Any]) -> str | None:
-    """The code in an unwrapped reveal record: at ``code``, or at ``data.code`` (a KV v2 read)."""
-    inner = payload.get("data")
-    for candidate in (payload, inner if isinstance(inner, dict) else {}):
-        code = candidate.get("code")
-        if isinstance(code, str) and code:
-            return code
-    return None
 
 
 @dataclass(frozen=True)

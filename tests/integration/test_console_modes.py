@@ -18,9 +18,9 @@ from starlette.testclient import TestClient
 from custody.api.app import create_app
 from custody.config import ConsoleSettings, PolicySettings
 from custody.console.seal import KeyRing
+from custody.domain.handout import code_of
 from custody.notify import Notifier
 from custody.store import Store
-from custody.usecases.console import code_of
 from tests.consolekit import Person, grant_id_from
 from tests.helpers import DEPOSITED, REASON, SESSION_LIMITS, Stack, in_process, run_cli
 

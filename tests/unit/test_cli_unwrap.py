@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from custody.cli.settings import VaultAddr
-from custody.cli.unwrap import check_named_vault, check_wrapping, code_of
+from custody.cli.unwrap import check_named_vault, check_wrapping
+from custody.domain.handout import code_of
 from custody.errors import CustodyError
 from custody.urls import origin, same_server, valid_addr
 

@@ -17,9 +17,9 @@ from custody.console.html import Html, el, join, render
 from custody.console.seal import KeyRing, new_key
 from custody.console.session import Cookies
 from custody.console.story import age, story, waiting_for
+from custody.domain.handout import code_of
 from custody.domain.models import Decision, Grant, GrantStatus, Principal
 from custody.errors import CustodyError
-from custody.usecases.console import code_of
 from custody.usecases.signin import Person
 
 
