@@ -8,21 +8,16 @@ directory), to be looked at.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.browser import ARGS, CHROMIUM, WIDTHS, screens
 from tests.helpers import DEPOSITED, REASON, Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-WIDTHS = (1400, 800)
 
 if not CHROMIUM.exists():
     pytest.skip("no /usr/bin/chromium (Debian's chromium package) to drive", allow_module_level=True)
@@ -40,9 +35,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    target = Path(os.environ.get("CUSTODY_SCREENSHOTS") or tmp_path / "screens")
-    target.mkdir(parents=True, exist_ok=True)
-    return target
+    return screens(tmp_path)
 
 
 class Watch:

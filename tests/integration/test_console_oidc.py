@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from custody.devkit import child_env, free_port, start_server, stop, wait_http
+from tests.browser import ARGS, CHROMIUM
 from tests.helpers import Stack
 from tests.oidc_provider import Provider, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ Markdown form escapes table cells."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,8 @@ from custody.domain import drills as rules
 from custody.domain.drills import Step
 from custody.domain.models import Principal
 from custody.reports import drills as render
+from tests.browser import chromium, page_of, screenshot
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 T0 = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
 EVIL = "<script>document.title='pwned'</script> lost keys | at <img src=x onerror=alert(1)>"
 SEC = Principal(id="e1", display_name="userpass-security", entity_id="e1", policies=("custody-security",))
@@ -49,25 +47,9 @@ def report() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Any:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser checks skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+def browser() -> Iterator[Any]:
+    with chromium() as b:
         yield b
-        b.close()
-
-
-def page_of(browser: Any, html: str, width: int) -> Any:
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("dialog", lambda d: (requests.append("dialog"), d.dismiss()))
-    page.set_content(html, wait_until="load")
-    page.requests = requests
-    return page
 
 
 def test_markup_in_scenarios_and_names_shows_as_text(browser: Any) -> None:
@@ -90,11 +72,7 @@ def test_the_report_fits_the_window_and_says_what_is_flagged(browser: Any, tmp_p
     flags = page.locator("h2:has-text('Flags') + div tbody tr")
     assert flags.count() == 4  # over the target and an outsider, failed, unfinished: one row per flag
     assert page.locator("span.pill.out").count() == 1 and page.locator("span.pill.fail").count() == 1
-    shots = os.environ.get("CUSTODY_SCREENSHOTS")
-    target = Path(shots) if shots else tmp_path
-    target.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(target / f"drill-report-{width}.png"), full_page=True)
-    assert (target / f"drill-report-{width}.png").stat().st_size > 20_000
+    assert screenshot(page, tmp_path, f"drill-report-{width}").stat().st_size > 20_000
     page.close()
 
 

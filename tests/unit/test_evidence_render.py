@@ -4,11 +4,15 @@ loaded from elsewhere."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import pytest
 
 from custody.evidence.controls import evaluate
 from custody.evidence.dsse import Envelope
 from custody.evidence.render import html, markdown
 from custody.evidence.statement import payload_bytes, statement
+from tests.browser import WIDTHS, chromium, page_of, screenshot
 from tests.evidencekit import predicate, reveal
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)> | "quoted" & done'
@@ -41,3 +45,18 @@ def test_controls_come_first_then_the_raw_sections() -> None:
     page = html(stmt, Envelope(payload_bytes(stmt)))
     assert page.index('id="controls"') < page.index('id="accounts"') < page.index('id="reveals"')
     assert "not by this page" in page  # rendering never claims the signatures were checked
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_page_in_a_browser_runs_nothing_fetches_nothing_and_fits(tmp_path: Path, width: int) -> None:
+    stmt = _stmt()
+    with chromium() as browser:
+        page = page_of(browser, html(stmt, Envelope(payload_bytes(stmt))), width)
+        assert page.evaluate("document.querySelectorAll('script, img, b').length") == 0
+        body = page.inner_text("body")
+        assert "<script>alert(1)</script>" in body and "<b>T-1</b>" in body  # shown as text
+        assert page.requests == []  # nothing fetched, no dialog opened
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert page.inner_text("h2 >> nth=0") == "Controls"
+        assert screenshot(page, tmp_path, f"evidence-pack-{width}").stat().st_size > 20_000
+        page.close()

@@ -4,7 +4,7 @@ self-contained, names shown as text even when they look like markup, readable at
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +12,8 @@ import pytest
 
 from custody.inventory import render
 from custody.inventory.reporting import build_report
+from tests.browser import chromium, page_of, screenshot
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "inventory"
 EVIL_PROJECT = "<script>document.title='pwned'</script>"
 EVIL_SECRET = "<img src=x onerror=\"document.title='pwned'\">"
@@ -31,25 +29,9 @@ def hostile_scan(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Any:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser checks skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+def browser() -> Iterator[Any]:
+    with chromium() as b:
         yield b
-        b.close()
-
-
-def page_of(browser: Any, html: str, width: int) -> Any:
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("dialog", lambda d: (requests.append("dialog"), d.dismiss()))
-    page.set_content(html, wait_until="load")
-    page.requests = requests
-    return page
 
 
 def test_markup_in_names_shows_as_text(browser: Any, tmp_path: Path) -> None:
@@ -73,9 +55,5 @@ def test_report_fits_the_window(browser: Any, tmp_path: Path, width: int) -> Non
     assert page.locator("span.sev.high").count() >= 5
     assert "do not appear in PyPI's ownership data" in page.inner_text("body")
     assert page.locator("p.note code").first.inner_text() == "ownership"
-    shots = os.environ.get("CUSTODY_SCREENSHOTS")
-    target = Path(shots) if shots else tmp_path
-    target.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(target / f"inventory-report-{width}.png"), full_page=True)
-    assert (target / f"inventory-report-{width}.png").stat().st_size > 20_000
+    assert screenshot(page, tmp_path, f"inventory-report-{width}").stat().st_size > 20_000
     page.close()
