@@ -76,6 +76,9 @@ class ConsoleSettings:
     vault_addr: str = "http://127.0.0.1:8200"  # where people unwrap, for the command shown when reveals are off
 
 
+_CONSOLE = ConsoleSettings()  # the defaults Settings' console_* fields take
+
+
 class PolicySettings(BaseSettings):
     """Domain rules a deployment may tune. Defaults are the safe ones."""
 
@@ -163,18 +166,19 @@ class ServerSettings(PolicySettings):
     keep_alive_timeout: float = Field(5.0, gt=0, le=300)
     shutdown_timeout: float = Field(10.0, gt=0, le=300)
     webhook_flush_timeout: float = Field(5.0, ge=0, le=300)
-    # The web console at /ui/ (custody.console; docs/console.md). Off until a key file is named.
-    console_key_file: Path | None = None
-    console_url: str | None = None
-    console_reveal: Literal["browser", "command"] = "browser"
-    console_reveal_seconds: int = Field(60, ge=5, le=900)
-    console_session_max_age: Duration = timedelta(hours=8)
-    console_userpass_mount: str = "userpass"
-    console_ldap_mount: str = ""
-    console_oidc_mount: str = ""
-    console_oidc_role: str = ""
-    console_token_signin: bool = True
-    console_inventory_report: Path | None = None
+    # The web console at /ui/ (custody.console; docs/console.md). Off until a key file is named. The defaults are
+    # ConsoleSettings' own, so the console run in-process and the one configured here start alike.
+    console_key_file: Path | None = _CONSOLE.key_file
+    console_url: str | None = _CONSOLE.url
+    console_reveal: Literal["browser", "command"] = _CONSOLE.reveal
+    console_reveal_seconds: int = Field(_CONSOLE.reveal_seconds, ge=5, le=900)
+    console_session_max_age: Duration = _CONSOLE.session_max_age
+    console_userpass_mount: str = _CONSOLE.userpass_mount
+    console_ldap_mount: str = _CONSOLE.ldap_mount
+    console_oidc_mount: str = _CONSOLE.oidc_mount
+    console_oidc_role: str = _CONSOLE.oidc_role
+    console_token_signin: bool = _CONSOLE.token_signin
+    console_inventory_report: Path | None = _CONSOLE.inventory_report
 
     @field_validator("vault_addr", "public_vault_addr")
     @classmethod
