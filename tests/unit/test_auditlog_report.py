@@ -212,6 +212,7 @@ def test_a_hostile_log_is_counted_exactly(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_a_reading_process_that_fails_is_an_error_not_a_loss(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
+    import sys
 
     from custody.auditlog import AuditReadError
     from custody.auditlog.partial import Partial
@@ -224,7 +225,15 @@ def test_a_reading_process_that_fails_is_an_error_not_a_loss(monkeypatch: pytest
             raise MemoryError("out of memory in the worker")
         original(self, line, ex)
 
+    from custody.auditlog import reader
+
+    claim = reader._claim
+
+    def worker_claims_all(counter: Any) -> int:  # so the failing worker reads, however late it starts
+        return sys.maxsize if os.getpid() == parent else claim(counter)
+
     monkeypatch.setattr(Partial, "add_line", broken)
+    monkeypatch.setattr(reader, "_claim", worker_claims_all)
     with pytest.raises(AuditReadError, match="reading process failed"):
         summarize([SCENARIO, EVASION], workers=2)
 
