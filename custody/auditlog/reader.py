@@ -32,6 +32,11 @@ from custody.auditlog.partial import Partial
 from custody.auditlog.spill import FactStore
 from custody.errors import CustodyError
 
+try:  # the line walk in C (setup.py builds it); where it could not be built, the same walk in Python
+    from custody.auditlog import _scan
+except ImportError:  # pragma: no cover - an install without a C compiler
+    _scan = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.sharedctypes import Synchronized
@@ -197,19 +202,7 @@ def _scan_markers(
     buf: bytearray, n: int, view: memoryview, ascii: bool, rules: Prefilter, ex: Extractor, part: Partial
 ) -> tuple[int, int]:
     """Sparse custody lines: find the markers, then look at the lines that hold one."""
-    # Line count and the "does not start like a JSON object" check in one memchr-driven pass
-    # (bytes.count of one byte is not vectorised in CPython 3.11, find is).
-    lines = 0
-    bad = 0 if buf[0] == 0x7B else 1
-    pos = buf.find(b"\n", 0, n)
-    while pos >= 0:
-        lines += 1
-        pos += 1
-        if pos < n and buf[pos] != 0x7B:
-            bad += 1
-        pos = buf.find(b"\n", pos, n)
-    if buf[n - 1] != 0x0A:
-        lines += 1
+    lines, bad = line_stats(buf, n)
     part.lines_invalid += bad
     spans: dict[int, int] = {}  # line start -> line end, for lines holding a marker
     first, *others = rules.markers
@@ -233,12 +226,53 @@ def _scan_markers(
     return lines, custody
 
 
+def line_stats(buf: bytearray, n: int) -> tuple[int, int]:
+    """The lines of ``buf[:n]`` (n > 0; a last line without a newline counts), and how many of them do not start
+    like a JSON object (``{``)."""
+    if _scan is not None:
+        return _scan.line_stats(buf, n)
+    return line_stats_py(buf, n)
+
+
+def line_stats_py(buf: bytearray, n: int) -> tuple[int, int]:
+    """``line_stats`` in Python: one memchr-driven pass (bytes.count of one byte is not vectorised in CPython 3.11,
+    find is)."""
+    lines = 0
+    bad = 0 if buf[0] == 0x7B else 1
+    pos = buf.find(b"\n", 0, n)
+    while pos >= 0:
+        lines += 1
+        pos += 1
+        if pos < n and buf[pos] != 0x7B:
+            bad += 1
+        pos = buf.find(b"\n", pos, n)
+    if buf[n - 1] != 0x0A:
+        lines += 1
+    return lines, bad
+
+
 def _scan_lines(
     buf: bytearray, n: int, view: memoryview, ascii: bool, rules: Prefilter, ex: Extractor, part: Partial
 ) -> tuple[int, int]:
-    """Dense custody lines: walk every line and look for the markers in it."""
+    """Dense custody lines: walk every line and look for the markers in it (in C where it was built)."""
+    if _scan is None:
+        return _scan_lines_py(buf, n, view, ascii, rules, ex, part)
+    lines, bad, custody, takes = rules.walk(buf, n)
+    for ls, le, error, verdict in takes:
+        if verdict:  # the pre-filter's answer is known: parse it
+            _decode(ls, le, view, ascii, ex, part)
+        else:
+            _take(buf, ls, le, error, view, ascii, rules, ex, part)
+    part.lines_invalid += bad
+    return lines, custody
+
+
+def _scan_lines_py(
+    buf: bytearray, n: int, view: memoryview, ascii: bool, rules: Prefilter, ex: Extractor, part: Partial
+) -> tuple[int, int]:
+    """``_scan_lines`` in Python (``Prefilter.walk`` says the same in C)."""
     first, *others = rules.markers
-    errors = _positions(buf, n, b'"error":')  # few lines hold one: one pass, not a search per line
+    errors = _positions(buf, n, _ERROR)  # few lines hold one: one pass, not a search per line
     ei, ne = 0, len(errors)
     find = buf.find
     lines = bad = custody = 0
@@ -257,7 +291,7 @@ def _scan_lines(
             error = ei < ne and errors[ei] < le
             # the pre-filter's first rule, here for the half of custody lines it drops: a request entry without
             # an error says less than its response entry
-            if error or find(REQUEST_TYPE, ls, ls + 100 if ls + 100 < le else le) < 0:
+            if error or find(REQUEST_TYPE, ls, ls + REQUEST_SPAN if ls + REQUEST_SPAN < le else le) < 0:
                 _take(buf, ls, le, error, view, ascii, rules, ex, part)
         ls = le + 1
     part.lines_invalid += bad
@@ -276,8 +310,12 @@ def _take(
     part: Partial,
 ) -> None:
     """A custody line ``buf[ls:le]``: dropped if the pre-filter says so, else decoded and added to ``part``."""
-    if rules.skip(buf, ls, le, error):
-        return
+    if not rules.skip(buf, ls, le, error):
+        _decode(ls, le, view, ascii, ex, part)
+
+
+def _decode(ls: int, le: int, view: memoryview, ascii: bool, ex: Extractor, part: Partial) -> None:
+    """A line the pre-filter kept: decoded and added to ``part`` (counted invalid if it is not UTF-8)."""
     line = view[ls:le]
     if not ascii and not _utf8(line):
         part.lines_invalid += 1
@@ -371,8 +409,8 @@ class Prefilter:
         says whether it holds ``"error":``, when the caller already knows."""
         if le < 0:
             le = len(line)
-        if line.find(REQUEST_TYPE, ls, min(ls + 100, le)) >= 0:
-            return not (line.find(b'"error":', ls, le) >= 0 if error is None else error)
+        if line.find(REQUEST_TYPE, ls, min(ls + REQUEST_SPAN, le)) >= 0:
+            return not (line.find(_ERROR, ls, le) >= 0 if error is None else error)
         start = _auth_start(line, ls, le)
         last = self._last_auth
         if start >= 0 and line.startswith(last, start, le) and line.startswith(_AFTER_AUTH, start + len(last), le):
@@ -387,6 +425,13 @@ class Prefilter:
             return False  # not shaped as expected, or the operation found was not the request's (after auth)
         return self._is_service(bytes(line[span_start:end]))
 
+    def walk(self, buf: bytearray, n: int) -> tuple[int, int, int, list[tuple[int, int, bool, int]]]:
+        """The C walk of ``buf[:n]`` (``_scan.walk``), with what this pre-filter knows so far: the line, bad line
+        and custody line counts, and the custody lines it keeps as (start, end, holds an error, verdict), verdict
+        1 where the walk took ``skip``'s decision itself (the service's known auth object), 0 where ``skip`` must
+        be asked."""
+        return _scan.walk(buf, n, self.markers, _WALK_NEEDLES, self._last_auth, self.staging, REQUEST_SPAN, TIME_END)
+
     def _by_operation(self, line: bytes | bytearray, i: int, le: int) -> bool:
         """Whether the operation at ``i`` (-1: none) is one the service's entries may be dropped for: anything but
         a write (other than the staging of a code) and a read that may be a hand-out."""
@@ -398,9 +443,9 @@ class Prefilter:
         if op == b"update" or op == b"create":
             # a write is parsed, unless it is the staging of a code: the request's path (the first after the
             # operation: only fixed fields and the namespace come between) is <mount>/data/reveals/...
-            p = line.find(b'"path":"', i, le)
+            p = line.find(_PATH, i, le)
             return p >= 0 and line.startswith(self.staging, p, le)
-        return not (op == b"read" and line.find(b"reveals", i, le) >= 0)  # what may be a hand-out is parsed
+        return not (op == b"read" and line.find(_REVEALS, i, le) >= 0)  # what may be a hand-out is parsed
 
     def _is_service(self, raw: bytes) -> bool:
         """Whether ``raw`` is one JSON object with the service's display name and role (see ``Extractor``)."""
@@ -413,11 +458,21 @@ class Prefilter:
 
 # Vault writes a response entry as {"time":"...","type":"response","auth":{...},"request":{...},...}.
 REQUEST_TYPE = b'"type":"request"'
+REQUEST_SPAN = 100  # the type is looked for in a line's first bytes
+TIME_END = 48  # the time string ends before this byte of a line
 _HEAD = b'{"time":"'
 _AUTH_KEY = b'","type":"response","auth":{'
 _AFTER_AUTH = b',"request":{'
 _OPERATION = b'"operation":"'
+_ERROR = b'"error":'
+_PATH = b'"path":"'
+_REVEALS = b"reveals"
 _NO_SPAN = (-1, -1)
+# What ``Prefilter.walk`` hands the C walk, in the order _scan.c names them.
+_WALK_NEEDLES = (
+    REQUEST_TYPE, _ERROR, _HEAD, _AUTH_KEY, _AFTER_AUTH, _OPERATION, _PATH, b'"', _REVEALS, b"update", b"create",
+    b"read",
+)
 
 
 def _auth_start(line: bytes | bytearray, ls: int, le: int) -> int:
@@ -427,7 +482,7 @@ def _auth_start(line: bytes | bytearray, ls: int, le: int) -> int:
     then ``auth``: so the ``auth`` found is the top-level one; a time holds no quote)."""
     if not line.startswith(_HEAD, ls, le):
         return -1
-    q = line.find(b'"', ls + 9, min(ls + 48, le))
+    q = line.find(b'"', ls + len(_HEAD), min(ls + TIME_END, le))
     if q < 0 or not line.startswith(_AUTH_KEY, q, le):
         return -1
     return q + len(_AUTH_KEY) - 1

@@ -44,9 +44,9 @@ class Installed:
 def build_wheel(out: Path) -> Path:
     src = out / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / "custody", src / "custody", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(ROOT / "custody", src / "custody", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                     "-w", str(out / "dist"), str(src)], check=True, capture_output=True, timeout=300)
     (wheel,) = (out / "dist").glob("custody-*.whl")
@@ -92,6 +92,10 @@ def test_the_installed_wheel_runs_dev_up_an_access_and_dev_down(installed: Insta
     origin = subprocess.run([str(installed.bin / "python"), "-c", "import custody; print(custody.__file__)"],
                             cwd=project, env=installed.env, capture_output=True, text=True, timeout=60)
     assert "site-packages" in origin.stdout and str(ROOT) not in origin.stdout
+    # the audit reader's C line walk was compiled into the wheel (from source: the copy above holds no .so)
+    walk = subprocess.run([str(installed.bin / "python"), "-c", "from custody.auditlog import _scan; print(_scan)"],
+                          cwd=project, env=installed.env, capture_output=True, text=True, timeout=60)
+    assert walk.returncode == 0 and "site-packages" in walk.stdout, walk.stderr
 
     # The policies are in the package: the plan lists every one, with no Vault and no source tree around.
     plan = installed.run("bootstrap", "--vault-addr", "http://127.0.0.1:9", "--dry-run", cwd=project)

@@ -1,0 +1,280 @@
+/*
+ * The audit reader's line walk, in C: the same decisions as the Python in reader.py, without an interpreted
+ * step per line. A chunk of an audit log is a few megabytes of newline-separated JSON; the summary must count
+ * every line and find the few it parses. The Python path stays (reader.py) and is the reference: a property
+ * test (tests/unit/test_auditlog_scan.py) checks that both give the same answer on any bytes.
+ *
+ * Only reads the buffer it is given, within the length it is given; builds Python integers, tuples and a
+ * list, and nothing else.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+typedef struct {
+    const char *p;
+    Py_ssize_t n;
+} Needle;
+
+/* Index of needle in b[start:end] (as an index into b), or -1: bytes.find's answer. */
+static inline Py_ssize_t
+find(const char *b, Py_ssize_t start, Py_ssize_t end, Needle nd)
+{
+    if (end - start < nd.n)
+        return -1;
+    const char *hit = memmem(b + start, (size_t)(end - start), nd.p, (size_t)nd.n);
+    return hit ? (Py_ssize_t)(hit - b) : -1;
+}
+
+/* Whether b[at:end] starts with needle: bytes.startswith(needle, at, end). */
+static inline int
+starts(const char *b, Py_ssize_t at, Py_ssize_t end, Needle nd)
+{
+    return at >= 0 && end - at >= nd.n && memcmp(b + at, nd.p, (size_t)nd.n) == 0;
+}
+
+static inline Py_ssize_t
+line_end(const char *b, Py_ssize_t from, Py_ssize_t n)
+{
+    const char *nl = memchr(b + from, '\n', (size_t)(n - from));
+    return nl ? (Py_ssize_t)(nl - b) : n;
+}
+
+static int
+needle_of(PyObject *o, Needle *nd)
+{
+    if (!PyBytes_Check(o)) {
+        PyErr_SetString(PyExc_TypeError, "needles must be bytes");
+        return -1;
+    }
+    nd->p = PyBytes_AS_STRING(o);
+    nd->n = PyBytes_GET_SIZE(o);
+    return 0;
+}
+
+static int
+chunk_of(Py_buffer *view, Py_ssize_t n)
+{
+    if (n < 0 || n > view->len) {
+        PyErr_SetString(PyExc_ValueError, "n must be within the buffer");
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(line_stats_doc,
+"line_stats(buf, n) -> (lines, bad)\n\n"
+"The lines of buf[:n] (a last line without a newline counts) and how many of them do not start with '{'.");
+
+static PyObject *
+line_stats(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "y*n", &view, &n))
+        return NULL;
+    if (chunk_of(&view, n) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    const char *b = view.buf;
+    Py_ssize_t lines = 0, bad = 0;
+    if (n > 0) {
+        bad = b[0] != '{';
+        Py_ssize_t pos = 0;
+        const char *nl;
+        while ((nl = memchr(b + pos, '\n', (size_t)(n - pos))) != NULL) {
+            lines++;
+            pos = nl - b + 1;
+            if (pos >= n)
+                break;
+            bad += b[pos] != '{';
+        }
+        lines += b[n - 1] != '\n';
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(nn)", lines, bad);
+}
+
+/* The needles the walk needs, in the order reader.Prefilter.walk passes them. */
+enum { REQUEST_TYPE, ERROR, HEAD, AUTH_KEY, AFTER_AUTH, OPERATION, PATH, QUOTE, REVEALS, UPDATE, CREATE, READ,
+       NEEDLES };
+
+typedef struct {
+    Needle fixed[NEEDLES];
+    Needle *markers;
+    Py_ssize_t nmarkers;
+    Needle auth;     /* the auth object last found to be the service's ("" before the first) */
+    Needle staging;  /* "path":"<mount>/data/reveals/ */
+    Py_ssize_t request_span, time_end;
+} Rules;
+
+/* reader._auth_start: where the top-level auth object of a response entry starts, or -1. */
+static Py_ssize_t
+auth_start(const char *b, Py_ssize_t ls, Py_ssize_t le, const Rules *r)
+{
+    if (!starts(b, ls, le, r->fixed[HEAD]))
+        return -1;
+    Py_ssize_t stop = ls + r->time_end < le ? ls + r->time_end : le;
+    Py_ssize_t q = find(b, ls + r->fixed[HEAD].n, stop, r->fixed[QUOTE]);
+    if (q < 0 || !starts(b, q, le, r->fixed[AUTH_KEY]))
+        return -1;
+    return q + r->fixed[AUTH_KEY].n - 1;
+}
+
+static int
+same(const char *b, Py_ssize_t a, Py_ssize_t z, Needle nd)
+{
+    return z - a == nd.n && memcmp(b + a, nd.p, (size_t)nd.n) == 0;
+}
+
+/* Prefilter._by_operation: whether the operation at i (-1: none) lets the service's entry be dropped. */
+static int
+by_operation(const char *b, Py_ssize_t i, Py_ssize_t le, const Rules *r)
+{
+    if (i < 0)
+        return 0;
+    i += r->fixed[OPERATION].n;
+    Py_ssize_t q = find(b, i, le, r->fixed[QUOTE]);
+    Py_ssize_t z = q >= 0 ? q : le - 1;
+    if (z < i)
+        z = i;
+    if (same(b, i, z, r->fixed[UPDATE]) || same(b, i, z, r->fixed[CREATE])) {
+        Py_ssize_t p = find(b, i, le, r->fixed[PATH]);
+        return p >= 0 && starts(b, p, le, r->staging);
+    }
+    return !(same(b, i, z, r->fixed[READ]) && find(b, i, le, r->fixed[REVEALS]) >= 0);
+}
+
+/* What the walk says of a custody line it hands on: decode it (skip already said no), or ask Prefilter.skip. */
+enum { ASK = 0, DECODE = 1 };
+
+/* Prefilter.skip's fast path, for a line already known to be a candidate: -1 drop, DECODE, or ASK. */
+static int
+judge(const char *b, Py_ssize_t ls, Py_ssize_t le, int error, const Rules *r)
+{
+    Py_ssize_t head = ls + r->request_span < le ? ls + r->request_span : le;
+    if (find(b, ls, head, r->fixed[REQUEST_TYPE]) >= 0)
+        return error ? DECODE : -1;
+    if (r->auth.n == 0)
+        return ASK;
+    Py_ssize_t start = auth_start(b, ls, le, r);
+    Py_ssize_t after = start + r->auth.n;
+    if (start >= 0 && starts(b, start, le, r->auth) && starts(b, after, le, r->fixed[AFTER_AUTH]))
+        return by_operation(b, find(b, after, le, r->fixed[OPERATION]), le, r) ? -1 : DECODE;
+    return ASK;
+}
+
+static int
+is_custody(const char *b, Py_ssize_t ls, Py_ssize_t le, const Rules *r)
+{
+    for (Py_ssize_t k = 0; k < r->nmarkers; k++)
+        if (find(b, ls, le, r->markers[k]) >= 0)
+            return 1;
+    return 0;
+}
+
+static int
+add_take(PyObject *takes, Py_ssize_t ls, Py_ssize_t le, int error, int verdict)
+{
+    PyObject *t = Py_BuildValue("(nnOi)", ls, le, error ? Py_True : Py_False, verdict);
+    if (t == NULL)
+        return -1;
+    int rc = PyList_Append(takes, t);
+    Py_DECREF(t);
+    return rc;
+}
+
+static PyObject *
+walk_lines(const char *b, Py_ssize_t n, const Rules *r)
+{
+    PyObject *takes = PyList_New(0);
+    if (takes == NULL)
+        return NULL;
+    Py_ssize_t lines = 0, bad = 0, custody = 0;
+    for (Py_ssize_t ls = 0; ls < n;) {
+        Py_ssize_t le = line_end(b, ls, n);
+        lines++;
+        if (b[ls] != '{') {
+            bad++;
+        } else if (is_custody(b, ls, le, r)) {
+            custody++;
+            int error = find(b, ls, le, r->fixed[ERROR]) >= 0;
+            int verdict = judge(b, ls, le, error, r);
+            if (verdict >= 0 && add_take(takes, ls, le, error, verdict) < 0) {
+                Py_DECREF(takes);
+                return NULL;
+            }
+        }
+        ls = le + 1;
+    }
+    return Py_BuildValue("(nnnN)", lines, bad, custody, takes);
+}
+
+PyDoc_STRVAR(walk_doc,
+"walk(buf, n, markers, fixed, auth, staging, request_span, time_end) -> (lines, bad, custody, takes)\n\n"
+"Walk the lines of buf[:n] one by one: count them, count those that do not start with '{' (bad), those that\n"
+"hold one of the markers (custody), and list the custody lines the pre-filter does not drop as\n"
+"(start, end, has_error, verdict): verdict 1, decode it; 0, ask Prefilter.skip.");
+
+static PyObject *
+walk(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t n, request_span, time_end;
+    PyObject *markers, *fixed, *auth, *staging;
+    if (!PyArg_ParseTuple(args, "y*nO!O!SSnn", &view, &n, &PyTuple_Type, &markers, &PyTuple_Type, &fixed, &auth,
+                          &staging, &request_span, &time_end))
+        return NULL;
+    PyObject *out = NULL;
+    Rules r = {.request_span = request_span, .time_end = time_end};
+    r.nmarkers = PyTuple_GET_SIZE(markers);
+    r.markers = PyMem_New(Needle, r.nmarkers > 0 ? r.nmarkers : 1);
+    if (r.markers == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (chunk_of(&view, n) < 0)
+        goto done;
+    if (PyTuple_GET_SIZE(fixed) != NEEDLES) {
+        PyErr_SetString(PyExc_ValueError, "wrong number of fixed needles");
+        goto done;
+    }
+    if (request_span < 0 || time_end < 0) {
+        PyErr_SetString(PyExc_ValueError, "spans must not be negative");
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < NEEDLES; k++)
+        if (needle_of(PyTuple_GET_ITEM(fixed, k), &r.fixed[k]) < 0)
+            goto done;
+    for (Py_ssize_t k = 0; k < r.nmarkers; k++)
+        if (needle_of(PyTuple_GET_ITEM(markers, k), &r.markers[k]) < 0)
+            goto done;
+    if (needle_of(auth, &r.auth) < 0 || needle_of(staging, &r.staging) < 0)
+        goto done;
+    out = walk_lines(view.buf, n, &r);
+done:
+    PyMem_Free(r.markers);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"line_stats", line_stats, METH_VARARGS, line_stats_doc},
+    {"walk", walk, METH_VARARGS, walk_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "custody.auditlog._scan",
+    .m_doc = "The audit reader's line walk, in C (see reader.py).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__scan(void)
+{
+    return PyModule_Create(&module);
+}
