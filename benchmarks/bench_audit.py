@@ -57,6 +57,15 @@ MEMORY_MB = 200
 RATIO = {"mixed": 15.0, "custody": 5.0}
 
 
+def _reader_kind() -> str:
+    """How the installed reader walks lines and searches bytes: a figure means little without it."""
+    from custody.auditlog import _fastsearch, reader
+
+    walk = "line walk in C" if reader.compiled() else "line walk in Python (custody/auditlog/_scan.c not built)"
+    search = "glibc memmem" if _fastsearch.available() else "bytes.find (no memmem)"
+    return f"{walk}, byte search with {search}"
+
+
 def record_seed(out: Path, port: int) -> Path:
     spec = importlib.util.spec_from_file_location("custody_audit_record", RECORDER)
     if spec is None or spec.loader is None:
@@ -371,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"cannot record a seed log ({e}); using {FIXTURE}", file=sys.stderr)
                 seed = FIXTURE
         print(f"seed: {seed} ({seed.stat().st_size / 1e6:.1f} MB)")
+        print(f"reader: {_reader_kind()}")
         warm_up(seed, work)
         ok = True
         for name, share in (("mixed", 0.02), ("custody", None), ("hostile", None)):

@@ -149,13 +149,15 @@ by_operation(const char *b, Py_ssize_t i, Py_ssize_t le, const Rules *r)
 /* What the walk says of a custody line it hands on: decode it (skip already said no), or ask Prefilter.skip. */
 enum { ASK = 0, DECODE = 1 };
 
-/* Prefilter.skip's fast path, for a line already known to be a candidate: -1 drop, DECODE, or ASK. */
+/* Prefilter.skip for a custody line: -1 drop, DECODE, or ASK (its fast path did not apply). A request entry is
+ * decided here (kept only if it holds an error), so skip is only ever asked about other entries, for which it
+ * does not look for an error: the error is searched for in request entries only. */
 static int
-judge(const char *b, Py_ssize_t ls, Py_ssize_t le, int error, const Rules *r)
+judge(const char *b, Py_ssize_t ls, Py_ssize_t le, const Rules *r)
 {
     Py_ssize_t head = ls + r->request_span < le ? ls + r->request_span : le;
     if (find(b, ls, head, r->fixed[REQUEST_TYPE]) >= 0)
-        return error ? DECODE : -1;
+        return find(b, ls, le, r->fixed[ERROR]) >= 0 ? DECODE : -1;
     if (r->auth.n == 0)
         return ASK;
     Py_ssize_t start = auth_start(b, ls, le, r);
@@ -175,9 +177,9 @@ is_custody(const char *b, Py_ssize_t ls, Py_ssize_t le, const Rules *r)
 }
 
 static int
-add_take(PyObject *takes, Py_ssize_t ls, Py_ssize_t le, int error, int verdict)
+add_take(PyObject *takes, Py_ssize_t ls, Py_ssize_t le, int verdict)
 {
-    PyObject *t = Py_BuildValue("(nnOi)", ls, le, error ? Py_True : Py_False, verdict);
+    PyObject *t = Py_BuildValue("(nni)", ls, le, verdict);
     if (t == NULL)
         return -1;
     int rc = PyList_Append(takes, t);
@@ -199,9 +201,8 @@ walk_lines(const char *b, Py_ssize_t n, const Rules *r)
             bad++;
         } else if (is_custody(b, ls, le, r)) {
             custody++;
-            int error = find(b, ls, le, r->fixed[ERROR]) >= 0;
-            int verdict = judge(b, ls, le, error, r);
-            if (verdict >= 0 && add_take(takes, ls, le, error, verdict) < 0) {
+            int verdict = judge(b, ls, le, r);
+            if (verdict >= 0 && add_take(takes, ls, le, verdict) < 0) {
                 Py_DECREF(takes);
                 return NULL;
             }
@@ -215,7 +216,7 @@ PyDoc_STRVAR(walk_doc,
 "walk(buf, n, markers, fixed, auth, staging, request_span, time_end) -> (lines, bad, custody, takes)\n\n"
 "Walk the lines of buf[:n] one by one: count them, count those that do not start with '{' (bad), those that\n"
 "hold one of the markers (custody), and list the custody lines the pre-filter does not drop as\n"
-"(start, end, has_error, verdict): verdict 1, decode it; 0, ask Prefilter.skip.");
+"(start, end, verdict): verdict 1, decode it; 0, ask Prefilter.skip (never about a request entry).");
 
 static PyObject *
 walk(PyObject *Py_UNUSED(self), PyObject *args)

@@ -226,6 +226,11 @@ def _scan_markers(
     return lines, custody
 
 
+def compiled() -> bool:
+    """Whether the line walk in C is in use (reported by the benchmark)."""
+    return _scan is not None
+
+
 def line_stats(buf: bytearray, n: int) -> tuple[int, int]:
     """The lines of ``buf[:n]`` (n > 0; a last line without a newline counts), and how many of them do not start
     like a JSON object (``{``)."""
@@ -258,11 +263,11 @@ def _scan_lines(
     if _scan is None:
         return _scan_lines_py(buf, n, view, ascii, rules, ex, part)
     lines, bad, custody, takes = rules.walk(buf, n)
-    for ls, le, error, verdict in takes:
+    for ls, le, verdict in takes:
         if verdict:  # the pre-filter's answer is known: parse it
             _decode(ls, le, view, ascii, ex, part)
-        else:
-            _take(buf, ls, le, error, view, ascii, rules, ex, part)
+        else:  # not a request entry (those the walk decides): whether it holds an error does not matter
+            _take(buf, ls, le, False, view, ascii, rules, ex, part)
     part.lines_invalid += bad
     return lines, custody
 
@@ -425,11 +430,11 @@ class Prefilter:
             return False  # not shaped as expected, or the operation found was not the request's (after auth)
         return self._is_service(bytes(line[span_start:end]))
 
-    def walk(self, buf: bytearray, n: int) -> tuple[int, int, int, list[tuple[int, int, bool, int]]]:
+    def walk(self, buf: bytearray, n: int) -> tuple[int, int, int, list[tuple[int, int, int]]]:
         """The C walk of ``buf[:n]`` (``_scan.walk``), with what this pre-filter knows so far: the line, bad line
-        and custody line counts, and the custody lines it keeps as (start, end, holds an error, verdict), verdict
-        1 where the walk took ``skip``'s decision itself (the service's known auth object), 0 where ``skip`` must
-        be asked."""
+        and custody line counts, and the custody lines it keeps as (start, end, verdict), verdict 1 where the walk
+        took ``skip``'s decision itself (a request entry; a line of the service's known auth object), 0 where
+        ``skip`` must be asked."""
         return _scan.walk(buf, n, self.markers, _WALK_NEEDLES, self._last_auth, self.staging, REQUEST_SPAN, TIME_END)
 
     def _by_operation(self, line: bytes | bytearray, i: int, le: int) -> bool:

@@ -114,7 +114,7 @@ def test_a_warm_walk_decides_for_the_service_itself() -> None:
     buf = bytearray(b"\n".join(service) + b"\n")
     _, _, custody, takes = rules.walk(buf, len(buf))
     assert custody >= 20
-    asked = [t for t in takes if t[3] == 0]
+    asked = [t for t in takes if t[2] == 0]
     assert len(asked) < len(takes) / 4, "the walk asked Prefilter.skip about most of the service's lines"
 
 
