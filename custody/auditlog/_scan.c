@@ -49,6 +49,10 @@ needle_of(PyObject *o, Needle *nd)
     }
     nd->p = PyBytes_AS_STRING(o);
     nd->n = PyBytes_GET_SIZE(o);
+    if (nd->n == 0) { /* found everywhere: a search from each hit would find it again, at the same place */
+        PyErr_SetString(PyExc_ValueError, "needles must not be empty");
+        return -1;
+    }
     return 0;
 }
 
@@ -158,8 +162,6 @@ judge(const char *b, Py_ssize_t ls, Py_ssize_t le, const Rules *r)
     Py_ssize_t head = ls + r->request_span < le ? ls + r->request_span : le;
     if (find(b, ls, head, r->fixed[REQUEST_TYPE]) >= 0)
         return find(b, ls, le, r->fixed[ERROR]) >= 0 ? DECODE : -1;
-    if (r->auth.n == 0)
-        return ASK;
     Py_ssize_t start = auth_start(b, ls, le, r);
     Py_ssize_t after = start + r->auth.n;
     if (start >= 0 && starts(b, start, le, r->auth) && starts(b, after, le, r->fixed[AFTER_AUTH]))
@@ -260,7 +262,131 @@ done:
     return out;
 }
 
+typedef struct {
+    Py_ssize_t start, end;
+} Span;
+
+typedef struct {
+    Span *v;
+    Py_ssize_t len, cap;
+} Spans;
+
+static int
+push(Spans *s, const char *b, Py_ssize_t pos, Py_ssize_t n, Py_ssize_t *next)
+{
+    if (s->len == s->cap) {
+        Py_ssize_t cap = s->cap ? 2 * s->cap : 256;
+        Span *v = PyMem_Realloc(s->v, (size_t)cap * sizeof(Span));
+        if (v == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    const char *nl = pos > 0 ? memrchr(b, '\n', (size_t)pos) : NULL;
+    Py_ssize_t le = line_end(b, pos, n);
+    s->v[s->len++] = (Span){nl ? nl - b + 1 : 0, le};
+    *next = le; /* the rest of this line is marked already */
+    return 0;
+}
+
+static int
+by_start(const void *a, const void *b)
+{
+    Py_ssize_t x = ((const Span *)a)->start, y = ((const Span *)b)->start;
+    return (x > y) - (x < y);
+}
+
+/* Every line of b[:n] holding a plain needle, or the prefix followed by one of the suffixes. */
+static int
+mark_lines(const char *b, Py_ssize_t n, const Needle *plain, Py_ssize_t nplain, Needle prefix,
+           const Needle *suffixes, Py_ssize_t nsuffixes, Spans *out)
+{
+    for (Py_ssize_t k = 0; k < nplain; k++) {
+        Py_ssize_t pos = find(b, 0, n, plain[k]);
+        while (pos >= 0) {
+            Py_ssize_t next;
+            if (push(out, b, pos, n, &next) < 0)
+                return -1;
+            pos = find(b, next, n, plain[k]);
+        }
+    }
+    if (nsuffixes == 0)
+        return 0;
+    /* One pass for the prefix the request-path markers share, instead of one pass per marker. */
+    Py_ssize_t pos = find(b, 0, n, prefix);
+    while (pos >= 0) {
+        Py_ssize_t after = pos + prefix.n, next = pos + 1;
+        for (Py_ssize_t k = 0; k < nsuffixes; k++) {
+            if (starts(b, after, n, suffixes[k])) {
+                if (push(out, b, pos, n, &next) < 0)
+                    return -1;
+                break;
+            }
+        }
+        pos = find(b, next, n, prefix);
+    }
+    return 0;
+}
+
+static int
+needles_of(PyObject *tuple, Needle **out, Py_ssize_t *count)
+{
+    *count = PyTuple_GET_SIZE(tuple);
+    *out = PyMem_New(Needle, *count > 0 ? *count : 1);
+    if (*out == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < *count; k++)
+        if (needle_of(PyTuple_GET_ITEM(tuple, k), &(*out)[k]) < 0)
+            return -1;
+    return 0;
+}
+
+PyDoc_STRVAR(mark_doc,
+"mark(buf, n, plain, prefix, suffixes) -> [(start, end), ...]\n\n"
+"The lines of buf[:n] that hold one of the plain needles, or prefix followed by one of the suffixes, as\n"
+"(start, end) in the order of their starts, each once (end: its newline, or n).");
+
+static PyObject *
+mark(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t n, nplain = 0, nsuffixes = 0;
+    PyObject *plain_t, *prefix_o, *suffixes_t, *out = NULL;
+    Needle *plain = NULL, *suffixes = NULL, prefix;
+    Spans spans = {NULL, 0, 0};
+    if (!PyArg_ParseTuple(args, "y*nO!SO!", &view, &n, &PyTuple_Type, &plain_t, &prefix_o, &PyTuple_Type,
+                          &suffixes_t))
+        return NULL;
+    if (chunk_of(&view, n) < 0 || needles_of(plain_t, &plain, &nplain) < 0 ||
+        needles_of(suffixes_t, &suffixes, &nsuffixes) < 0 || needle_of(prefix_o, &prefix) < 0)
+        goto done;
+    if (mark_lines(view.buf, n, plain, nplain, prefix, suffixes, nsuffixes, &spans) < 0)
+        goto done;
+    if (spans.len > 1)
+        qsort(spans.v, (size_t)spans.len, sizeof(Span), by_start);
+    out = PyList_New(0);
+    for (Py_ssize_t k = 0; out != NULL && k < spans.len; k++) {
+        if (k > 0 && spans.v[k].start == spans.v[k - 1].start)
+            continue;
+        PyObject *t = Py_BuildValue("(nn)", spans.v[k].start, spans.v[k].end);
+        if (t == NULL || PyList_Append(out, t) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(t);
+    }
+done:
+    PyMem_Free(spans.v);
+    PyMem_Free(plain);
+    PyMem_Free(suffixes);
+    PyBuffer_Release(&view);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"mark", mark, METH_VARARGS, mark_doc},
     {"line_stats", line_stats, METH_VARARGS, line_stats_doc},
     {"walk", walk, METH_VARARGS, walk_doc},
     {NULL, NULL, 0, NULL},

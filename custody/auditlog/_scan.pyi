@@ -10,3 +10,11 @@ def walk(
     time_end: int,
     /,
 ) -> tuple[int, int, int, list[tuple[int, int, int]]]: ...
+def mark(
+    buf: bytes | bytearray | memoryview,
+    n: int,
+    plain: tuple[bytes, ...],
+    prefix: bytes,
+    suffixes: tuple[bytes, ...],
+    /,
+) -> list[tuple[int, int]]: ...

@@ -204,8 +204,18 @@ def _scan_markers(
     """Sparse custody lines: find the markers, then look at the lines that hold one."""
     lines, bad = line_stats(buf, n)
     part.lines_invalid += bad
+    custody = 0
+    for ls, le in rules.marked(buf, n):
+        if buf[ls] == 0x7B:  # the others are already counted invalid
+            custody += 1
+            _take(buf, ls, le, None, view, ascii, rules, ex, part)
+    return lines, custody
+
+
+def marked_py(buf: bytearray, n: int, markers: tuple[bytes, ...]) -> list[tuple[int, int]]:
+    """The lines of ``buf[:n]`` holding one of ``markers``, as (start, end) in order (``Prefilter.marked``)."""
     spans: dict[int, int] = {}  # line start -> line end, for lines holding a marker
-    first, *others = rules.markers
+    first, *others = markers
     with Searcher(buf) as search:
         _mark(buf, first, 0, n, search, spans)
         if others:
@@ -218,12 +228,7 @@ def _scan_markers(
             for m in others:
                 for a, b in ranges:
                     _mark(buf, m, a, b, search, spans)
-    custody = 0
-    for ls in sorted(spans):
-        if buf[ls] == 0x7B:  # the others are already counted invalid
-            custody += 1
-            _take(buf, ls, spans[ls], None, view, ascii, rules, ex, part)
-    return lines, custody
+    return [(ls, spans[ls]) for ls in sorted(spans)]
 
 
 def compiled() -> bool:
@@ -398,12 +403,16 @@ class Prefilter:
 
     def __init__(self, mount: str, service_role: str) -> None:
         name = mount.strip("/").encode()
+        if not name:
+            raise ValueError("the custody mount's name is empty")
         # The other markers are anchored on the request path: a long needle is searched three times faster than
         # a short one, and every pass over the log counts (`"path":"sys/r` is one pass for sys/raw and
         # sys/remount; the few other sys/r... calls it brings are parsed for nothing). Vault refuses the other
         # spellings of these paths (`sys//raw`, `sys/%2Fwrapping/unwrap` are unsupported paths); one it accepts,
         # `sys/raw//logical/`, starts the same way.
         self.markers = (name, b'"path":"sys/wrapping/', b'"path":"cubbyhole/', b'"path":"sys/r')
+        self._plain = tuple(m for m in self.markers if not m.startswith(_PATH))
+        self._path_ends = tuple(m[len(_PATH) :] for m in self.markers if m.startswith(_PATH))
         self.service_role = service_role
         self.staging = b'"path":"' + name + b"/data/reveals/"
         self._ex = Extractor(mount, service_role)
@@ -429,6 +438,13 @@ class Prefilter:
         if end < 0 or i < end:
             return False  # not shaped as expected, or the operation found was not the request's (after auth)
         return self._is_service(bytes(line[span_start:end]))
+
+    def marked(self, buf: bytearray, n: int) -> list[tuple[int, int]]:
+        """The lines of ``buf[:n]`` that hold a marker, as (start, end) in order: in C, one pass for the mount name
+        and one for the request paths (which share their start); else ``marked_py``."""
+        if _scan is None:
+            return marked_py(buf, n, self.markers)
+        return _scan.mark(buf, n, self._plain, _PATH, self._path_ends)
 
     def walk(self, buf: bytearray, n: int) -> tuple[int, int, int, list[tuple[int, int, int]]]:
         """The C walk of ``buf[:n]`` (``_scan.walk``), with what this pre-filter knows so far: the line, bad line

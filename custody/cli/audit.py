@@ -37,6 +37,12 @@ class AnomaliesFound(click.ClickException):
         click.echo(self.message, err=True)
 
 
+def _mount_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value.strip("/"):
+        raise click.BadParameter("name the custody KV v2 mount, e.g. --mount custody-kv")
+    return value
+
+
 @click.group("audit")
 def audit() -> None:
     """Evidence from Vault/OpenBao audit devices: who obtained which code, when, why, and what bypassed custody."""
@@ -50,7 +56,7 @@ def audit() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True,
               help="json is the stable schema (docs/auditor-guide.md); csv has one row per access; text = markdown")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write here")
-@click.option("--mount", default="custody-kv", show_default=True, envvar="CUSTODY_KV_MOUNT",
+@click.option("--mount", default="custody-kv", show_default=True, envvar="CUSTODY_KV_MOUNT", callback=_mount_name,
               help="the custody KV v2 mount")
 @click.option("--service-role", default="custody-service", show_default=True,
               help="the custody service's AppRole role name (its token is the only one allowed on the mount)")

@@ -99,6 +99,15 @@ def test_errors_go_to_stderr_with_a_hint(capsys: pytest.CaptureFixture[str], arg
     assert message in err and "hint:" in err
 
 
+@pytest.mark.parametrize("mount", ["", "/", "//"])
+def test_a_mount_without_a_name_is_refused(capsys: pytest.CaptureFixture[str], mount: str) -> None:
+    # every line would hold the empty name: a summary of nothing, shown as if the log were clean
+    code = main(["summary", "--log", str(SCENARIO), "--mount", mount, "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert "name the custody KV v2 mount" in err
+
+
 def test_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _out, err = run(capsys, "--output", str(tmp_path / "missing-dir" / "r.md"))
     assert code == EXIT_ERROR
