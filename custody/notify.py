@@ -60,6 +60,8 @@ def slack_payload(event: dict[str, Any]) -> dict[str, Any]:
     text = f"custody: {esc(event.get('event'))} on {esc(event.get('account', '?'))} by {who}"
     if event.get("grant_id"):
         text += f" (grant {esc(event['grant_id'])})"
+    elif event.get("event") == Event.grants_revoked.value:
+        text += f" ({esc(event.get('count', '?'))} grants)"
     if event.get("event") in DECISION_EVENTS and event.get("requester"):
         text += f", requested by {esc(event['requester'])}"
     if event.get("reason"):

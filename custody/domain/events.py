@@ -33,6 +33,7 @@ class Event(StrEnum):
     grant_reveal_resumed = "grant.reveal_resumed"
     grant_expired = "grant.expired"
     grant_revoked = "grant.revoked"
+    grants_revoked = "grants.revoked"  # a notification: many grants revoked at once (the count, the first ids)
     grant_admitted = "grant.admitted"  # what a requester holds, updated as one of their grants is admitted
     grant_indexed = "grant.indexed"  # a grant's entry in the index of its requester's or its account's grants
     grants_indexed = "grants.indexed"  # every grant older than this is in the index

@@ -88,6 +88,6 @@ class Accounts(UseCase):
             if saved.written:
                 log.info(Event.grant_revoked, grant_id=grant.id, actor=who.display_name,
                          reason=saved.grant.revoked_reason)
-                self.ctx.notify_grant(Event.grant_revoked, saved.grant, who)
-                revoked.append(grant.id)
-        return sorted(revoked)
+                revoked.append(saved.grant)
+        self.ctx.notify_revoked(revoked, who)
+        return sorted(g.id for g in revoked)

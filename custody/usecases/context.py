@@ -17,6 +17,12 @@ from custody.notify import Notifier
 from custody.repo.repository import Repository
 from custody.usecases.authz import Authorizer
 
+# Grants revoked at once (a rotation, a replacement, a leaver, a raised approval count) that get an event each; past
+# this, the ordinary ones get one event between them, so that a busy account's rotation does not fill the webhooks'
+# queues (1000 events) and drop other events, nor post thousands of messages to a channel.
+REVOKED_ONE_BY_ONE = 10
+REVOKED_IDS_LISTED = 50  # ids named in that one event; its count is the whole
+
 
 @dataclass(frozen=True)
 class Context:
@@ -33,6 +39,23 @@ class Context:
         self.notify(event, grant_id=grant.id, account=grant.account, actor=who.display_name,
                     requester=grant.requester, reason=grant.reason, ticket=grant.ticket, status=grant.status.value,
                     emergency=grant.emergency, drill=grant.drill)
+
+    def notify_revoked(self, revoked: list[Grant], who: Principal) -> None:
+        """Grants just revoked together: an event each, or, for more than ``REVOKED_ONE_BY_ONE``, one
+        ``grants.revoked`` event with their count, accounts, reason and first ids. An emergency grant always gets
+        its own event (they are few, and each is followed up)."""
+        ordinary = [g for g in revoked if not g.emergency]
+        one_by_one = [g for g in revoked if g.emergency] + (ordinary if len(ordinary) <= REVOKED_ONE_BY_ONE else [])
+        for g in one_by_one:
+            self.notify_grant(Event.grant_revoked, g, who)
+        if len(ordinary) <= REVOKED_ONE_BY_ONE:
+            return
+        accounts = sorted({g.account for g in ordinary})
+        reasons = sorted({g.revoked_reason or "" for g in ordinary})
+        ids = sorted(g.id for g in ordinary)
+        self.notify(Event.grants_revoked, account=", ".join(accounts[:5]) + (" ..." if len(accounts) > 5 else ""),
+                    accounts=accounts, actor=who.display_name, count=len(ids), reason="; ".join(reasons[:3]),
+                    grant_ids=ids[:REVOKED_IDS_LISTED], grant_ids_more=max(len(ids) - REVOKED_IDS_LISTED, 0))
 
     def rotation_policy(self, max_age: str | timedelta | None = None, min_remaining: int | None = None,
                         grace: str | timedelta | None = None) -> RotationPolicy:

@@ -90,16 +90,15 @@ class People(UseCase):
 
     def _apply(self, p: Plan, why: str, who: Principal, now: datetime) -> Run:
         """Carry out the plan, each change idempotent: what this run changed."""
-        def revoke(grant_id: str) -> str | None:
+        def revoke(grant_id: str) -> Grant | None:
             saved = self.repo.grants.update(
                 grant_id, lambda g: grant_rules.revoke(g, now, rules.REVOKED_REASON) if revocable(g, now) else g,
                 Event.grant_revoked, who, now)
-            if saved.written:
-                self.ctx.notify_grant(Event.grant_revoked, saved.grant, who)
-                return grant_id
-            return None
+            return saved.grant if saved.written else None
 
-        revoked = [g for g in concurrently(revoke, p.revoke) if g]
+        ended = [g for g in concurrently(revoke, p.revoke) if g is not None]
+        self.ctx.notify_revoked(ended, who)
+        revoked = [g.id for g in ended]
         marked = []
         for account in sorted({k.account for k in p.keys_to_mark}):
             if self.repo.keys.update(account, lambda r: key_rules.mark_left(r, p.email, now),

@@ -41,9 +41,12 @@ class Revoker:
         write over one that changed since re-reads it). Sixteen at a time: an account may have thousands."""
         seen = known or {}
         ended = concurrently(lambda g: self._revoke(seen.get(g, g), reason, who), grant_ids, name="custody-revoke")
-        return [g for g, revoked in zip(grant_ids, ended, strict=True) if revoked]
+        self.ctx.notify_revoked([g for g, fresh in ended if fresh], who)
+        return [g for g, (grant, _) in zip(grant_ids, ended, strict=True)
+                if grant.status is GrantStatus.revoked and grant.revoked_reason == reason]
 
-    def _revoke(self, grant: Grant | str, reason: str, who: Principal) -> bool:
+    def _revoke(self, grant: Grant | str, reason: str, who: Principal) -> tuple[Grant, bool]:
+        """The grant as it ends, and whether this call revoked it."""
         now = self.ctx.clock()
         grant_id = grant.id if isinstance(grant, Grant) else grant
 
@@ -53,5 +56,4 @@ class Revoker:
         grant, revoked_now = self.ctx.repo.grants.update(grant, revoke, Event.grant_revoked, who, now)
         if revoked_now:
             log.info(Event.grant_revoked, grant_id=grant_id, actor=who.display_name, reason=reason)
-            self.ctx.notify_grant(Event.grant_revoked, grant, who)
-        return grant.status is GrantStatus.revoked and grant.revoked_reason == reason
+        return grant, revoked_now

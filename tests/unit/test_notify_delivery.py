@@ -248,6 +248,12 @@ def test_slack_text_escapes_every_user_supplied_value() -> None:
     assert already.endswith(": a &amp;amp; b")  # shown literally, as typed
 
 
+def test_slack_text_of_many_revoked_grants_gives_their_count() -> None:
+    text = slack_payload({"event": "grants.revoked", "account": "pypi/acme", "actor": "userpass-security",
+                          "count": 120, "reason": "codes rotated", "grant_ids": ["gr_1"]})["text"]
+    assert text == "custody: grants.revoked on pypi/acme by userpass-security (120 grants): codes rotated"
+
+
 def test_slack_text_arrives_escaped_over_http(endpoints: Any, notifiers: Any) -> None:
     healthy = endpoints("ok")
     notifier = notifiers([healthy.url], fmt="slack", timeout=2.0)

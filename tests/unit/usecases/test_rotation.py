@@ -245,3 +245,31 @@ def test_evidence_of_many_revoked_grants_is_paged_and_a_resume_reads_it_back() -
     assert done["status"] == "completed" and set(done["revoked_grants"]) == spam
     evidence = w.uc.ctx.repo.rotations.evidence("pypi/acme", 1)
     assert evidence is not None and set(evidence.value.revoked_grants) == spam
+
+
+@pytest.mark.parametrize("open_grants", [3, 10, 11, 120])
+def test_many_revoked_grants_are_announced_in_one_event(open_grants: int) -> None:
+    """A rotation of a busy account revokes its open grants: up to ten get an event each (as one revocation
+    does); more get one ``grants.revoked`` event between them, which a webhook's queue (1000 events) and a chat
+    channel can take. An emergency grant among them still gets its own event."""
+    w = world(PolicySettings(open_grants_per_account=100, open_grants_total=500))
+    an_account(w, approvals=1)  # so that the emergency grant is one (on an account needing none it is ordinary)
+    people = [w.vault.add(f"requester{n}", GROUPS["custody-requesters"]) for n in range(4)]
+    ordinary = {w.uc.access.request(people[n % 4], "pypi/acme", REASON).id for n in range(open_grants)}
+    emergency_grant = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON, emergency=True)
+    assert emergency_grant.emergency
+    emergency = emergency_grant.id
+    w.notices.events.clear()
+    done = w.uc.rotation.rotate(w.token["security"], "pypi/acme", "\n".join(codes(8)), reason="annual rotation")
+    assert set(done["revoked_grants"]) == ordinary | {emergency}
+    single = {e["grant_id"] for e in w.notices.events if e["event"] == "grant.revoked"}
+    bulk = [e for e in w.notices.events if e["event"] == "grants.revoked"]
+    if open_grants <= 10:
+        assert single == ordinary | {emergency} and bulk == []
+        return
+    assert single == {emergency}
+    (event,) = bulk
+    assert (event["count"], event["account"], event["accounts"], event["actor"]) == (
+        open_grants, "pypi/acme", ["pypi/acme"], "userpass-security")
+    assert event["grant_ids"] == sorted(ordinary)[:50] and event["grant_ids_more"] == max(open_grants - 50, 0)
+    assert event["reason"] == "codes rotated"
