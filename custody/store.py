@@ -292,6 +292,15 @@ class Store:
         caps = data.get("data", {}).get(path) or data.get(path) or data.get("capabilities") or []
         return {str(c) for c in caps}
 
+    def capabilities_many(self, token: str, paths: list[str]) -> dict[str, set[str]]:
+        """``capabilities`` of several paths in one call (a page that shows what its reader may do asks many)."""
+        if not paths:
+            return {}
+        data = self._call("POST", "sys/capabilities-self", token=token, json={"paths": sorted(set(paths))},
+                          what="capability check")
+        body = data.get("data") or data
+        return {p: {str(c) for c in (body.get(p) or [])} for p in paths}
+
     # ---- people signing in, and unwrapping with their own token (the web console) ----------------------------
     def login(self, mount: str, username: str, password: str) -> tuple[str, int]:
         """A person's token from a password auth method (``auth/<mount>/login/<username>``: userpass, LDAP), and

@@ -106,6 +106,11 @@ class FakeVault:
         self.calls["capabilities"] += 1
         return capabilities_of(self._known(token)[1], path, self.extra.get(token, ()))
 
+    def capabilities_many(self, token: str, paths: list[str]) -> dict[str, set[str]]:
+        self.calls["capabilities"] += 1
+        policies, extra = self._known(token)[1], self.extra.get(token, ())
+        return {p: capabilities_of(policies, p, extra) for p in paths}
+
     def entity_email(self, entity_id: str) -> str | None:
         self.calls["entity_email"] += 1
         return self.emails.get(entity_id)

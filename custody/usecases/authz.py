@@ -62,6 +62,14 @@ def policy_hint(path: str) -> str:
     return "see policies/"
 
 
+ASKS_PER_CALL = 200  # paths in one capabilities-self call
+
+
+def _permits(caps: set[str], capability: str) -> bool:
+    # ``sudo`` is an extra requirement on Vault's protected paths, never a stand-in for create or update.
+    return "deny" not in caps and ("root" in caps or capability in caps)
+
+
 class Identity(Protocol):
     """What Vault says about a caller's token (``custody.store.Store`` asks it)."""
 
@@ -71,6 +79,10 @@ class Identity(Protocol):
 
     def capabilities(self, token: str, path: str) -> set[str]:
         """What the token's policies allow on ``path``, asked with the token itself."""
+        ...
+
+    def capabilities_many(self, token: str, paths: list[str]) -> dict[str, set[str]]:
+        """``capabilities`` of each path, in one question."""
         ...
 
     def entity_email(self, entity_id: str) -> str | None:
@@ -115,8 +127,19 @@ class Authorizer:
         except AuthError:  # the token is no longer valid: forget who it was
             self.callers.forget(token)
             raise
-        # ``sudo`` is an extra requirement on Vault's protected paths, never a stand-in for create or update.
-        return "deny" not in caps and ("root" in caps or capability in caps)
+        return _permits(caps, capability)
+
+    def allowed_each(self, token: str, asks: list[tuple[str, str]]) -> list[bool]:
+        """``allowed`` for each (path, capability), asked of Vault in one call per ``ASKS_PER_CALL`` paths."""
+        answers: dict[str, set[str]] = {}
+        paths = sorted({f"{self.api_path}/{path}" for path, _ in asks})
+        try:
+            for i in range(0, len(paths), ASKS_PER_CALL):
+                answers |= self.vault.capabilities_many(token, paths[i : i + ASKS_PER_CALL])
+        except AuthError:
+            self.callers.forget(token)
+            raise
+        return [_permits(answers.get(f"{self.api_path}/{path}", set()), cap) for path, cap in asks]
 
     def refuse(self, who: Principal, path: str, capability: str, message: str, hint: str) -> PermissionDenied:
         """A refusal, recorded where the audit device sees it (best effort), for the caller to raise."""

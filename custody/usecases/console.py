@@ -93,7 +93,7 @@ class Console(UseCase):
         asks = {"request": (f"{ANY_ACCOUNT}/grants", "create"), "approve": (f"{ANY_GRANT}/approve", "update"),
                 "deny": (f"{ANY_GRANT}/deny", "update"), "review": (f"{ANY_GRANT}/review", "update"),
                 "grants": (ANY_GRANT, "read"), "codes": ("codes", "list"), "audit": ("audit/summary", "read")}
-        answers = concurrently(lambda item: self.authz.allowed(token, *item), list(asks.values()))
+        answers = self.authz.allowed_each(token, list(asks.values()))
         return Abilities(who, **dict(zip(asks, answers, strict=True)))
 
     def my_requests(self, token: str) -> list[Grant]:
@@ -106,8 +106,7 @@ class Console(UseCase):
         """The accounts the person may ask access to, and those where they may ask for emergency access."""
         self.authz.authorize(token, "accounts", "list")
         accounts = [a for a in concurrently(self._account, self.repo.accounts.ids()) if a is not None]
-        emergency = concurrently(lambda a: self.authz.allowed(token, f"accounts/{a.id}/emergency", "update"),
-                                 accounts)
+        emergency = self.authz.allowed_each(token, [(f"accounts/{a.id}/emergency", "update") for a in accounts])
         return RequestForm(accounts=sorted(accounts, key=lambda a: a.id),
                            emergency=frozenset(a.id for a, ok in zip(accounts, emergency, strict=True) if ok))
 
@@ -122,10 +121,10 @@ class Console(UseCase):
         who = self.authz.caller(token)
         pending = [g for g in self.access.list_grants(token, status=GrantStatus.pending.value)
                    if g.requester_id != who.id and all(a.by_id != who.id for a in g.approvals)]
-        allowed = concurrently(lambda g: self.authz.allowed(token, f"grants/{g.id}/approve", "update"), pending)
+        allowed = self.authz.allowed_each(token, [(f"grants/{g.id}/approve", "update") for g in pending])
         mine = [g for g, ok in zip(pending, allowed, strict=True) if ok]
         ids = sorted({g.account for g in mine})
-        readable = concurrently(lambda a: self.authz.allowed(token, f"accounts/{a}", "read"), ids)
+        readable = self.authz.allowed_each(token, [(f"accounts/{a}", "read") for a in ids])
         accounts = {a: self._account(a) for a, ok in zip(ids, readable, strict=True) if ok}
         return [QueueRow(g, accounts.get(g.account)) for g in mine]
 
@@ -142,16 +141,16 @@ class Console(UseCase):
         approved_by_me = any(a.by_id == who.id for a in grant.approvals)
         unreviewed = grant.emergency and grant.review is None and grant.status is not GrantStatus.pending
 
-        def may(action: str, when: bool) -> bool:
-            return when and self.authz.allowed(token, f"grants/{grant.id}/{action}", "update")
-
-        return GrantPage(
-            grant=grant, mine=mine,
-            approve=may("approve", pending and not mine and not approved_by_me),
-            deny=may("deny", grant.status in (GrantStatus.pending, GrantStatus.approved) and not mine),
-            review=may("review", unreviewed and not mine),
-            reveal=may("reveal", mine and grant.status is GrantStatus.approved),
-            review_overdue=self.access.review_overdue(grant))
+        steps = {"approve": pending and not mine and not approved_by_me,
+                 "deny": grant.status in (GrantStatus.pending, GrantStatus.approved) and not mine,
+                 "review": unreviewed and not mine,
+                 "reveal": mine and grant.status is GrantStatus.approved}
+        asked = [a for a, when in steps.items() if when]  # only the steps that could be taken now
+        ok = dict(zip(asked, self.authz.allowed_each(token, [(f"grants/{grant.id}/{a}", "update") for a in asked]),
+                      strict=True))
+        return GrantPage(grant=grant, mine=mine, approve=ok.get("approve", False), deny=ok.get("deny", False),
+                         review=ok.get("review", False), reveal=ok.get("reveal", False),
+                         review_overdue=self.access.review_overdue(grant))
 
     def reveal_code(self, token: str, grant_id: str) -> Revealed:
         """A reveal taken to the code: the wrapping token a reveal hands out, unwrapped with the requester's own

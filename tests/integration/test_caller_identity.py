@@ -121,3 +121,23 @@ def test_no_cache_means_a_lookup_per_request(stack: Stack, account: str, monkeyp
     assert len(calls) == 3
     with pytest.raises(PermissionDenied):
         service.codes.deposit(stack.token("engineer"), account, "0123456789abcdef")
+
+
+def test_one_capability_question_about_many_paths_gets_each_paths_answer(stack: Stack, account: str) -> None:
+    """The console asks about every step a page could offer at once: OpenBao's answer for each path must be
+    the one a question about that path alone gets, for a person who may and one who may not."""
+    store = stack.service_store()
+    paths = [f"custody/accounts/{account}/grants", "custody/grants/+/approve", f"custody/accounts/{account}/emergency",
+             "custody/codes", "custody/audit/summary", "custody/grants/+"]
+    for who in ("engineer", "approver", "auditor"):
+        token = stack.token(who)
+        together = store.capabilities_many(token, [*paths, paths[0]])  # a path asked twice is answered once
+        assert together == {p: store.capabilities(token, p) for p in paths}, who
+    approve = "custody/grants/+/approve"
+    assert "update" in store.capabilities_many(stack.token("approver"), paths)[approve]
+    assert "update" not in store.capabilities_many(stack.token("engineer"), paths)[approve]
+    assert store.capabilities_many(stack.token("engineer"), []) == {}
+    revoked = stack.make_user(uniq("gone"))
+    stack.admin().call("POST", "auth/token/revoke", {"token": revoked})
+    with pytest.raises(AuthError):
+        store.capabilities_many(revoked, paths)

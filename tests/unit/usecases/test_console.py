@@ -36,6 +36,26 @@ def test_the_pages_a_person_is_offered_are_what_their_policy_allows(w: World, wh
     assert shown == expected and a.who == w.who(who)
 
 
+def test_a_page_asks_vault_what_its_reader_may_do_in_one_question(w: World) -> None:
+    """Every console page shows what its reader may do: one capabilities-self call for all of it, not one a path
+    (a queue of 50 grants was 50 calls, the request form one per account)."""
+    an_account(w, "pypi/acme", tier="critical")
+    an_account(w, "pypi/other", tier="critical")
+    for _ in range(3):
+        w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+    g = w.uc.access.request(w.token["engineer"], "pypi/other", REASON)
+    before = w.vault.calls["capabilities"]
+    w.uc.console.abilities(w.token["approver"])
+    assert w.vault.calls["capabilities"] - before == 1  # seven questions in one
+    for page in (lambda t: w.uc.console.request_form(t), lambda t: w.uc.console.grant_page(t, g.id)):
+        before = w.vault.calls["capabilities"]
+        page(w.token["approver"])
+        assert w.vault.calls["capabilities"] - before <= 2  # the page's own question, and the route's authorization
+    before = w.vault.calls["capabilities"]
+    assert len(w.uc.console.queue(w.token["approver"])) == 4
+    assert w.vault.calls["capabilities"] - before <= 4  # listing, the approvals, the accounts
+
+
 def test_the_queue_holds_pending_grants_of_others_not_yet_approved_by_the_approver(w: World) -> None:
     an_account(w, "pypi/acme", tier="critical")
     g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
