@@ -114,6 +114,11 @@ def auditor_jq_blocks() -> list[Block]:
     return [b for b in runnable(ROOT / "docs" / "auditor-guide.md") if "scenario.log" in b.text]
 
 
+def auditor_reissue_block() -> Block:
+    """tests/integration/test_audit_reissue.py::test_the_guide_follows_a_reveal_handed_out_again_by_hand."""
+    return next(b for b in runnable(ROOT / "docs" / "auditor-guide.md") if "reveal_attempt" in b.text)
+
+
 def auditor_hash_block() -> Block:
     """tests/integration/test_docs.py::test_audit_hash_recipe_runs."""
     return next(b for b in runnable(ROOT / "docs" / "auditor-guide.md") if "sys/audit-hash" in b.text)
@@ -138,7 +143,7 @@ RUNNERS: dict[str, Callable[[], list[Block]]] = {
     "README.md": lambda: [readme_tour(), readme_demo()],
     "docs/runbook.md": runbook_blocks,
     "docs/inventory.md": inventory_blocks,
-    "docs/auditor-guide.md": lambda: [*auditor_jq_blocks(), auditor_hash_block()],
+    "docs/auditor-guide.md": lambda: [*auditor_jq_blocks(), auditor_hash_block(), auditor_reissue_block()],
     "docs/console.md": lambda: [console_key_block()],
     "docs/engineer-guide.md": lambda: [engineer_emergency_block()],
     "docs/evidence.md": evidence_blocks,

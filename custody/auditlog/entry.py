@@ -46,6 +46,7 @@ class Auth(msgspec.Struct, gc=False):
 
 class WrapInfo(msgspec.Struct, gc=False):
     token: str = ""
+    accessor: str = ""  # the wrapping token's accessor (HMAC'd, as the service's records write it, by default)
     ttl: Int = 0
 
 
@@ -101,6 +102,14 @@ class Reviewed(msgspec.Struct, gc=False):
     comment: str = ""
 
 
+class Attempt(msgspec.Struct, gc=False):
+    """A grant's latest try at handing out its code, as its record states it (``reveal_attempt``): its number (in
+    clear: Vault HMACs strings only) and the accessor of the wrapping token it handed out (HMAC'd)."""
+
+    number: Int = 0
+    accessor: str = ""
+
+
 class Record(msgspec.Struct, gc=False):
     """A custody record as the service writes it (``request.data.data``): the fields of every kind it writes."""
 
@@ -121,6 +130,7 @@ class Record(msgspec.Struct, gc=False):
     denial: Denied | None = None
     review: Reviewed | None = None
     drill: str = ""
+    reveal_attempt: Attempt | None = None
     # code sets
     remaining: Int = -1
     # accounts

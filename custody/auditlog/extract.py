@@ -321,6 +321,7 @@ class Extractor:
                     i(wrap_info.token, wrap_info.token),
                     min(max(_int(wrap_info.ttl, 0), 0), MAX_TTL),
                     self._who(auth),
+                    wrap_info.accessor,
                 ))
         return None
 
@@ -370,4 +371,8 @@ class Extractor:
             NO_DECISION if r.review is None else self._review(r.review),
             i(r.drill, r.drill),
         ))
-        return _new(GrantState, (r.grant_id or grant_id, i(r.status, r.status), self._approvals(r.approvals), info))
+        attempt = r.reveal_attempt
+        number, accessor = (_int(attempt.number, 0), attempt.accessor) if attempt is not None else (0, "")
+        return _new(GrantState, (
+            r.grant_id or grant_id, i(r.status, r.status), self._approvals(r.approvals), info, number, accessor
+        ))

@@ -25,6 +25,10 @@ DEPOSIT_EVENTS = frozenset({Event.codes_deposited, Event.codes_replaced})
 # A grant's status as its record states it (the values of ``custody.domain.models.GrantStatus``, not imported:
 # that module brings pydantic, which the audit reader does without).
 APPROVED, REVEALED = "approved", "revealed"
+# The two grant writes that say what became of a hand-out's token: the attempt that handed it out recorded its
+# accessor (grant.revealed), and a later attempt began on a delivered grant (grant.reveal_resumed): the service
+# writes the latter only after it revoked the token the attempt before handed out (``access reveal --again``).
+HANDED_OUT, RESUMED = str(Event.grant_revealed), str(Event.grant_reveal_resumed)
 # The entity id custody records for a token without a Vault identity: a digest of its accessor
 # (``custody.domain.models.Principal.from_lookup``).
 TOKEN_IDENTITY = "token-"
@@ -67,6 +71,8 @@ class GrantState(NamedTuple):
     status: str
     approvals: tuple[Decision, ...]
     info: GrantInfo
+    attempt: int  # the number of its latest try at handing out the code (0: none, or not recorded)
+    accessor: str  # HMAC of the accessor of the wrapping token that try handed out ("" or HMAC of "" if none yet)
 
 
 class Write(NamedTuple):
@@ -99,6 +105,7 @@ class Handout(NamedTuple):
     wrap: str  # HMAC of the wrapping token
     ttl: int
     who: Who
+    accessor: str = ""  # HMAC of the wrapping token's accessor (in clear if the audit device has hmac_accessor off)
 
 
 class UnwrapAttempt(NamedTuple):
@@ -150,6 +157,8 @@ class GrantEntry(NamedTuple):
     status: str
     approvals: tuple[Decision, ...]
     info: GrantInfo
+    attempt: int = 0  # the grant's latest try at handing out its code, as this write states it
+    handed_out: str = ""  # on a grant.revealed write: HMAC of the accessor of the token that try handed out
 
     @property
     def t(self) -> int:

@@ -69,6 +69,7 @@ class UnwrapStatus(StrEnum):
     UNATTRIBUTED = "unattributed"
     NEVER = "never"
     OUTSTANDING = "outstanding"
+    REVOKED_REISSUED = "revoked_reissued"  # revoked by the service, which handed the same code out again
 
 
 class Principal(_Model, frozen=True, kw_only=True):

@@ -20,6 +20,7 @@ from custody.auditlog.extract import Extractor
 from custody.auditlog.facts import (
     DEPOSIT,
     DEPOSIT_EVENTS,
+    HANDED_OUT,
     HMAC,
     KEY_BITS,
     KEY_MASK,
@@ -186,9 +187,13 @@ class Partial:
     def _add_grant_entry(self, w: Write, g: GrantState, key: int) -> bool:
         """Add one write to its grant's timeline; False if that write is already there."""
         stamp = time_int(w.time) << KEY_BITS | key
+        # the accessor is kept from the one write that says this attempt handed it out (the others repeat it)
+        handed_out = g.accessor if w.event == HANDED_OUT else ""
         entries = self.grants.get(g.grant_id)
         if entries is None:
-            self.grants[g.grant_id] = [_new(GrantEntry, (stamp, w.event, w.actor, g.status, g.approvals, g.info))]
+            self.grants[g.grant_id] = [
+                _new(GrantEntry, (stamp, w.event, w.actor, g.status, g.approvals, g.info, g.attempt, handed_out))
+            ]
             return True
         prev = entries[-1]
         # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
@@ -199,6 +204,8 @@ class Partial:
             g.status,
             prev.approvals if g.approvals == prev.approvals else g.approvals,
             prev.info if g.info == prev.info else g.info,
+            g.attempt,
+            handed_out,
         ))
         if _fold_repeat(entries, e):
             return False

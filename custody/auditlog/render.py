@@ -478,6 +478,7 @@ _DOT = {
     UnwrapStatus.NEVER: "#0969da",
     UnwrapStatus.UNATTRIBUTED: "#cf222e",
     UnwrapStatus.WRONG_PRINCIPAL: "#a40e26",
+    UnwrapStatus.REVOKED_REISSUED: "#8250df",
 }
 
 
