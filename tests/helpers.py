@@ -190,6 +190,20 @@ def another_server(stack: Stack, name: str, env: dict[str, str] | None = None) -
         stop(proc.pid)
 
 
+@contextlib.contextmanager
+def private_stack(directory: Path, env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """A dev stack of a test module's own in ``directory`` (for what the session's must not see or suffer: a
+    sealed Vault, a short wrapping TTL, a clean audit log), with ``env`` on top of its defaults; down at the end."""
+    from custody.devstack import DevStack
+
+    dev = DevStack(directory)
+    state = dev.up(extra_env=env or {})
+    try:
+        yield Stack(state=state, dir=directory)
+    finally:
+        dev.down()
+
+
 def in_process(store: Store, **kw: Any) -> UseCases:
     """The use cases in-process over ``store`` (for records and for callers' identities, as the server has them);
     ``kw`` as ``UseCases.build`` takes them (settings, clock, notifier, callers)."""

@@ -18,20 +18,15 @@ import pytest
 from custody.auditlog import render, summarize
 from custody.auditlog.model import AnomalyKind, Severity, Summary, UnwrapStatus
 from custody.cli.main import main as custody_main
-from custody.devstack import DevStack
-from tests.helpers import REASON, Stack, new_codes, uniq
+from tests.helpers import REASON, Stack, new_codes, private_stack, uniq
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    directory = tmp_path_factory.mktemp("audit-e2e")
-    dev = DevStack(directory)
-    try:
-        yield Stack(state=dev.up(), dir=directory)
-    finally:
-        dev.down()
+    with private_stack(tmp_path_factory.mktemp("audit-e2e")) as stack:
+        yield stack
 
 
 class Scenario:

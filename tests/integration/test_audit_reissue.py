@@ -25,9 +25,8 @@ import pytest
 
 from custody.auditlog import render, summarize
 from custody.auditlog.model import AnomalyKind, Summary, UnwrapStatus
-from custody.devstack import DevStack
 from tests.docblocks import auditor_reissue_block
-from tests.helpers import DEPOSITED, REASON, Stack, new_codes, uniq
+from tests.helpers import DEPOSITED, REASON, Stack, new_codes, private_stack, uniq
 
 pytestmark = pytest.mark.integration
 WRAP_TTL = 3  # seconds
@@ -35,12 +34,8 @@ WRAP_TTL = 3  # seconds
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    directory = tmp_path_factory.mktemp("audit-reissue")
-    dev = DevStack(directory)
-    try:
-        yield Stack(state=dev.up(extra_env={"CUSTODY_WRAP_TTL": f"{WRAP_TTL}s"}), dir=directory)
-    finally:
-        dev.down()
+    with private_stack(tmp_path_factory.mktemp("audit-reissue"), {"CUSTODY_WRAP_TTL": f"{WRAP_TTL}s"}) as stack:
+        yield stack
 
 
 class Scenario:

@@ -27,11 +27,21 @@ from fastapi.testclient import TestClient
 from custody.api.app import create_app
 from custody.cli.client import Client
 from custody.config import PolicySettings, ServerSettings
-from custody.devstack import DevStack
 from custody.errors import StoreError
 from custody.notify import Notifier
 from custody.store import Store
-from tests.helpers import DEPOSITED, REASON, SESSION_LIMITS, Clock, Stack, in_process, local_http, new_codes, uniq
+from tests.helpers import (
+    DEPOSITED,
+    REASON,
+    SESSION_LIMITS,
+    Clock,
+    Stack,
+    in_process,
+    local_http,
+    new_codes,
+    private_stack,
+    uniq,
+)
 from tests.integration.test_notify_and_secrecy import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("faults")]
@@ -91,13 +101,8 @@ class Proxy:
 @pytest.fixture(scope="module")
 def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A dev stack of this module's own, which the tests below seal, break and stop."""
-    directory = Path(tmp_path_factory.mktemp("custody-fragile"))
-    dev = DevStack(directory)
-    state = dev.up(extra_env={"CUSTODY_VAULT_RETRIES": "2"})
-    try:
-        yield Stack(state=state, dir=directory)
-    finally:
-        dev.down()
+    with private_stack(Path(tmp_path_factory.mktemp("custody-fragile")), {"CUSTODY_VAULT_RETRIES": "2"}) as stack:
+        yield stack
 
 
 def account_with_codes(stack: Stack, n: int = 8) -> str:
