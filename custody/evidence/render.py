@@ -4,12 +4,12 @@ page says so and names the command that does."""
 
 from __future__ import annotations
 
-import html as _html
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from custody.evidence.dsse import Envelope
+from custody.reports.page import Cell, document, esc, slashed, table, words
 
 Row = Sequence[object]
 EMPTY = "Nothing in the period."
@@ -141,72 +141,53 @@ def markdown(stmt: Mapping[str, Any], env: Envelope) -> str:
 
 # ---- HTML ---------------------------------------------------------------------------------------------------
 def _e(value: object) -> str:
-    return _html.escape(_text(value), quote=True)
+    return esc(_text(value))
 
 
-STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1c2330;background:#f6f7f9}
-main{max-width:1280px;margin:0 auto;padding:24px}
-h1{font-size:24px;margin:0 0 12px}h2{font-size:18px;margin:28px 0 8px}
-dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:4px 16px;margin:0}dt{font-weight:600}
-dd{margin:0;overflow-wrap:anywhere}
-.card{background:#fff;border:1px solid #d8dde5;border-radius:8px;padding:16px;overflow-x:auto}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:6px 8px;
-border-bottom:1px solid #e6e9ee}td.free{overflow-wrap:anywhere}td.id,.seg{white-space:nowrap}
-th{background:#eef1f5;font-weight:600;white-space:nowrap}
-#controls td:first-child{white-space:nowrap}#controls td:nth-child(2){min-width:14em}
-#controls td:last-child{min-width:19em}
-#reveals td:first-child,#anomalies td:first-child{min-width:7em}td code{display:block;overflow-wrap:anywhere}
-.status{font-weight:700;border-radius:4px;padding:1px 6px;white-space:nowrap}
-.pass{background:#dff3e4;color:#17622f}.fail{background:#fbe0e0;color:#8a1c1c}
-.not-applicable{background:#eceff3;color:#4a5563}
-nav a{margin-right:12px}code{font-size:13px}
-@media (max-width:900px){main{padding:12px}th,td{padding:4px 5px;font-size:13px}
-#controls td:first-child{white-space:normal}#controls td:nth-child(2){min-width:9em}
-#controls td:last-child{min-width:13em}}
+# What only the evidence pack has: the header's list of facts, the controls' column widths.
+CSS = """
+dl.facts{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:4px 16px;margin:12px 0;padding:12px 16px;
+border:1px solid var(--rule);border-radius:6px;background:var(--paper)}dl.facts dt{font-weight:600}
+dl.facts dd{margin:0;overflow-wrap:anywhere}
+#controls td:first-child{min-width:8em}#controls td:nth-child(2){min-width:14em}
+#controls td:last-child{min-width:17em}td.free{min-width:9em}td code{display:block}
+@media (max-width:900px){#controls td:nth-child(2){min-width:9em}#controls td:last-child{min-width:12em}}
 """
 
-
-# Columns of free text, which may break anywhere to fit; and of names that break only after a "/" (pypi/acme-tools,
-# ISO/IEC 27001:2022). Every other column holds an identifier, a time or a number, which never breaks.
-FREE = {"control", "why", "evidence", "reason", "problems", "flags", "approvers", "review", "still open",
+# Columns of free text, which may break anywhere to fit; of names that break only after a "/" (pypi/acme-tools);
+# of names that break only between words (ISO/IEC 27001:2022). Every other column holds an identifier, a time or a
+# number, which never breaks.
+FREE = {"control", "why", "reason", "problems", "flags", "approvers", "review", "still open",
         "rotations in the period"}
-SLASHED = {"account", "path", "file", "framework"}
+SLASHED = {"account", "path", "file"}
+WORDS = {"framework"}
+# The tables too wide for a half screen: there, each row becomes a block of labelled cells.
+STACKED = {"custody", "reveals", "anomalies"}
 
 
-def _slashed(value: object) -> str:
-    return "/<wbr>".join(f'<span class="seg">{_e(part)}</span>' for part in _text(value).split("/"))
-
-
-def _cell(column: str, value: object) -> str:
+def _cell(column: str, value: object) -> Cell:
     if column in SLASHED:
-        return f"<td>{_slashed(value)}</td>"
+        return slashed(_text(value))
+    if column in WORDS:
+        return words(_text(value))
     if column == "status":
         cls = str(value) if value in ("pass", "fail", "not-applicable") else ""
-        return f'<td><span class="status {cls}">{_e(value)}</span></td>'
-    if column == "evidence" and isinstance(value, list):
-        return "<td>" + "".join(f"<code>{_e(v)}</code>" for v in value) + "</td>"
-    return f'<td class="{"free" if column in FREE else "id"}">{_e(value)}</td>'
+        return f'<span class="pill {cls}">{_e(value)}</span>'
+    if column == "evidence" and isinstance(value, list):  # JSON pointers into the statement
+        return "".join(f"<code>{slashed(_text(v))}</code>" for v in value)
+    return ("free" if column in FREE else "id", _e(value))
 
 
-def _table(anchor: str, title: str, columns: list[str], rows: list[Row]) -> str:
-    if not rows:
-        body = f"<p>{EMPTY}</p>"
-    else:
-        head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-        body = f"<table><thead><tr>{head}</tr></thead><tbody>" + "".join(
-            "<tr>" + "".join(_cell(c, v) for c, v in zip(columns, row, strict=True)) + "</tr>" for row in rows
-        ) + "</tbody></table>"
-    return f'<section id="{_e(anchor)}"><h2>{_e(title)}</h2><div class="card">{body}</div></section>'
+def _section(anchor: str, title: str, columns: list[str], rows: list[Row]) -> str:
+    body = table(columns, ([_cell(c, v) for c, v in zip(columns, row, strict=True)] for row in rows),
+                 "stack" if anchor in STACKED else "", empty=EMPTY)
+    return f'<section id="{_e(anchor)}"><h2>{_e(title)}</h2>{body}</section>'
 
 
 def html(stmt: Mapping[str, Any], env: Envelope) -> str:
     parts = sections(stmt)
     header = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in _header(stmt, env))
     nav = "".join(f'<a href="#{_e(a)}">{_e(t)}</a>' for a, t, _, _ in parts)
-    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-            f"<title>Evidence pack {_e(stmt['predicate']['period']['start'][:10])}</title><style>{STYLE}</style>"
-            f"</head><body><main><h1>Evidence pack</h1><div class=\"card\"><dl>{header}</dl></div>"
-            f"<nav>{nav}</nav>" + "".join(_table(*s) for s in parts) + "</main></body></html>\n")
+    return document(f"Evidence pack {stmt['predicate']['period']['start'][:10]}",
+                    f'<h1>Evidence pack</h1><dl class="facts">{header}</dl><nav>{nav}</nav>'
+                    + "".join(_section(*s) for s in parts), CSS)

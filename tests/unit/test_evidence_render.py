@@ -12,7 +12,7 @@ from custody.evidence.controls import evaluate
 from custody.evidence.dsse import Envelope
 from custody.evidence.render import html, markdown
 from custody.evidence.statement import payload_bytes, statement
-from tests.browser import WIDTHS, chromium, page_of, screenshot
+from tests.browser import WIDTHS, broken_identifiers, chromium, page_of, screenshot
 from tests.evidencekit import predicate, reveal
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)> | "quoted" & done'
@@ -93,31 +93,6 @@ def test_the_page_in_a_browser_runs_nothing_fetches_nothing_and_fits(tmp_path: P
         page.close()
 
 
-# Every line break inside an identifier cell, as the text before it; one that does not follow a "/" or a space
-# splits a name ("pypi/acm" | "e-tools").
-_BREAKS = """(columns) => [...document.querySelectorAll('table')].flatMap(table => {
-  const heads = [...table.querySelectorAll('thead th')].map(th => th.textContent);
-  return [...table.querySelectorAll('tbody tr')].flatMap(tr => [...tr.children].flatMap((td, i) => {
-    if (!columns.includes(heads[i])) return [];
-    const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT), chars = [];
-    while (walk.nextNode()) {
-      const node = walk.currentNode;
-      for (let k = 0; k < node.length; k++) {
-        const range = document.createRange(); range.setStart(node, k); range.setEnd(node, k + 1);
-        const rect = range.getClientRects()[0];
-        chars.push([node.data[k], rect && rect.width > 0 ? rect.top : null]);
-      }
-    }
-    const text = chars.map(c => c[0]).join(''), found = [];
-    let top = null, free = false;  // the line the text is on; whether a break may come here
-    chars.forEach(([ch, at], k) => {
-      if (at === null || /\\s/.test(ch)) { free = true; return; }
-      if (top !== null && at > top + 2 && !free) found.push(heads[i] + ': ' + text.slice(0, k) + ' | ' + text.slice(k));
-      top = at; free = ch === '/';
-    });
-    return found;
-  }));
-})"""
 IDENTIFIERS = ["time", "account", "grant", "requester", "ticket", "drill", "email", "file", "sha256", "kind",
                "severity", "who", "path", "framework", "status"]
 
@@ -131,6 +106,6 @@ def test_identifiers_never_break_inside_a_word(tmp_path: Path, width: int) -> No
     with chromium() as browser:
         page = page_of(browser, html(stmt, Envelope(payload_bytes(stmt))), width)
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-        assert page.evaluate(_BREAKS, IDENTIFIERS) == []
+        assert broken_identifiers(page, IDENTIFIERS) == []
         screenshot(page, tmp_path, f"evidence-pack-sparse-{width}")
         page.close()
