@@ -57,3 +57,37 @@ def screenshot(page: Any, tmp_path: Path, name: str) -> Path:
     path = screens(tmp_path) / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# Every line break inside an identifier cell, as the text before it; one that does not follow a "/" or a space
+# splits a name ("pypi/acm" | "e-tools").
+_BREAKS = """(columns) => [...document.querySelectorAll('table')].flatMap(table => {
+  const heads = [...table.querySelectorAll('thead th')].map(th => th.textContent);
+  return [...table.querySelectorAll('tbody tr')].flatMap(tr => [...tr.children].flatMap((td, i) => {
+    if (!columns.includes(heads[i])) return [];
+    const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT), chars = [];
+    while (walk.nextNode()) {
+      const node = walk.currentNode;
+      for (let k = 0; k < node.length; k++) {
+        const range = document.createRange(); range.setStart(node, k); range.setEnd(node, k + 1);
+        const rect = range.getClientRects()[0];
+        chars.push([node.data[k], rect && rect.width > 0 ? rect.top : null]);
+      }
+    }
+    const text = chars.map(c => c[0]).join(''), found = [];
+    let top = null, free = false;  // the line the text is on; whether a break may come here
+    chars.forEach(([ch, at], k) => {
+      if (at === null || /\\s/.test(ch)) { free = true; return; }
+      if (top !== null && at > top + 2 && !free) found.push(heads[i] + ': ' + text.slice(0, k) + ' | ' + text.slice(k));
+      top = at; free = ch === '/';
+    });
+    return found;
+  }));
+})"""
+
+
+def broken_identifiers(page: Any, columns: list[str]) -> list[str]:
+    """Each line break inside a cell of the named columns that does not follow a "/" or a space, as
+    ``column: text before | text after``: a name split where it may not be (``pypi/acm | e-tools``)."""
+    found: list[str] = page.evaluate(_BREAKS, columns)
+    return found

@@ -30,6 +30,8 @@ from custody.auditlog.model import (
     UnwrapStatus,
 )
 from custody.auditlog.timeparse import to_dt
+from custody.reports.page import cards, document, slashed, table
+from custody.reports.page import esc as _e
 
 Format = Literal["json", "markdown", "csv", "html"]
 FORMATS: tuple[Format, ...] = ("json", "markdown", "csv", "html")
@@ -442,33 +444,16 @@ def render_csv(s: Summary) -> str:
 
 # --- HTML ------------------------------------------------------------------------------------------------------
 
+# What only the audit summary has: monospace paths, the anomaly kinds' list, the sign-off table, the timeline
+# (drawn 1100 wide and shrunk to fit: on a narrow window its labels are drawn larger, to stay readable).
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;
-color:#1b1f24;padding:0 1em}
-h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
-.scroll{overflow-x:auto;max-width:100%}
-table{border-collapse:collapse;width:100%;margin:.6em 0}th,td{border:1px solid #d0d7de;padding:4px 6px;
-text-align:left;vertical-align:top;overflow-wrap:break-word;word-break:normal}td:first-child{white-space:nowrap}
-th{background:#f6f8fa}tr:nth-child(even) td{background:#fbfcfd}
-.path{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.92em}.seg{white-space:nowrap}
-.prose{overflow-wrap:anywhere}
-.nw{white-space:nowrap}.why{color:#57606a;font-size:.9em}.num{text-align:right}
-.meta{color:#57606a}.cards{display:flex;flex-wrap:wrap;gap:.6em;margin:1em 0}.card{border:1px solid #d0d7de;
-border-radius:6px;padding:.4em .7em;min-width:5.5em}.card b{display:block;font-size:1.5em}
-.sev-critical{color:#fff;background:#a40e26}.sev-high{color:#fff;background:#cf222e}.sev-medium{background:#fff8c5}
-.sev-low{background:#ddf4ff}.pill{border-radius:9px;padding:0 6px;font-size:.85em;white-space:nowrap}
-.warn{border-left:4px solid #bf8700;background:#fff8c5;padding:.4em .8em}
-.kinds dt{font-weight:600;margin-top:.4em}.kinds dd{margin:0 0 0 1.5em;color:#57606a}
-nav a{margin-right:1em}.id{white-space:nowrap}
-@media (max-width:900px){table.stack thead{display:none}table.stack,table.stack tbody,table.stack tr,
-table.stack td{display:block;width:auto}table.stack tr{border:1px solid #d0d7de;margin:0 0 .6em}
-table.stack td{border:0;border-bottom:1px solid #eaeef2;white-space:normal;display:grid;
-grid-template-columns:9em minmax(0,1fr);gap:.6em}
-table.stack td::before{content:attr(data-label);font-size:.85em;color:#57606a}
-table.stack td>span{justify-self:start}
-.path{min-width:0}}
-.sign td{height:2.5em}svg{max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif;fill:#1b1f24}
-@media print{.cards{break-inside:avoid}h2{break-after:avoid}.scroll{overflow:visible}}
+td:first-child{white-space:nowrap}
+.path{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.92em}
+.nw{white-space:nowrap}.why{color:var(--soft);font-size:.9em}
+.kinds dt{font-weight:600;margin-top:.4em}.kinds dd{margin:0 0 0 1.5em;color:var(--soft)}
+.legend span{margin-right:1em}
+.sign td{height:2.5em}svg{max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif;fill:var(--ink)}
+@media (max-width:900px){svg text{font-size:15px}}
 """
 
 _DOT = {
@@ -482,28 +467,15 @@ _DOT = {
 }
 
 
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
-
-
-def _e(text: object) -> str:
-    """HTML-escaped text, quotes included (what ``html.escape(text, quote=True)`` gives)."""
-    return str(text).translate(_ESCAPES)
-
-
-def _path_html(path: str) -> str:
-    """A path that breaks after a slash, never inside a segment (``custody-kv`` stays whole)."""
-    return "/<wbr>".join(f'<span class="seg">{_e(part)}</span>' for part in path.split("/"))
-
-
 def _td(c: object) -> str:
     if isinstance(c, tuple):
         style, text = c
         if style == SEV:
-            return f'<span class="pill sev-{_e(text)}">{_e(text)}</span>'
+            return f'<span class="pill {_e(text)}">{_e(text)}</span>'
         if style == KIND:
             return f'<span class="nw">{_e(text)}</span>'
         if style == PATH:
-            return f'<span class="path">{_path_html(str(text))}</span>'
+            return f'<span class="path">{slashed(str(text))}</span>'
         if style == ID:
             return f'<span class="id">{_e(text)}</span>'
         if style == UUID:
@@ -511,20 +483,13 @@ def _td(c: object) -> str:
         return f'<span class="why">{_e(text)}</span>'
     if isinstance(c, int):
         return f'<span class="num">{c}</span>'
-    return f'<span class="prose">{_e(c)}</span>' if len(str(c)) > 40 else _e(c)
+    return f'<span class="free">{_e(c)}</span>' if len(str(c)) > 40 else _e(c)
 
 
 def _html_table(head: Sequence[str], rows: Iterable[Sequence[object]], cls: str = "") -> str:
     """A table that, on a narrow page, shows each row as a block of labelled cells instead of running past the
     margin."""
-    h = "".join(f"<th>{_e(c)}</th>" for c in head)
-    labels = [f' data-label="{_e(c)}"' for c in head]
-    body = "".join(
-        "<tr>" + "".join(f"<td{label}>{_td(c)}</td>" for label, c in zip(labels, row, strict=True)) + "</tr>"
-        for row in rows
-    )
-    table = f'<table class="stack {cls}"><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>'
-    return f'<div class="scroll">{table}</div>'
+    return table(head, ([_td(c) for c in row] for row in rows), f"stack {cls}".strip())
 
 
 def _html_section(t: Table) -> str:
@@ -607,30 +572,20 @@ def timeline_svg(reveals: Sequence[Reveal], anomalies: Sequence[Anomaly], width:
 
 def _legend() -> str:
     items = "".join(
-        f'<span style="margin-right:1em"><svg width="12" height="12"><circle cx="6" cy="6" r="5" '
+        f'<span><svg width="12" height="12"><circle cx="6" cy="6" r="5" '
         f'fill="{c}"/></svg> {_e(st.value)}</span>'
         for st, c in _DOT.items()
     )
-    return f'<p class="meta">{items} &mdash; a black ring marks a grant with an anomaly.</p>'
+    return f'<p class="meta legend">{items} &mdash; a black ring marks a grant with an anomaly.</p>'
 
 
 def render_html(s: Summary) -> str:
     t = s.totals
-    cards = "".join(
-        f'<div class="card"><b>{v}</b>{_e(k)}</div>'
-        for k, v in (
-            ("reveals", t.reveals),
-            ("anomalies", t.anomalies),
-            ("requests", t.requests),
-            ("approvals", t.approvals),
-            ("grants denied", t.grants_denied),
-            ("denied attempts", t.access_denied),
-            ("direct accesses", t.direct_accesses),
-            ("deposits", t.deposits),
-            ("rotations", t.rotations),
-        )
-    )
-    warnings = "".join(f'<p class="warn">{_e(w)}</p>' for w in s.warnings)
+    figures = cards([(t.reveals, "reveals"), (t.anomalies, "anomalies"), (t.requests, "requests"),
+                     (t.approvals, "approvals"), (t.grants_denied, "grants denied"),
+                     (t.access_denied, "denied attempts"), (t.direct_accesses, "direct accesses"),
+                     (t.deposits, "deposits"), (t.rotations, "rotations")])
+    warnings = "".join(f'<p class="note">{_e(w)}</p>' for w in s.warnings)
     parts = sections(s, why_per_row=False)
     nav = "".join(f'<a href="#{p.anchor}">{_e(p.title.split(":")[0])}</a>' for p in parts)
     body = []
@@ -641,24 +596,17 @@ def render_html(s: Summary) -> str:
         elif p.anchor == "anomalies":
             body.append(_kinds(s))
     breakdown = f"<p>Anomalies by severity: {_e(anomaly_breakdown(s))}.</p>" if s.anomalies else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Custody access summary</title><style>{_CSS}</style></head>
-<body>
-<h1>Custody access summary</h1>
+    return document("Custody access summary", f"""<h1>Custody access summary</h1>
 <p class="meta">Mount <code>{_e(s.mount)}</code>, service role <code>{_e(s.service_role)}</code>.
 Window: {_e(s.window.since or "start of logs")} to {_e(s.window.until or "end of logs")}.
 Entries from {_e(s.input.first_entry or "-")} to {_e(s.input.last_entry or "-")}.
 Schema version {_e(s.schema_version)}.</p>
 {warnings}
-<div class="cards">{cards}</div>
+{figures}
 {breakdown}
 <nav>{nav}<a href="#evidence">Evidence read</a></nav>
 {"".join(body)}
-{_evidence(s)}
-</body></html>
-"""
+{_evidence(s)}""", _CSS)
 
 
 def _evidence(s: Summary) -> str:

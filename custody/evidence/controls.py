@@ -95,7 +95,8 @@ def access_decisions(p: Predicate) -> Finding:
         problems = list(_reveal_problems(r, required.get(str(r.get("account")), 0)))
         (failed if problems else checked).append(_ptr("access", "reveals", i))
         if problems and len(notes) < 5:
-            notes.append(f"{r.get('grant_id') or 'a grant'} on {r.get('account')}: {', '.join(problems)}")
+            account = r.get("account") or "an unnamed account"
+            notes.append(f"{r.get('grant_id') or 'a grant'} on {account}: {', '.join(problems)}")
     n = len(failed) + len(checked)
     return Finding(tuple(failed), f"{len(failed)} of {n} reveals lack a documented, approved decision ("
                    + "; ".join(notes) + ")", tuple(checked),

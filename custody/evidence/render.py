@@ -4,14 +4,16 @@ page says so and names the command that does."""
 
 from __future__ import annotations
 
-import html as _html
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from custody.evidence.dsse import Envelope
+from custody.reports.page import Cell, document, esc, slashed, table, words
 
 Row = Sequence[object]
+EMPTY = "Nothing in the period."
+
 Section = tuple[str, str, list[str], list[Row]]  # (anchor, title, columns, rows)
 
 
@@ -42,9 +44,21 @@ def _still_open(person: Mapping[str, Any]) -> list[str]:
     """What an offboarding left: open grants, keys not marked, accounts still the leaver's."""
     now = person.get("now") or {}
     return [*(f"grant {g}" for g in now.get("revoke_grants") or []),
-            *(f"key {k.get('account')} {k.get('label')}" for k in now.get("keys") or []
+            *(f"key {_text(k.get('account'))} {_text(k.get('label'))}" for k in now.get("keys") or []
               if k.get("status") != "custodian_left"),
-            *(f"owner of {a.get('account')}" for a in now.get("owned") or [])]
+            *(f"owner of {_text(a.get('account'))}" for a in now.get("owned") or [])]
+
+
+def _said(who: object, comment: object) -> str:
+    """``who: comment``, or ``who`` alone when nothing was said."""
+    return _text(who) + (f": {comment}" if comment else "")
+
+
+def _rotation(r: Mapping[str, Any]) -> str:
+    """``#2 completed 2026-03-01 by alice: reason``, each part the record has."""
+    started, actor = str(r.get("started_at") or "")[:10], r.get("actor")
+    return (f"#{_text(r.get('number'))} {_text(r.get('status'))}" + (f" {started}" if started else "")
+            + (f" by {actor}" if actor else "") + (f": {r['reason']}" if r.get("reason") else ""))
 
 
 def sections(stmt: Mapping[str, Any]) -> list[Section]:
@@ -68,8 +82,7 @@ def sections(stmt: Mapping[str, Any]) -> list[Section]:
                                                   "overdue", "rotations in the period"],
          [(c["account"], c["status"].get("total"), c["status"].get("remaining"), c["status"].get("generation"),
            c["status"].get("age_days"), c["status"].get("overdue"),
-           [f"#{r.get('number')} {r.get('status')} {str(r.get('started_at'))[:10]} by {r.get('actor')}: "
-            f"{r.get('reason')}" for r in c.get("rotations") or []]) for c in p.get("custody") or []]),
+           [_rotation(r) for r in c.get("rotations") or []]) for c in p.get("custody") or []]),
         ("keys", "WebAuthn keys (keys check)", ["account", "keys", "distinct tokens", "custodians", "ok", "problems"],
          [(v["account"], v.get("keys"), v.get("distinct_tokens"), v.get("custodians"), v.get("ok"),
            [q.get("message") for q in v.get("problems") or []])
@@ -84,9 +97,8 @@ def sections(stmt: Mapping[str, Any]) -> list[Section]:
         ("reveals", "Reveals (from the audit logs)", ["time", "account", "grant", "requester", "reason", "ticket",
                                                        "approvers", "emergency", "review"],
          [(_time(r.get("time")), r.get("account"), r.get("grant_id"), _who(r.get("requester")), r.get("reason"),
-           r.get("ticket"), [f"{a.get('approver')}: {a.get('comment') or ''}".rstrip(": ")
-                             for a in r.get("approvers") or []], r.get("emergency"),
-           (f"{r['review'].get('by')}: {r['review'].get('comment') or ''}".rstrip(": ") if r.get("review") else None))
+           r.get("ticket"), [_said(a.get("approver"), a.get("comment")) for a in r.get("approvers") or []],
+           r.get("emergency"), _said(r["review"].get("by"), r["review"].get("comment")) if r.get("review") else None)
           for r in access.get("reveals") or []]),
         ("anomalies", "Anomalies (from the audit logs)", ["time", "kind", "severity", "who", "path", "why"],
          [(_time(a.get("time")), a.get("kind"), a.get("severity"), _who(a.get("principal")), a.get("path"),
@@ -102,8 +114,9 @@ def _header(stmt: Mapping[str, Any], env: Envelope) -> list[tuple[str, str]]:
               for st in ("pass", "fail", "not-applicable")}
     return [("period", f"from {p['period']['start']} up to {p['period']['end']} (excluded)"),
             ("controls", f"{counts['fail']} fail, {counts['pass']} pass, {counts['not-applicable']} not applicable"),
-            ("built", f"{inputs.get('built_at')} by {_who(inputs.get('built_by'))}"),
-            ("custody version", str(inputs.get("custody_version"))),
+            ("built", _text(inputs.get("built_at")) + (f" by {_who(inputs['built_by'])}" if inputs.get("built_by")
+                                                         else "")),
+            ("custody version", _text(inputs.get("custody_version"))),
             ("signatures", ", ".join(s.keyid for s in env.signatures) or "none"),
             ("checked", "not by this page: run `custody evidence verify FILE --public-key KEY` (or --vault)")]
 
@@ -119,7 +132,7 @@ def markdown(stmt: Mapping[str, Any], env: Envelope) -> str:
     for _, title, columns, rows in sections(stmt):
         out += ["", f"## {title}", ""]
         if not rows:
-            out.append("None in the period.")
+            out.append(EMPTY)
             continue
         out += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
@@ -128,58 +141,53 @@ def markdown(stmt: Mapping[str, Any], env: Envelope) -> str:
 
 # ---- HTML ---------------------------------------------------------------------------------------------------
 def _e(value: object) -> str:
-    return _html.escape(_text(value), quote=True)
+    return esc(_text(value))
 
 
-STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1c2330;background:#f6f7f9}
-main{max-width:1280px;margin:0 auto;padding:24px}
-h1{font-size:24px;margin:0 0 12px}h2{font-size:18px;margin:28px 0 8px}
-dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:4px 16px;margin:0}dt{font-weight:600}
-dd{margin:0;overflow-wrap:anywhere}
-.card{background:#fff;border:1px solid #d8dde5;border-radius:8px;padding:16px;overflow-x:auto}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:6px 8px;
-border-bottom:1px solid #e6e9ee}td{overflow-wrap:anywhere}th{background:#eef1f5;font-weight:600;white-space:nowrap}
-#controls td:first-child{white-space:nowrap}#controls td:nth-child(2){min-width:14em}
-#controls td:last-child{min-width:19em}
-#reveals td:first-child,#anomalies td:first-child{min-width:7em}td code{display:block;overflow-wrap:anywhere}
-.status{font-weight:700;border-radius:4px;padding:1px 6px;white-space:nowrap}
-.pass{background:#dff3e4;color:#17622f}.fail{background:#fbe0e0;color:#8a1c1c}
-.not-applicable{background:#eceff3;color:#4a5563}
-nav a{margin-right:12px}code{font-size:13px}
-@media (max-width:900px){main{padding:12px}th,td{padding:4px 5px;font-size:13px}
-#controls td:first-child{white-space:normal}#controls td:nth-child(2){min-width:9em}
-#controls td:last-child{min-width:13em}}
+# What only the evidence pack has: the header's list of facts, the controls' column widths.
+CSS = """
+dl.facts{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:4px 16px;margin:12px 0;padding:12px 16px;
+border:1px solid var(--rule);border-radius:6px;background:var(--paper)}dl.facts dt{font-weight:600}
+dl.facts dd{margin:0;overflow-wrap:anywhere}
+#controls td:first-child{min-width:8em}#controls td:nth-child(2){min-width:14em}
+#controls td:last-child{min-width:17em}td.free{min-width:9em}td code{display:block}
+@media (max-width:900px){#controls td:nth-child(2){min-width:9em}#controls td:last-child{min-width:12em}}
 """
 
+# Columns of free text, which may break anywhere to fit; of names that break only after a "/" (pypi/acme-tools);
+# of names that break only between words (ISO/IEC 27001:2022). Every other column holds an identifier, a time or a
+# number, which never breaks.
+FREE = {"control", "why", "reason", "problems", "flags", "approvers", "review", "still open",
+        "rotations in the period"}
+SLASHED = {"account", "path", "file"}
+WORDS = {"framework"}
+# The tables too wide for a half screen: there, each row becomes a block of labelled cells.
+STACKED = {"custody", "reveals", "anomalies"}
 
-def _cell(column: str, value: object) -> str:
+
+def _cell(column: str, value: object) -> Cell:
+    if column in SLASHED:
+        return slashed(_text(value))
+    if column in WORDS:
+        return words(_text(value))
     if column == "status":
         cls = str(value) if value in ("pass", "fail", "not-applicable") else ""
-        return f'<td><span class="status {cls}">{_e(value)}</span></td>'
-    if column == "evidence" and isinstance(value, list):
-        return "<td>" + "".join(f"<code>{_e(v)}</code>" for v in value) + "</td>"
-    return f"<td>{_e(value)}</td>"
+        return f'<span class="pill {cls}">{_e(value)}</span>'
+    if column == "evidence" and isinstance(value, list):  # JSON pointers into the statement
+        return "".join(f"<code>{slashed(_text(v))}</code>" for v in value)
+    return ("free" if column in FREE else "id", _e(value))
 
 
-def _table(anchor: str, title: str, columns: list[str], rows: list[Row]) -> str:
-    if not rows:
-        body = "<p>None in the period.</p>"
-    else:
-        head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-        body = f"<table><thead><tr>{head}</tr></thead><tbody>" + "".join(
-            "<tr>" + "".join(_cell(c, v) for c, v in zip(columns, row, strict=True)) + "</tr>" for row in rows
-        ) + "</tbody></table>"
-    return f'<section id="{_e(anchor)}"><h2>{_e(title)}</h2><div class="card">{body}</div></section>'
+def _section(anchor: str, title: str, columns: list[str], rows: list[Row]) -> str:
+    body = table(columns, ([_cell(c, v) for c, v in zip(columns, row, strict=True)] for row in rows),
+                 "stack" if anchor in STACKED else "", empty=EMPTY)
+    return f'<section id="{_e(anchor)}"><h2>{_e(title)}</h2>{body}</section>'
 
 
 def html(stmt: Mapping[str, Any], env: Envelope) -> str:
     parts = sections(stmt)
     header = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in _header(stmt, env))
     nav = "".join(f'<a href="#{_e(a)}">{_e(t)}</a>' for a, t, _, _ in parts)
-    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-            f"<title>Evidence pack {_e(stmt['predicate']['period']['start'][:10])}</title><style>{STYLE}</style>"
-            f"</head><body><main><h1>Evidence pack</h1><div class=\"card\"><dl>{header}</dl></div>"
-            f"<nav>{nav}</nav>" + "".join(_table(*s) for s in parts) + "</main></body></html>\n")
+    return document(f"Evidence pack {stmt['predicate']['period']['start'][:10]}",
+                    f'<h1>Evidence pack</h1><dl class="facts">{header}</dl><nav>{nav}</nav>'
+                    + "".join(_section(*s) for s in parts), CSS)

@@ -4,53 +4,20 @@ and half-screen widths alike."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from custody.reports.page import Cell, cards, document, esc, table
+
+# What only the drill report has: its verdict, the kinds of pill, the participants' list.
 CSS = """
-:root { --ink: #1f2933; --soft: #616e7c; --rule: #d9dee5; --paper: #f5f7fa; }
-* { box-sizing: border-box; }
-body { font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); margin: 0;
-       padding: 24px 32px; max-width: 1500px; }
-h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
-.meta { color: var(--soft); margin: 2px 0 12px; }
-.verdict { display: inline-block; padding: 4px 12px; border-radius: 6px; font-weight: 600; margin: 8px 0; }
-.verdict.ok { background: #e3f9e5; color: #0e5a1a; } .verdict.bad { background: #ffe3e3; color: #8a1c1c; }
-.tiles { display: flex; flex-wrap: wrap; gap: 10px; margin: 14px 0; }
-.tile { border: 1px solid var(--rule); border-radius: 8px; padding: 8px 14px; background: var(--paper);
-        min-width: 120px; }
-.tile strong { display: block; font-size: 20px; } .tile small { color: var(--soft); }
-.box { overflow-x: auto; border: 1px solid var(--rule); border-radius: 6px; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; vertical-align: top; padding: 6px 10px; border-bottom: 1px solid var(--rule); }
-th { background: var(--paper); white-space: nowrap; }
-td { overflow-wrap: anywhere; } td.n { white-space: nowrap; overflow-wrap: normal; }
-td.w { min-width: 15em; overflow-wrap: break-word; }
-tr:last-child td { border-bottom: none; }
-.pill { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12px; font-weight: 600;
-        margin: 0 4px 2px 0; white-space: nowrap; }
-.pass { background: #e3f9e5; color: #0e5a1a; } .fail { background: #ffe3e3; color: #8a1c1c; }
-.open { background: #fff3c4; color: #5c4813; } .flag { background: #ffe8d9; color: #7a3a0e; }
-.sec { background: #e0e8f9; color: #19216c; } .out { background: #fce8f3; color: #6e1246; }
-ul.who { list-style: none; margin: 0; padding: 0; } ul.who li { margin: 0 0 3px; }
-ul.who .pill { white-space: normal; }
-code { font-family: ui-monospace, Menlo, monospace; font-size: 12.5px; }
-@media (max-width: 900px) {
-  body { padding: 14px; } th, td { padding: 5px 6px; } .tile { min-width: 96px; }
-  /* The drills table has too many columns for a half screen: each drill becomes a card of label: value rows. */
-  table.stack thead { display: none; }
-  table.stack, table.stack tbody, table.stack tr, table.stack td { display: block; width: auto; min-width: 0; }
-  table.stack tr { border-bottom: 2px solid var(--rule); padding: 4px 0; }
-  table.stack td { border: 0; display: grid; grid-template-columns: 9em minmax(0, 1fr); gap: 8px; white-space: normal; }
-  table.stack td::before { content: attr(data-label); color: var(--soft); font-size: 12px; }
-  table.stack td > span { justify-self: start; }
-}
+.verdict{display:inline-block;padding:4px 12px;border-radius:6px;font-weight:600;margin:8px 0}
+.verdict.ok{background:#e3f9e5;color:#0e5a1a}.verdict.bad{background:#ffe3e3;color:#8a1c1c}
+td.w{min-width:15em}
+.pill{margin:0 4px 2px 0}.flag{background:#ffe8d9;color:#7a3a0e}
+.sec{background:#e0e8f9;color:#19216c}.out{background:#fce8f3;color:#6e1246}
+ul.who{list-style:none;margin:0;padding:0}ul.who li{margin:0 0 3px}ul.who .pill{white-space:normal}
 """
-
-
-def esc(value: object) -> str:
-    return "" if value is None else html.escape(str(value), quote=True)
 
 
 def duration(seconds: object) -> str:
@@ -114,15 +81,11 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[str]], keep: Sequence[in
            wide: Sequence[int] = (), stack: bool = False) -> str:
     """Cells are given escaped (some carry markup); ``keep`` columns never wrap, ``wide`` ones keep some width;
     a ``stack`` table turns into one card per row on a narrow window."""
-    def cell(i: int, c: str) -> str:
-        cls = ' class="n"' if i in keep else ' class="w"' if i in wide else ""
-        return f'<td{cls} data-label="{esc(head[i])}">{c}</td>'
+    def cell(i: int, c: str) -> Cell:
+        return ("id", c) if i in keep else ("w", c) if i in wide else c
 
-    body = "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(row)) + "</tr>" for row in rows)
-    if not body:
-        return '<p class="meta">(none)</p>'
-    return (f'<div class="box"><table{" class=stack" if stack else ""}><thead><tr>'
-            f'{"".join(f"<th>{esc(h)}</th>" for h in head)}</tr></thead><tbody>{body}</tbody></table></div>')
+    return table(head, ([cell(i, c) for i, c in enumerate(row)] for row in rows), "stack" if stack else "",
+                 empty="(none)")
 
 
 def _pill(text: str, kind: str) -> str:
@@ -154,22 +117,14 @@ def html_page(r: dict[str, Any]) -> str:
     stale = _table(("account", "last pass", "what"), (
         (esc(a["account"]), esc(a["last_pass"] or "never"), esc(a["message"])) for a in r["accounts_without_pass"]),
         keep=(1,))
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>custody drill report</title><style>{CSS}</style></head>
-<body>
-<h1>Recovery drills</h1>
+    return document("custody drill report", f"""<h1>Recovery drills</h1>
 <p class="meta">Report of {esc(r["at"])}; target {esc(r["target"])} per drill, a passing drill per account every
 365 days.</p>
 {verdict}
-<div class="tiles">{"".join(f"<div class='tile'><strong>{esc(n)}</strong><small>{esc(t)}</small></div>"
-                            for n, t in tiles)}</div>
+{cards(tiles)}
 <h2>Flags</h2>
 {flags}
 <h2>Drills</h2>
 {drills}
 <h2>Accounts without a passing drill in 365 days</h2>
-{stale}
-</body></html>
-"""
+{stale}""", CSS)

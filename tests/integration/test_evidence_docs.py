@@ -41,7 +41,7 @@ def test_evidence_guide_runs_as_written(tmp_path: Path) -> None:
     for rule in RULES:
         assert re.search(rf"^{re.escape(rule.control)} (pass|fail|not-applicable) ", out.stdout, flags=re.M)
     page = (tmp_path / "pack.html").read_text()
-    assert page.startswith("<!doctype html>") and "Controls" in page
+    assert page.startswith("<!DOCTYPE html>") and "Controls" in page
     assert (tmp_path / "pack.md").read_text().startswith("# Evidence pack")
     assert json.loads((tmp_path / "statement-indented.json").read_text())["_type"] == "https://in-toto.io/Statement/v1"
     pack = json.loads((tmp_path / "pack.json").read_text())

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from custody.auditlog import render, summarize
+from tests.browser import WIDTHS, broken_identifiers, chromium, page_of, screenshot
 
 SCENARIO = Path(__file__).resolve().parent.parent / "fixtures" / "audit" / "scenario.log"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -86,3 +87,19 @@ def test_screenshot_is_drawn(page: Path, tmp_path: Path) -> None:
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 20_000  # a blank page is a few kB; tables and the chart make it far larger
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_report_fits_the_window_and_keeps_names_whole(page: Path, tmp_path: Path, width: int) -> None:
+    """Driven by Playwright at 1400 and 800 px: nothing fetched, no sideways scroll of the page, every reveal on
+    the timeline, and no account, grant, ticket or path split inside a name."""
+    with chromium() as browser:
+        shown = page_of(browser, page.read_text(encoding="utf-8"), width)
+        assert shown.requests == []  # nothing fetched, no dialog opened
+        assert shown.evaluate("document.documentElement.scrollWidth") <= width
+        assert shown.locator("circle.reveal").count() == 8
+        # (an entity id is a UUID, which may break after a dash)
+        assert broken_identifiers(shown, ["time", "account", "grant", "ticket", "unwrap", "path", "kind",
+                                          "severity"]) == []
+        assert screenshot(shown, tmp_path, f"audit-summary-{width}").stat().st_size > 20_000
+        shown.close()
