@@ -16,5 +16,6 @@ def mark(
     plain: tuple[bytes, ...],
     prefix: bytes,
     suffixes: tuple[bytes, ...],
+    simd: bool = True,
     /,
 ) -> list[tuple[int, int]]: ...

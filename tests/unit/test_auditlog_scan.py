@@ -85,7 +85,24 @@ def test_marked_lines_agree(data: bytes) -> None:
         return
     buf = bytearray(data)
     rules = Prefilter("custody-kv", "custody-service")
-    assert rules.marked(buf, len(buf)) == marked_py(buf, len(buf), rules.markers)
+    expected = marked_py(buf, len(buf), rules.markers)
+    assert rules.marked(buf, len(buf)) == expected
+    assert CSCAN is not None  # and the search a machine without SSE2 makes, one memmem pass per needle:
+    assert CSCAN.mark(buf, len(buf), rules._plain, reader._PATH, rules._path_ends, False) == expected
+
+
+@needs_c
+def test_a_marker_is_found_at_every_offset_of_a_block_and_of_the_end() -> None:
+    """The C search compares 16 positions at once, then the last bytes one by one: a marker anywhere in either."""
+    rules = Prefilter("custody-kv", "custody-service")
+    for marker in rules.markers:
+        for size in (len(marker), 40, 47):
+            for at in range(size - len(marker) + 1):
+                line = bytearray(b"x" * size)
+                line[at : at + len(marker)] = marker
+                for buf in (bytearray(b"{" + line), bytearray(b"{a}\n{" + line + b"}\n{b}")):
+                    want = marked_py(buf, len(buf), rules.markers)
+                    assert rules.marked(buf, len(buf)) == want != [], (marker, size, at)
 
 
 def _decoded(walk: object, buf: bytearray, rules: Prefilter) -> tuple[list[tuple[int, int]], int, int, int]:
