@@ -41,8 +41,10 @@ class Import:
 
 
 def modules(root: Path = PACKAGE) -> dict[str, Path]:
+    """Every module of the package: its Python files, and the stubs of its compiled ones (``auditlog/_scan``)."""
     found = {}
-    for path in sorted(root.rglob("*.py")):
+    stubs = [p for p in root.rglob("*.pyi") if not p.with_suffix(".py").exists()]
+    for path in sorted([*root.rglob("*.py"), *stubs]):
         parts = list(path.relative_to(root.parent).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
