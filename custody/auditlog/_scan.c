@@ -336,6 +336,9 @@ mark_lines_memmem(const char *b, Py_ssize_t n, const Needle *plain, Py_ssize_t n
  * does not matter. */
 #define MAX_PROBES 8
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
 typedef struct {
     Needle nd;
     Py_ssize_t a, z;        /* the two bytes of the needle compared first */
@@ -381,9 +384,6 @@ matches(const char *b, Py_ssize_t at, Py_ssize_t n, const Probe *p)
             return 1;
     return 0;
 }
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
 
 /* The first i' >= i (up to last) where a block of 16 holds a candidate of either of two probes, or last + 1. */
 static Py_ssize_t
