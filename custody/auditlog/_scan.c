@@ -57,6 +57,21 @@ needle_of(PyObject *o, Needle *nd)
 }
 
 static int
+needles_of(PyObject *tuple, Needle **out, Py_ssize_t *count)
+{
+    *count = PyTuple_GET_SIZE(tuple);
+    *out = PyMem_New(Needle, *count > 0 ? *count : 1);
+    if (*out == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < *count; k++)
+        if (needle_of(PyTuple_GET_ITEM(tuple, k), &(*out)[k]) < 0)
+            return -1;
+    return 0;
+}
+
+static int
 chunk_of(Py_buffer *view, Py_ssize_t n)
 {
     if (n < 0 || n > view->len) {
@@ -108,7 +123,7 @@ typedef struct {
     Needle fixed[NEEDLES];
     Needle *markers;
     Py_ssize_t nmarkers;
-    Needle auth;     /* the auth object last found to be the service's ("" before the first) */
+    Needle auth;     /* the auth object last found to be the service's (a byte no line holds there before) */
     Needle staging;  /* "path":"<mount>/data/reveals/ */
     Py_ssize_t request_span, time_end;
 } Rules;
@@ -231,13 +246,7 @@ walk(PyObject *Py_UNUSED(self), PyObject *args)
         return NULL;
     PyObject *out = NULL;
     Rules r = {.request_span = request_span, .time_end = time_end};
-    r.nmarkers = PyTuple_GET_SIZE(markers);
-    r.markers = PyMem_New(Needle, r.nmarkers > 0 ? r.nmarkers : 1);
-    if (r.markers == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    if (chunk_of(&view, n) < 0)
+    if (chunk_of(&view, n) < 0 || needles_of(markers, &r.markers, &r.nmarkers) < 0)
         goto done;
     if (PyTuple_GET_SIZE(fixed) != NEEDLES) {
         PyErr_SetString(PyExc_ValueError, "wrong number of fixed needles");
@@ -249,9 +258,6 @@ walk(PyObject *Py_UNUSED(self), PyObject *args)
     }
     for (Py_ssize_t k = 0; k < NEEDLES; k++)
         if (needle_of(PyTuple_GET_ITEM(fixed, k), &r.fixed[k]) < 0)
-            goto done;
-    for (Py_ssize_t k = 0; k < r.nmarkers; k++)
-        if (needle_of(PyTuple_GET_ITEM(markers, k), &r.markers[k]) < 0)
             goto done;
     if (needle_of(auth, &r.auth) < 0 || needle_of(staging, &r.staging) < 0)
         goto done;
@@ -479,21 +485,6 @@ mark_lines(const char *b, Py_ssize_t n, const Needle *plain, Py_ssize_t nplain, 
     (void)simd;
 #endif
     return mark_lines_memmem(b, n, plain, nplain, prefix, suffixes, nsuffixes, out);
-}
-
-static int
-needles_of(PyObject *tuple, Needle **out, Py_ssize_t *count)
-{
-    *count = PyTuple_GET_SIZE(tuple);
-    *out = PyMem_New(Needle, *count > 0 ? *count : 1);
-    if (*out == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t k = 0; k < *count; k++)
-        if (needle_of(PyTuple_GET_ITEM(tuple, k), &(*out)[k]) < 0)
-            return -1;
-    return 0;
 }
 
 PyDoc_STRVAR(mark_doc,

@@ -414,7 +414,7 @@ class Prefilter:
         self._plain = tuple(m for m in self.markers if not m.startswith(_PATH))
         self._path_ends = tuple(m[len(_PATH) :] for m in self.markers if m.startswith(_PATH))
         self.service_role = service_role
-        self.staging = b'"path":"' + name + b"/data/reveals/"
+        self.staging = _PATH + name + b"/data/reveals/"
         self._ex = Extractor(mount, service_role)
         self._last_auth = b"\x00"  # the last auth object found to be the service's (never a JSON object)
 
@@ -440,8 +440,8 @@ class Prefilter:
         return self._is_service(bytes(line[span_start:end]))
 
     def marked(self, buf: bytearray, n: int) -> list[tuple[int, int]]:
-        """The lines of ``buf[:n]`` that hold a marker, as (start, end) in order: in C, one pass for the mount name
-        and one for the request paths (which share their start); else ``marked_py``."""
+        """The lines of ``buf[:n]`` that hold a marker, as (start, end) in order: in C, one pass for all markers
+        (the request-path ones as their shared start, then what follows it); else ``marked_py``."""
         if _scan is None:
             return marked_py(buf, n, self.markers)
         return _scan.mark(buf, n, self._plain, _PATH, self._path_ends)
