@@ -285,21 +285,21 @@ class Store:
         return Principal.from_lookup(data), ttl
 
     def capabilities(self, token: str, path: str) -> set[str]:
-        """What the caller's policies allow on ``path``, asked with the caller's own token (so a revoked or
-        expired token is refused here, on every request)."""
-        data = self._call("POST", "sys/capabilities-self", token=token, json={"paths": [path]},
-                          what="capability check")
-        caps = data.get("data", {}).get(path) or data.get(path) or data.get("capabilities") or []
-        return {str(c) for c in caps}
+        """What the caller's policies allow on ``path``, asked with the caller's own token."""
+        return self.capabilities_many(token, [path])[path]
 
     def capabilities_many(self, token: str, paths: list[str]) -> dict[str, set[str]]:
-        """``capabilities`` of several paths in one call (a page that shows what its reader may do asks many)."""
+        """What the caller's policies allow on each path, in one call asked with the caller's own token (so a
+        revoked or expired token is refused here, on every request; a page asks about all it could offer)."""
         if not paths:
             return {}
-        data = self._call("POST", "sys/capabilities-self", token=token, json={"paths": sorted(set(paths))},
+        asked = sorted(set(paths))
+        data = self._call("POST", "sys/capabilities-self", token=token, json={"paths": asked},
                           what="capability check")
         body = data.get("data") or data
-        return {p: {str(c) for c in (body.get(p) or [])} for p in paths}
+        # one path: Vault also answers it as ``capabilities``
+        alone = (body.get("capabilities") or []) if len(asked) == 1 else []
+        return {p: {str(c) for c in (body.get(p) or alone)} for p in paths}
 
     # ---- people signing in, and unwrapping with their own token (the web console) ----------------------------
     def login(self, mount: str, username: str, password: str) -> tuple[str, int]:

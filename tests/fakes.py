@@ -102,10 +102,6 @@ class FakeVault:
         who, _, ttl = self._known(token)
         return who, ttl
 
-    def capabilities(self, token: str, path: str) -> set[str]:
-        self.calls["capabilities"] += 1
-        return capabilities_of(self._known(token)[1], path, self.extra.get(token, ()))
-
     def capabilities_many(self, token: str, paths: list[str]) -> dict[str, set[str]]:
         self.calls["capabilities"] += 1
         policies, extra = self._known(token)[1], self.extra.get(token, ())

@@ -77,12 +77,8 @@ class Identity(Protocol):
         """The caller the token belongs to, and the seconds it has left (0: it does not expire)."""
         ...
 
-    def capabilities(self, token: str, path: str) -> set[str]:
-        """What the token's policies allow on ``path``, asked with the token itself."""
-        ...
-
     def capabilities_many(self, token: str, paths: list[str]) -> dict[str, set[str]]:
-        """``capabilities`` of each path, in one question."""
+        """What the token's policies allow on each path, asked with the token itself, in one question."""
         ...
 
     def entity_email(self, entity_id: str) -> str | None:
@@ -122,12 +118,7 @@ class Authorizer:
 
     def allowed(self, token: str, path: str, capability: str) -> bool:
         """Whether the caller's policies allow ``capability`` on ``custody/<path>``, asked of Vault now."""
-        try:
-            caps = self.vault.capabilities(token, f"{self.api_path}/{path}")
-        except AuthError:  # the token is no longer valid: forget who it was
-            self.callers.forget(token)
-            raise
-        return _permits(caps, capability)
+        return self.allowed_each(token, [(path, capability)])[0]
 
     def allowed_each(self, token: str, asks: list[tuple[str, str]]) -> list[bool]:
         """``allowed`` for each (path, capability), asked of Vault in one call per ``ASKS_PER_CALL`` paths."""
@@ -136,7 +127,7 @@ class Authorizer:
         try:
             for i in range(0, len(paths), ASKS_PER_CALL):
                 answers |= self.vault.capabilities_many(token, paths[i : i + ASKS_PER_CALL])
-        except AuthError:
+        except AuthError:  # the token is no longer valid: forget who it was
             self.callers.forget(token)
             raise
         return [_permits(answers.get(f"{self.api_path}/{path}", set()), cap) for path, cap in asks]

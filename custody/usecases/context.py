@@ -45,10 +45,11 @@ class Context:
         ``grants.revoked`` event with their count, accounts, reason and first ids. An emergency grant always gets
         its own event (they are few, and each is followed up)."""
         ordinary = [g for g in revoked if not g.emergency]
-        one_by_one = [g for g in revoked if g.emergency] + (ordinary if len(ordinary) <= REVOKED_ONE_BY_ONE else [])
-        for g in one_by_one:
-            self.notify_grant(Event.grant_revoked, g, who)
-        if len(ordinary) <= REVOKED_ONE_BY_ONE:
+        together = len(ordinary) > REVOKED_ONE_BY_ONE
+        for g in revoked:
+            if g.emergency or not together:
+                self.notify_grant(Event.grant_revoked, g, who)
+        if not together:
             return
         accounts = sorted({g.account for g in ordinary})
         reasons = sorted({g.revoked_reason or "" for g in ordinary})
