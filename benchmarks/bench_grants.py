@@ -28,8 +28,9 @@ import httpx
 
 from benchmarks import stop_cleanly_on_sigterm
 from benchmarks.bench_sweep import _service_store
-from custody.bootstrap import Admin, add_group_member
+from custody.bootstrap import Admin
 from custody.cli.client import Client
+from custody.devkit import add_person
 from custody.devstack import DevStack
 from custody.domain import grants as rules
 from custody.domain.events import Event
@@ -42,11 +43,7 @@ REASON = "Benchmark: grant spam on one account, to see what it costs everyone el
 
 
 def _person(state: dict[str, Any], name: str, group: str) -> str:
-    admin = Admin(state["vault_addr"], state["tokens"]["root"])
-    admin.call("POST", f"auth/userpass/users/{name}", {"password": "bench-password"})
-    auth = admin.call("POST", f"auth/userpass/login/{name}", {"password": "bench-password"})["auth"]
-    add_group_member(admin, group, auth["entity_id"])
-    return str(auth["client_token"])
+    return add_person(Admin(state["vault_addr"], state["tokens"]["root"]), name, [group])[0]
 
 
 def _account(state: dict[str, Any], name: str) -> str:

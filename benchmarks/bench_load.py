@@ -107,19 +107,13 @@ class Bench:
 
     def requesters(self, n: int) -> list[str]:
         """``n`` people in the requesters' group (userpass, each with an email), by name in ``tokens``."""
-        from custody.bootstrap import Admin, add_group_member
-        from custody.devkit import DEMO_DOMAIN, set_email
+        from custody.bootstrap import Admin
+        from custody.devkit import DEMO_DOMAIN, add_person
 
         admin = Admin(self.vault.removesuffix("/v1"), self.tokens["root"])
-        names = []
-        for k in range(n):
-            name, password = f"bench-requester-{k}", secrets.token_urlsafe(16)
-            admin.call("POST", f"auth/userpass/users/{name}", {"password": password})
-            auth = admin.call("POST", f"auth/userpass/login/{name}", {"password": password})["auth"]
-            add_group_member(admin, "custody-requesters", auth["entity_id"])
-            set_email(admin, auth["entity_id"], f"{name}@{DEMO_DOMAIN}")
-            self.tokens[name] = auth["client_token"]
-            names.append(name)
+        names = [f"bench-requester-{k}" for k in range(n)]
+        for name in names:
+            self.tokens[name], _ = add_person(admin, name, ["custody-requesters"], email=f"{name}@{DEMO_DOMAIN}")
         return names
 
     def request(self, who: str, path: str) -> str:

@@ -301,6 +301,20 @@ class DemoPeople:
         return f"DemoPeople({sorted(self.tokens)})"
 
 
+def add_person(admin: Admin, user: str, groups: Sequence[str], *, email: str | None = None,
+               ttl: str | None = None) -> tuple[str, str]:
+    """A userpass user ``user`` with a fresh password, in the given identity groups, with ``email`` on its entity
+    (None: none), logged in: its token and its password. ``ttl``: the lifetime of the tokens it logs in with."""
+    password = secrets.token_urlsafe(12)
+    admin.call("POST", f"auth/userpass/users/{user}", {"password": password} | ({"token_ttl": ttl} if ttl else {}))
+    auth = admin.call("POST", f"auth/userpass/login/{user}", {"password": password})["auth"]
+    for group in groups:
+        add_group_member(admin, group, auth["entity_id"])
+    if email is not None:
+        set_email(admin, auth["entity_id"], email)
+    return str(auth["client_token"]), password
+
+
 def demo_people(admin: Admin, boot: Mapping[str, Any]) -> DemoPeople:
     """Make every demo person a userpass user with a password, put them in their identity group and log them in;
     log the rotation cron in."""
@@ -310,12 +324,7 @@ def demo_people(admin: Admin, boot: Mapping[str, Any]) -> DemoPeople:
     tokens: dict[str, str] = {}
     passwords: dict[str, str] = {}
     for user, group in DEMO_USERS.items():
-        passwords[user] = password = secrets.token_urlsafe(12)
-        admin.call("POST", f"auth/userpass/users/{user}", {"password": password, "token_ttl": "8h"})
-        auth = admin.call("POST", f"auth/userpass/login/{user}", {"password": password})["auth"]
-        add_group_member(admin, group, auth["entity_id"])
-        set_email(admin, auth["entity_id"], f"{user}@{DEMO_DOMAIN}")
-        tokens[user] = auth["client_token"]
+        tokens[user], passwords[user] = add_person(admin, user, [group], email=f"{user}@{DEMO_DOMAIN}", ttl="8h")
     rotation = boot["approles"]["custody-rotation"]
     auth = admin.call("POST", "auth/approle/login", {"role_id": rotation["role_id"],
                                                      "secret_id": rotation["secret_id"]})["auth"]

@@ -19,10 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from custody.bootstrap import Admin, add_group_member
+from custody.bootstrap import Admin
 from custody.cli.client import Client
 from custody.cli.main import main
-from custody.devkit import DEMO_DOMAIN, set_email
+from custody.devkit import DEMO_DOMAIN, add_person
 from custody.store import Store
 from custody.usecases.suite import UseCases
 
@@ -143,16 +143,10 @@ class Stack:
     def make_user(self, name: str, *groups: str, email: str | None = "") -> str:
         """A userpass identity in the given identity groups, its entity's email ``name@acme.example`` unless given
         (None: no email); returns its token."""
-        admin = self.admin()
-        password = secrets.token_urlsafe(16)
-        admin.call("POST", f"auth/userpass/users/{name}", {"password": password})
-        auth = admin.call("POST", f"auth/userpass/login/{name}", {"password": password})["auth"]
-        for group in groups:
-            add_group_member(admin, group, auth["entity_id"])
-        if email is not None:
-            set_email(admin, auth["entity_id"], email or f"{name}@{DEMO_DOMAIN}")
-        self.extra_tokens[name] = auth["client_token"]
-        return str(auth["client_token"])
+        token, _ = add_person(self.admin(), name, groups,
+                              email=None if email is None else email or f"{name}@{DEMO_DOMAIN}")
+        self.extra_tokens[name] = token
+        return token
 
     def service_store(self) -> Store:
         """A Store logged in as the custody service (same AppRole as the server)."""
