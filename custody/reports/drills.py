@@ -16,7 +16,7 @@ CSS = """
 td.w{min-width:15em}
 .pill{margin:0 4px 2px 0}.flag{background:#ffe8d9;color:#7a3a0e}
 .sec{background:#e0e8f9;color:#19216c}.out{background:#fce8f3;color:#6e1246}
-ul.who{list-style:none;margin:0;padding:0}ul.who li{margin:0 0 3px}ul.who .pill{white-space:normal}
+ul.who{list-style:none;margin:0;padding:0}ul.who li{margin:0 0 4px}ul.who .steps{color:var(--soft);font-size:13px}
 """
 
 
@@ -32,14 +32,20 @@ def _result(d: dict[str, Any]) -> str:
     return str(d.get("result") or d.get("status") or "")
 
 
-def _steps(d: dict[str, Any]) -> list[str]:
-    """Each participant once, in the order they first acted, with their steps."""
+def _participants(d: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """Each participant once, in the order they first acted: their name, their steps (and, for someone outside
+    the security team, that they are), and whether they are in the security team."""
     seen: dict[str, tuple[bool, list[str]]] = {}
     for p in d.get("participants") or []:
         name = str(p.get("name"))
         seen.setdefault(name, (bool(p.get("security_team")), []))[1].append(str(p.get("step")))
-    return [f"{n} ({', '.join(dict.fromkeys(s))}{'' if sec else '; outside the security team'})"
+    return [(n, ", ".join(dict.fromkeys(s)) + ("" if sec else "; outside the security team"), sec)
             for n, (sec, s) in seen.items()]
+
+
+def _steps(d: dict[str, Any]) -> list[str]:
+    """Each participant once with their steps, as one line of text."""
+    return [f"{name} ({steps})" for name, steps, _ in _participants(d)]
 
 
 # ---- Markdown ----------------------------------------------------------------------------------------------------
@@ -93,7 +99,10 @@ def _pill(text: str, kind: str) -> str:
 
 
 def _people(d: dict[str, Any]) -> str:
-    items = [_pill(step, "out" if step.endswith("outside the security team)") else "sec") for step in _steps(d)]
+    """The participants as a list: each name a pill (coloured by whether they are in the security team), their
+    steps beside it as text, so that a long list of steps wraps as text and the name stays whole."""
+    items = [f'{_pill(name, "sec" if sec else "out")} <span class="steps">{esc(steps)}</span>'
+             for name, steps, sec in _participants(d)]
     return '<ul class="who">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 

@@ -72,6 +72,12 @@ def test_the_report_fits_the_window_and_says_what_is_flagged(browser: Any, tmp_p
     flags = page.locator("h2:has-text('Flags') + div tbody tr")
     assert flags.count() == 4  # over the target and an outsider, failed, unfinished: one row per flag
     assert page.locator("span.pill.out").count() == 1 and page.locator("span.pill.fail").count() == 1
+    # each participant's name is one pill on one line; their steps wrap beside it as text
+    names = page.locator("ul.who span.pill")
+    assert names.count() == 9
+    assert page.evaluate("[...document.querySelectorAll('ul.who span.pill')].every(p => p.getClientRects().length"
+                         " === 1 && p.getBoundingClientRect().height < 24)")
+    assert page.locator("ul.who span.pill.out").inner_text() == "userpass-<b>engineer</b>"
     assert screenshot(page, tmp_path, f"drill-report-{width}").stat().st_size > 20_000
     page.close()
 
