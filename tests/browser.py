@@ -35,13 +35,18 @@ def chromium() -> Iterator[Any]:
 
 def page_of(browser: Any, html: str, width: int) -> Any:
     """``html`` in a new page ``width`` pixels wide; ``page.requests`` lists every URL it asked for (and
-    ``"dialog"`` for every dialog it opened), so a test can say a report fetches nothing and runs nothing."""
+    ``"dialog"`` for every dialog it opened), so a test can say a report fetches nothing and runs nothing, and
+    ``page.console`` every console message and uncaught error (a blocked fetch, a broken script)."""
     page = browser.new_page(viewport={"width": width, "height": 900})
     requests: list[str] = []
+    console: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.on("dialog", lambda d: (requests.append("dialog"), d.dismiss()))
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: console.append(f"error: {e}"))
     page.set_content(html, wait_until="load")
     page.requests = requests
+    page.console = console
     return page
 
 
