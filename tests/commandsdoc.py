@@ -14,8 +14,9 @@ from pathlib import Path
 
 import click
 
-from custody.cli.main import cli
+from custody.cli.main import every_command
 
+cli = every_command()
 DOC = Path(__file__).resolve().parents[1] / "docs" / "commands.md"
 BEGIN, END = "<!-- commands:begin -->", "<!-- commands:end -->"
 HEADER = "| command | what it does | `--format json` prints |\n|---|---|---|"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from custody.cli.main import cli
+from custody.cli.main import every_command
 
 ROOT = Path(__file__).resolve().parents[1]
 SHELL = ("console", "sh", "bash")
@@ -253,7 +253,7 @@ def click_error(argv: list[str]) -> str | None:
 
 
 def _parse(args: list[str]) -> str | None:
-    command: click.Command = cli
+    command: click.Command = every_command()
     name, parent = "custody", None
     if "--help" in args or "-h" in args:
         args = args[:min(args.index(h) for h in ("--help", "-h") if h in args)]

@@ -26,7 +26,7 @@ Adding a group (say ``custody inventory``):
    ``custody.cli.output``): the HTTP client comes from ``common.client()``, anything heavier (use cases,
    pydantic, the audit reader) is imported inside the command body. ``tests/unit/test_cli_imports.py`` fails if
    ``--help`` or a client command starts importing the server side;
-3. import the module in ``main.py`` and add its group to ``COMMANDS``;
+3. add the group's name and its module's name to ``COMMANDS`` in ``main.py`` (it is imported when used);
 4. a command with its own exit code raises a ``click.ClickException`` subclass whose ``exit_code`` is that code,
    after printing its output (see ``rotation.Overdue``, exit 3).
 """

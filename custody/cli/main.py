@@ -4,36 +4,70 @@ a message on stderr (with a hint) and a non-zero exit code; ``--format json`` pr
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import cast
 
 import click
 
 from custody import logging as clog
-from custody.cli import (
-    access,
-    accounts,
-    audit,
-    bootstrap,
-    codes,
-    dev,
-    drill,
-    evidence,
-    inventory,
-    keys,
-    people,
-    rollout,
-    rotation,
-    server,
-    whoami,
-)
 from custody.cli.common import EXIT_ERROR
 from custody.cli.settings import cli_log_level
 from custody.errors import CustodyError
 
+# Every top-level command: its name, and the module of this package that defines it under that name. A command's
+# module is imported when the command is run or listed (``custody --help``), not for every other command: a client
+# command loads its own group only.
+COMMANDS: dict[str, str] = {
+    "dev": "dev",
+    "serve": "server",
+    "bootstrap": "bootstrap",
+    "accounts": "accounts",
+    "codes": "codes",
+    "access": "access",
+    "rotation": "rotation",
+    "audit": "audit",
+    "inventory": "inventory",
+    "keys": "keys",
+    "rollout": "rollout",
+    "drill": "drill",
+    "people": "people",
+    "evidence": "evidence",
+    "whoami": "whoami",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+
+class _Root(click.Group):
+    """The root group, whose commands are imported on first use (see ``COMMANDS``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            command = load(cmd_name)
+            self.add_command(command)
+        return command
+
+
+def load(name: str) -> click.Command:
+    """The top-level command ``name`` (a key of ``COMMANDS``), imported from its module."""
+    module = importlib.import_module(f"custody.cli.{COMMANDS[name]}")
+    return cast(click.Command, getattr(module, name))
+
+
+def every_command() -> click.Group:
+    """The root group with all its commands loaded (``cli.commands`` then holds every one), for what walks the
+    whole tree: the docs' table of commands, the tests of every command."""
+    for name in COMMANDS:
+        cli.get_command(click.Context(cli), name)
+    return cli
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="custody")
 def cli() -> None:
     """Break-glass custody of account recovery codes, kept in Vault/OpenBao.
@@ -41,27 +75,6 @@ def cli() -> None:
     The server comes from CUSTODY_ADDR, your Vault token from VAULT_TOKEN, BAO_TOKEN or ~/.vault-token.
     """
 
-
-# Every top-level command. Each is one module of this package; see the package's docstring to add one.
-COMMANDS: tuple[click.Command, ...] = (
-    dev.dev,
-    server.serve,
-    bootstrap.bootstrap,
-    accounts.accounts,
-    codes.codes,
-    access.access,
-    rotation.rotation,
-    audit.audit,
-    inventory.inventory,
-    keys.keys,
-    rollout.rollout,
-    drill.drill,
-    people.people,
-    evidence.evidence,
-    whoami.whoami,
-)
-for _command in COMMANDS:
-    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,6 +121,8 @@ def _settings_error(exc: Exception) -> bool:
     pydantic = sys.modules.get("pydantic")
     if pydantic is None or not isinstance(exc, pydantic.ValidationError):
         return False
+    from custody.cli import server
+
     click.echo(f"error: {server.settings_error(exc).diagnostics()}", err=True)
     return True
 

@@ -72,7 +72,9 @@ def test_every_command_takes_format_json() -> None:
     """The contract: every command takes --format json (serve runs a server and prints logs, not answers)."""
     import click
 
-    from custody.cli.main import cli
+    from custody.cli.main import every_command
+
+    cli = every_command()
 
     def walk(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
         found = []
@@ -172,7 +174,9 @@ def test_every_command_and_group_has_a_description() -> None:
     """`custody X --help` lists every command of X with a line saying what it does."""
     import click
 
-    from custody.cli.main import cli
+    from custody.cli.main import every_command
+
+    cli = every_command()
 
     def walk(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
         found: list[tuple[str, click.Command]] = []

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from custody.cli.main import COMMANDS, every_command, load
 from tests.helpers import local_http, send_json
 
 # Never for --help or a client command: the server, its settings and web stack, Vault's SDK, the audit reader,
@@ -114,6 +115,21 @@ def test_client_commands_import_no_server_side(tmp_path: Path, server: str, args
     modules = _modules(tmp_path, server, *args)
     assert "httpx" in modules  # the command did talk to the server
     assert _loaded(modules, SERVER_SIDE) == []
+    # only its own group of commands: the others are imported when they are used (or listed by --help)
+    groups = {f"custody.cli.{module}" for module in COMMANDS.values()}
+    assert modules & groups == {f"custody.cli.{COMMANDS[args[0]]}"}
+
+
+def test_help_lists_every_command(tmp_path: Path, server: str) -> None:
+    modules = _modules(tmp_path, server, "--help")
+    assert {f"custody.cli.{module}" for module in COMMANDS.values()} <= modules
+
+
+def test_every_command_is_found_under_its_name() -> None:
+    group = every_command()
+    assert sorted(group.commands) == sorted(COMMANDS)
+    for name in COMMANDS:
+        assert load(name).name == name
 
 
 def test_local_evidence_commands_import_neither_server_nor_http(tmp_path: Path, server: str) -> None:
