@@ -1,5 +1,6 @@
 """How custody makes its own HTTP calls (bootstrap's admin client, the dev stacks, webhooks): with httpx, the one
-HTTP client library custody uses besides the urllib3 transport under hvac in ``custody.store``.
+HTTP client library custody uses (``custody.store`` writes its HTTP/1.1 to Vault itself, with urllib3 only to follow
+a standby's redirect and to ask each node's health).
 
 Building a TLS context loads a CA bundle, which costs tens of milliseconds; the contexts are built once per bundle and
 shared, so a client is cheap to make.

@@ -21,6 +21,7 @@ class Event(StrEnum):
     codes_rotated = "codes.rotated"
     code_consumed = "code.consumed"
     code_wrapped = "code.wrapped"
+    code_staged_left = "code.staged_left"  # a wrapped code's staged copy could not be deleted (dies with the token)
     # grants
     grant_requested = "grant.requested"
     grant_emergency = "grant.emergency"  # a notification: an emergency grant was requested (approved at once)

@@ -19,6 +19,7 @@ from custody.domain.platforms import parse_account_id
 from custody.domain.reasons import validate_reason, validate_ticket
 from custody.durations import format_duration, parse_duration
 from custody.errors import CodesChanged, Conflict, CustodyError, Exhausted, NotFound, ValidationError
+from custody.fanout import ahead
 from custody.logging import get_logger
 from custody.repo.grants import check_id
 from custody.repo.kv import Versioned, WrapInfo
@@ -115,26 +116,38 @@ class Access(UseCase):
         requester's next reveal hands out the same code in a new token. ``again``, for a reveal whose answer was
         lost: the token it handed out is revoked first, so no two valid tokens for one grant ever exist.
         """
+        # Reads are started ahead while the call before them is on its way; each result (or error) is taken where
+        # the read used to be made, so what is decided, refused and written, and in what order, is as if they were
+        # made one after another (custody.fanout.ahead). The grant is read while Vault says whether the caller may
+        # reveal it; an unauthorised caller's refusal never waits for that read, nor depends on it.
+        grant_read = ahead(lambda: self.repo.grants.get(grant_id))
         who = self._person(token, f"grants/{grant_id}/reveal", "update")
-        grant = self.repo.grants.get(grant_id)
+        grant = grant_read.result()
         now = self.ctx.clock()
         if again and rules.delivered(grant) and who.id == grant.requester_id and not rules.running(grant, now):
             self._revoke_delivered(grant)
         nonce = secrets.token_hex(8)
+        # a new claim's code set, checked before the claim is written: read while the account is
+        codes_read = ahead(lambda: self.repo.codes.get(grant.account)) \
+            if grant.status is not GrantStatus.revealed else None
         required = self._required_now(grant)
         begun = rules.begin(grant, who, now, nonce, again, required)  # refused unless this caller may begin now
-        codes: Versioned[CodeSet] | None = None  # a new claim's code set, checked before it is written
-        if grant.status is not GrantStatus.revealed:
-            codes = self.repo.codes.get(grant.account)
+        codes: Versioned[CodeSet] | None = None
+        if codes_read is not None:
+            codes = codes_read.result()
             rules.check_codes(grant, codes.value if codes else None)
         started = self._begin(grant, begun, nonce, again, who, now, required)
         pick = self._take_code(started, nonce, who, now, codes)
         try:
-            wrap = self.repo.reveals.hand_over(started, pick.code, self.ctx.settings.wrap_ttl)
+            handed = self.repo.reveals.hand_over(started, pick.code, self.ctx.settings.wrap_ttl)
         except CustodyError:
             self._give_up(started, nonce, None, who, now)
             raise
-        done = self._complete(started, nonce, pick, wrap, who, now)
+        try:  # the fingerprint is recorded while the staged copy is deleted; the answer waits for both
+            done = self._complete(started, nonce, pick, handed.wrap, who, now)
+        finally:
+            handed.deleted()
+        wrap = handed.wrap
         attempt = done.attempt.number if done.attempt else 0
         log.info(Event.grant_revealed, grant_id=grant_id, account=grant.account, actor=who.display_name,
                  remaining=pick.remaining, code_fp=pick.code.fp, attempt=attempt)

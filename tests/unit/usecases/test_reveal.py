@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from structlog.testing import capture_logs
 
 from custody.domain.models import GrantStatus, fingerprint
 from custody.errors import (
@@ -23,11 +24,29 @@ from custody.errors import (
 from custody.repo.kv import WrapInfo
 from tests.fakes import REASON, World, an_account, codes
 
-REVEAL_CALLS = [  # a reveal's Vault calls besides the capability check, in order: bench_load's RAW_CALLS
-    ("read", "grants/{g}"), ("read", "accounts/pypi/acme"), ("read", "codes/pypi/acme"), ("write", "grants/{g}"),
-    ("write", "codes/pypi/acme"), ("stage", "reveals/{g}"), ("wrap_staged", "reveals/{g}"), ("unstage", "reveals/{g}"),
-    ("write", "grants/{g}"),
+# A reveal's Vault calls besides the capability check (the grant is read meanwhile), in order; the calls of one step
+# are made at once, in either order: bench_load's RAW_CALLS.
+REVEAL_STEPS = [
+    [("read", "grants/{g}")], [("read", "accounts/pypi/acme"), ("read", "codes/pypi/acme")],
+    [("write", "grants/{g}")], [("write", "codes/pypi/acme")], [("stage", "reveals/{g}")],
+    [("wrap_staged", "reveals/{g}")], [("unstage", "reveals/{g}"), ("write", "grants/{g}")],
 ]
+# The writes whose failure fails the reveal (the n-th write of that path): the staged copy's delete is not one.
+REVEAL_WRITES = [("write", "grants/{g}", 1), ("write", "codes/pypi/acme", 1), ("stage", "reveals/{g}", 1),
+                 ("write", "grants/{g}", 2)]
+
+
+def in_steps(calls: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """``calls`` cut into REVEAL_STEPS' steps, each sorted (what is made at once has no order)."""
+    steps, at = [], 0
+    for step in REVEAL_STEPS:
+        steps.append(sorted(calls[at:at + len(step)]))
+        at += len(step)
+    return steps + ([calls[at:]] if calls[at:] else [])
+
+
+def expected_steps(grant_id: str) -> list[list[tuple[str, str]]]:
+    return [sorted((op, path.format(g=grant_id)) for op, path in step) for step in REVEAL_STEPS]
 
 
 def consumed(w: World) -> Counter[str]:
@@ -43,7 +62,7 @@ def test_a_reveal_hands_the_requester_one_code_in_a_wrapping_token(w: World) -> 
     w.kv.calls.clear()
     w.vault.calls.clear()
     result = w.uc.access.reveal(w.token["engineer"], g.id)
-    assert w.kv.calls == [(op, path.format(g=g.id)) for op, path in REVEAL_CALLS]
+    assert in_steps(w.kv.calls) == expected_steps(g.id)
     assert w.vault.calls == {"capabilities": 1}  # the caller's identity was remembered from the request
     code = w.kv.unwrap(result.wrap.token)["code"]
     assert code in deposited and result.remaining == 7 and code not in repr(result)
@@ -55,6 +74,79 @@ def test_a_reveal_hands_the_requester_one_code_in_a_wrapping_token(w: World) -> 
     with pytest.raises(KeyError):
         w.kv.unwrap(result.wrap.token)  # single use
     assert w.notices.names()[-1] == "grant.revealed"
+
+
+@pytest.mark.parametrize("grant", ["exists", "missing", "unreadable", "slow"])
+def test_a_caller_who_may_not_reveal_learns_nothing_of_the_grant(w: World, grant: str) -> None:
+    """The grant is read while Vault is asked whether the caller may reveal it: the refusal is the same whatever
+    that read finds, and does not wait for it."""
+    an_account(w)
+    g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+    gid = g.id if grant != "missing" else "gr_aaaaaaaaaaaaaaaa"
+    release, read_done = threading.Event(), threading.Event()
+    w.kv.calls.clear()
+
+    def read(op: str, path: str) -> None:
+        if (op, path) == ("read", f"grants/{gid}"):
+            try:
+                if grant == "unreadable":
+                    raise StoreError("Vault is unreachable (test)")
+                if grant == "slow":
+                    release.wait(5)
+            finally:
+                read_done.set()
+
+    w.kv.before.append(read)
+    try:
+        with pytest.raises(PermissionDenied) as refused:
+            w.uc.access.reveal(w.token["approver"], gid)
+        if grant == "slow":
+            assert not read_done.is_set()  # the read is still on its way: the refusal did not wait for it
+    finally:
+        release.set()
+    assert read_done.wait(5)
+    assert refused.value.message == f"permission denied: update on custody/grants/{gid}/reveal"
+    assert [op for op, path in w.kv.writes() if not path.startswith("denied/")] == []  # only the refusal's record
+
+
+def test_a_caller_the_grant_refuses_is_refused_whatever_the_code_set_read_gave(w: World) -> None:
+    """The code set is read while the account is: a refusal of the grant's rules still comes first."""
+    an_account(w)
+    g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+
+    def unreadable(op: str, path: str) -> None:
+        if (op, path) == ("read", "codes/pypi/acme"):
+            raise StoreError("Vault is unreachable (test)")
+
+    w.kv.before.append(unreadable)
+    w.kv.calls.clear()
+    with pytest.raises(PermissionDenied, match="only the requester"):
+        w.uc.access.reveal(w.token["engineer2"], g.id)
+    with pytest.raises(StoreError):  # the requester's own reveal needs it
+        w.uc.access.reveal(w.token["engineer"], g.id)
+    assert [c for c in w.kv.writes() if c[1].startswith(("grants/", "codes/"))] == []
+
+
+def test_a_staged_copy_that_cannot_be_deleted_still_hands_the_code_out(w: World) -> None:
+    """The delete runs beside the last write: if Vault refuses it, the token is valid and recorded, so the code
+    goes out; the copy (the service's token alone reads it) dies with that token, and the log says so."""
+    deposited = an_account(w)
+    g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
+
+    def refuse(op: str, path: str) -> None:
+        if op == "unstage":
+            raise StoreError("Vault is unreachable (test)")
+
+    w.kv.before.append(refuse)
+    with capture_logs() as logs:
+        result = w.uc.access.reveal(w.token["engineer"], g.id)
+    w.kv.before.remove(refuse)
+    assert w.kv.unwrap(result.wrap.token)["code"] in deposited and result.grant.status is GrantStatus.revealed
+    left = [e for e in logs if e["event"] == "code.staged_left"]
+    assert left and left[0]["grant_id"] == g.id and left[0]["log_level"] == "error"
+    assert w.kv._cubbyhole
+    w.kv.renew_token()  # the service's next token has a cubbyhole of its own
+    assert not w.kv._cubbyhole
 
 
 def test_a_grant_reveals_once_and_only_to_its_requester(w: World) -> None:
@@ -164,24 +256,25 @@ def test_our_claim_landed_but_its_answer_was_lost(w: World) -> None:
     assert consumed(w) == {g.id: 1}
 
 
-@pytest.mark.parametrize("fail_at", range(len([c for c in REVEAL_CALLS if c[0] != "read"])))
-def test_a_reveal_cut_off_at_any_write_resumes_with_the_same_code(w: World, fail_at: int) -> None:
-    """Vault fails at the n-th write of a reveal: the requester's retry hands out one code, the same one if one
-    was already taken for the grant, and no second."""
+@pytest.mark.parametrize(("op", "where", "nth"), REVEAL_WRITES)
+def test_a_reveal_cut_off_at_any_write_resumes_with_the_same_code(w: World, op: str, where: str, nth: int) -> None:
+    """Vault fails at a write of a reveal: the staged copy (if any) is gone, and the requester's retry hands out
+    one code, the same one if one was already taken for the grant, and no second."""
     an_account(w)
     g = w.uc.access.request(w.token["engineer"], "pypi/acme", REASON)
     seen: list[tuple[str, str]] = []
 
-    def cut(op: str, path: str) -> None:
-        if op != "read":
-            seen.append((op, path))
-            if len(seen) == fail_at + 1:
+    def cut(name: str, path: str) -> None:
+        if (name, path) == (op, where.format(g=g.id)):
+            seen.append((name, path))
+            if len(seen) == nth:
                 raise StoreError("Vault is unreachable (test)")
 
     w.kv.before.append(cut)
     with pytest.raises(StoreError):
         w.uc.access.reveal(w.token["engineer"], g.id)
     w.kv.before.remove(cut)
+    assert not w.kv._cubbyhole
     reserved = [c for c, holder in _holders(w).items() if holder == g.id]
     result = w.uc.access.reveal(w.token["engineer"], g.id)
     code = w.kv.unwrap(result.wrap.token)["code"]
@@ -324,7 +417,7 @@ def test_a_token_that_could_not_be_recorded_is_revoked_and_the_retry_need_not_wa
             raise StoreError("Vault is unreachable (test)")
 
     w.kv.wrap_staged = wrap_and_keep  # type: ignore[method-assign]
-    w.kv.after_once("unstage", f"reveals/{g.id}", lambda: w.kv.before.append(fail_once))
+    w.kv.after_once("wrap_staged", f"reveals/{g.id}", lambda: w.kv.before.append(fail_once))
     with pytest.raises(StoreError):
         w.uc.access.reveal(w.token["engineer"], g.id)
     with pytest.raises(KeyError):
