@@ -121,8 +121,18 @@ class _Connection:
         self.buf += chunk
 
     def take(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            self.fill()
+        """The next ``n`` bytes. A body longer than what was read is received in pieces and joined once: appending
+        each piece to the buffer would copy it again for every piece (quadratic in the body's size)."""
+        if len(self.buf) < n:
+            parts, have = [self.buf], len(self.buf)
+            while have < n:
+                chunk = self.sock.recv(max(65536, min(n - have, 1 << 20)))
+                if not chunk:
+                    raise urllib3.exceptions.ProtocolError("Vault closed the connection before its answer was "
+                                                           "complete")
+                parts.append(chunk)
+                have += len(chunk)
+            self.buf = b"".join(parts)
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
@@ -183,12 +193,11 @@ class _Connection:
             self.take(2)
 
     def _to_the_end(self) -> bytes:
-        while True:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                out, self.buf = self.buf, b""
-                return out
-            self.buf += chunk
+        parts = [self.buf]
+        while chunk := self.sock.recv(65536):
+            parts.append(chunk)
+        self.buf = b""
+        return b"".join(parts)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -36,6 +36,8 @@ class Vaultish(BaseHTTPRequestHandler):
         elif self.path.endswith("/continue"):
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             send_json(self, {"data": {"data": {"n": 1}, "metadata": {"version": 1}}})
+        elif self.path.endswith("/large"):  # what a proxy in front of Vault may send: one length, a large body
+            send_json(self, {"data": {"data": {"big": "y" * (6 << 20)}, "metadata": {"version": 4}}})
         elif self.path.endswith("/missing"):
             send_json(self, {"errors": []}, status=404)
         else:
@@ -63,6 +65,9 @@ def test_answers_with_a_length_chunked_or_after_a_100_are_read_whole(store: Stor
     assert store.read("plain") == store.read("plain")  # (the second on the same connection)
     chunked = store.read("chunked")
     assert chunked is not None and chunked.data == {"big": "x" * 20000} and chunked.version == 3
+    large = store.read("large")  # received in many pieces, joined once
+    assert large is not None and large.data == {"big": "y" * (6 << 20)} and large.version == 4
+    assert store.read("plain") is not None  # the connection is still in step after it
     after = store.read("continue")
     assert after is not None and after.data == {"n": 1}
     assert store.read("missing") is None
