@@ -284,13 +284,20 @@ def complete(grant: Grant, nonce: str, code_fp: str, accessor: str) -> Grant:
     return grant.model_copy(update={"code_fp": code_fp, "attempt": done})
 
 
-def abandon(grant: Grant, nonce: str) -> Grant:
+def abandon(grant: Grant, nonce: str, revoked: str = "") -> Grant:
     """Attempt ``nonce`` failed: whatever it handed out never reached the requester (its token, if it made one, is
-    revoked), so the next reveal may begin at once instead of waiting out the lease. Anything else is left as is."""
+    revoked), so the next reveal may begin at once instead of waiting out the lease. Anything else is left as is.
+
+    ``revoked``: the accessor of the wrapping token the attempt made and the service revoked, recorded so that the
+    audit log's hand-out of that token reads as revoked, not as a token nobody unwrapped (an abandoned attempt's
+    accessor never counts as handed out: ``handed_out``)."""
     a = grant.attempt
     if a is None or not ours(grant, nonce) or a.state is AttemptState.abandoned:
         return grant
-    return grant.model_copy(update={"attempt": a.model_copy(update={"state": AttemptState.abandoned})})
+    update: dict[str, object] = {"state": AttemptState.abandoned}
+    if revoked:
+        update["accessor"] = revoked
+    return grant.model_copy(update={"attempt": a.model_copy(update=update)})
 
 
 def unclaim(grant: Grant, nonce: str) -> Grant:

@@ -214,10 +214,10 @@ class Access(UseCase):
         """Best effort, after attempt ``nonce`` failed: revoke the token it made (if any) and mark it abandoned, so
         the requester may retry at once. If Vault cannot be reached for that either, the lease runs out."""
         try:
-            if wrap is not None:
-                self.repo.reveals.revoke(wrap.accessor)
-            self.repo.grants.update(grant.id, lambda g: rules.abandon(g, nonce), Event.grant_reveal_failed, who,
-                                    now)
+            # the record names the token only once Vault has revoked it (the audit summary then says so)
+            revoked = wrap.accessor if wrap is not None and self.repo.reveals.revoke(wrap.accessor) else ""
+            self.repo.grants.update(grant.id, lambda g: rules.abandon(g, nonce, revoked), Event.grant_reveal_failed,
+                                    who, now)
         except CustodyError as exc:
             log.warning(Event.grant_reveal_failed, grant_id=grant.id, error=exc.message)
 

@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from custody.domain.models import GrantStatus, fingerprint
+from custody.domain import grants as rules
+from custody.domain.models import AttemptState, GrantStatus, fingerprint
 from custody.errors import (
     CasConflict,
     CodesChanged,
@@ -406,9 +407,12 @@ def test_a_token_that_could_not_be_recorded_is_revoked_and_the_retry_need_not_wa
     made: list[str] = []
     real = w.kv.wrap_staged
 
+    accessors: list[str] = []
+
     def wrap_and_keep(path: str, ttl: timedelta) -> WrapInfo:
         info = real(path, ttl)
         made.append(info.token)
+        accessors.append(info.accessor)
         return info
 
     def fail_once(op: str, path: str) -> None:
@@ -422,6 +426,10 @@ def test_a_token_that_could_not_be_recorded_is_revoked_and_the_retry_need_not_wa
         w.uc.access.reveal(w.token["engineer"], g.id)
     with pytest.raises(KeyError):
         w.kv.unwrap(made[0])  # it never left the service, and it is dead
+    failed = w.uc.access.repo.grants.get(g.id)
+    assert failed.attempt is not None and failed.attempt.state is AttemptState.abandoned
+    assert failed.attempt.accessor == accessors[0]  # the record names the token it revoked (the audit log joins it)
+    assert rules.handed_out(failed) == "" and not rules.delivered(failed)  # which never counts as handed out
     result = w.uc.access.reveal(w.token["engineer"], g.id)  # at once: the failed attempt was abandoned...
     assert w.kv.unwrap(result.wrap.token)["code"] and consumed(w) == {g.id: 1}  # ...but not by Vault
 
