@@ -29,6 +29,9 @@ APPROVED, REVEALED = "approved", "revealed"
 # accessor (grant.revealed), and a later attempt began on a delivered grant (grant.reveal_resumed): the service
 # writes the latter only after it revoked the token the attempt before handed out (``access reveal --again``).
 HANDED_OUT, RESUMED = str(Event.grant_revealed), str(Event.grant_reveal_resumed)
+# A third: the attempt failed after it made a token (its hand-out could not be recorded), and the service, having
+# revoked that token, recorded its accessor with the failure (grant.reveal_failed).
+REVOKED_FAILED = str(Event.grant_reveal_failed)
 # The entity id custody records for a token without a Vault identity: a digest of its accessor
 # (``custody.domain.models.Principal.from_lookup``).
 TOKEN_IDENTITY = "token-"
@@ -158,7 +161,9 @@ class GrantEntry(NamedTuple):
     approvals: tuple[Decision, ...]
     info: GrantInfo
     attempt: int = 0  # the grant's latest try at handing out its code, as this write states it
-    handed_out: str = ""  # on a grant.revealed write: HMAC of the accessor of the token that try handed out
+    # on a grant.revealed write: HMAC of the accessor of the token that try handed out; on a grant.reveal_failed
+    # write, of the token that try made and the service revoked (if it made one)
+    handed_out: str = ""
 
     @property
     def t(self) -> int:

@@ -70,6 +70,7 @@ class UnwrapStatus(StrEnum):
     NEVER = "never"
     OUTSTANDING = "outstanding"
     REVOKED_REISSUED = "revoked_reissued"  # revoked by the service, which handed the same code out again
+    REVOKED_UNRECORDED = "revoked_unrecorded"  # revoked by the service, which could not record its hand-out
 
 
 class Principal(_Model, frozen=True, kw_only=True):

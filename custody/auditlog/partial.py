@@ -26,6 +26,7 @@ from custody.auditlog.facts import (
     KEY_MASK,
     OTHER,
     RESPONSE,
+    REVOKED_FAILED,
     ROTATION,
     Fact,
     GrantEntry,
@@ -187,8 +188,9 @@ class Partial:
     def _add_grant_entry(self, w: Write, g: GrantState, key: int) -> bool:
         """Add one write to its grant's timeline; False if that write is already there."""
         stamp = time_int(w.time) << KEY_BITS | key
-        # the accessor is kept from the one write that says this attempt handed it out (the others repeat it)
-        handed_out = g.accessor if w.event == HANDED_OUT else ""
+        # the accessor is kept from the one write that says this attempt handed it out, or that it revoked the token
+        # it made (the others repeat it)
+        handed_out = g.accessor if w.event == HANDED_OUT or w.event == REVOKED_FAILED else ""
         entries = self.grants.get(g.grant_id)
         if entries is None:
             self.grants[g.grant_id] = [

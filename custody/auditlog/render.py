@@ -464,6 +464,7 @@ _DOT = {
     UnwrapStatus.UNATTRIBUTED: "#cf222e",
     UnwrapStatus.WRONG_PRINCIPAL: "#a40e26",
     UnwrapStatus.REVOKED_REISSUED: "#8250df",
+    UnwrapStatus.REVOKED_UNRECORDED: "#6e7781",
 }
 
 

@@ -19,6 +19,7 @@ from custody.auditlog.facts import (
     NO_DECISION,
     RESUMED,
     REVEALED,
+    REVOKED_FAILED,
     REWRAP,
     GrantEntry,
     GrantInfo,
@@ -83,7 +84,7 @@ def _one_reveal(ctx: Context, ho: Handout, entries: list[GrantEntry], attempts: 
     account = info.account if info is not None else ""
     _check_handout(ctx, ho, entries, at, info)
     oks = [u for u in attempts if u.ok]
-    status = _unwrap_status(ho, oks, requester, ctx.part.last, ctx.late_after, _revoked_to_reissue(ho, entries))
+    status = _unwrap_status(ho, oks, requester, ctx.part.last, ctx.late_after, _revoked_by_service(ho, entries))
     _judge_unwraps(ctx, ho, oks, requester, account)
     _status_anomaly(ctx, ho, status, oks, requester, account)
     for u in attempts:
@@ -255,31 +256,46 @@ def _verdict(u: UnwrapAttempt, requester: Who) -> UnwrapStatus:
     return UnwrapStatus.BY_REQUESTER if same else UnwrapStatus.WRONG_PRINCIPAL
 
 
-def _revoked_to_reissue(ho: Handout, entries: list[GrantEntry]) -> bool:
-    """Whether the service revoked this hand-out's wrapping token to hand the code out again (``custody access
-    reveal --again``, for a requester whose answer was lost).
+def _revoked_by_service(ho: Handout, entries: list[GrantEntry]) -> UnwrapStatus | None:
+    """Whether the service revoked this hand-out's wrapping token, and why (None: it did not, as far as the log
+    says): to hand the code out again (``custody access reveal --again``, for a requester whose answer was lost),
+    or because it could not record the hand-out (the reveal failed; the requester never had the token).
 
-    The grant's record names the token: the grant.revealed write of the attempt that handed it out (number n)
-    carries its accessor, HMAC'd with the audit device's key as the hand-out's ``wrap_info.accessor`` is (the
-    default; an audit device with ``hmac_accessor`` off logs the latter in clear, and nothing matches). A later
-    attempt began on that delivered grant (grant.reveal_resumed, number above n): the service writes that only once
-    its revoke of the token succeeded, which Vault refuses for a token already unwrapped. Attempt numbers, not
-    times, order the two writes: no clock is trusted."""
+    The grant's record names the token, HMAC'd with the audit device's key as the hand-out's ``wrap_info.accessor``
+    is (the default; an audit device with ``hmac_accessor`` off logs the latter in clear, and nothing matches):
+    - the grant.reveal_failed write of the attempt that made it, which the service writes with the accessor only
+      once Vault revoked the token;
+    - or the grant.revealed write of the attempt that handed it out (number n), and a later attempt began on that
+      delivered grant (grant.reveal_resumed, number above n): the service writes that only once its revoke of the
+      token succeeded, which Vault refuses for a token already unwrapped. Attempt numbers, not times, order the
+      two writes: no clock is trusted."""
     if not ho.accessor:
-        return False
-    n = next((e.attempt for e in entries if e.handed_out == ho.accessor), 0)
-    return n > 0 and any(e.event == RESUMED and e.attempt > n for e in entries)
+        return None
+    n = 0
+    for e in entries:
+        if e.handed_out == ho.accessor:
+            if e.event == REVOKED_FAILED:
+                return UnwrapStatus.REVOKED_UNRECORDED
+            n = n or e.attempt
+    if n > 0 and any(e.event == RESUMED and e.attempt > n for e in entries):
+        return UnwrapStatus.REVOKED_REISSUED
+    return None
 
 
 def _unwrap_status(
-    ho: Handout, oks: list[UnwrapAttempt], requester: Who, log_end: str, late_after: timedelta, revoked: bool
+    ho: Handout,
+    oks: list[UnwrapAttempt],
+    requester: Who,
+    log_end: str,
+    late_after: timedelta,
+    revoked: UnwrapStatus | None,
 ) -> UnwrapStatus:
     """The reveal's status from its successful attempts in time order (several only through rewraps): the first
     that was not the requester's decides; if all were the requester's, the first one's delay. A token nobody
-    unwrapped is ``revoked`` if the service revoked it to hand the code out again, whatever its TTL."""
+    unwrapped is ``revoked`` (``_revoked_by_service``: the service revoked it, and why), whatever its TTL."""
     if not oks:
-        if revoked:
-            return UnwrapStatus.REVOKED_REISSUED
+        if revoked is not None:
+            return revoked
         expired = ho.ttl > 0 and log_end and to_dt(log_end) - to_dt(ho.time) > timedelta(seconds=ho.ttl)
         return UnwrapStatus.NEVER if expired else UnwrapStatus.OUTSTANDING
     for u in oks:

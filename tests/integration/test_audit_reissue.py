@@ -6,7 +6,10 @@ of the log (the summary then reports it never unwrapped): three grants whose fir
 - re-issued: the service revokes the first token and hands the code out again; the first shows as revoked for
   that reason, with no anomaly;
 - unwrapped before by someone else: the service refuses to hand it out again; the unwrap stays what it is;
-- revoked by someone else (root): the service refuses too; the first token is never unwrapped, an anomaly.
+- revoked by someone else (root): the service refuses too; the first token is never unwrapped, an anomaly;
+- unrecorded: Vault fails the write that records the hand-out, so the service revokes the token it made and
+  records that it did with the failure; the token shows as revoked for that reason, with no anomaly, and the
+  requester's retry hands the code out in a new token.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,8 +28,10 @@ import pytest
 
 from custody.auditlog import render, summarize
 from custody.auditlog.model import AnomalyKind, Summary, UnwrapStatus
+from custody.config import PolicySettings
+from custody.errors import StoreError
 from tests.docblocks import auditor_reissue_block
-from tests.helpers import DEPOSITED, REASON, Stack, new_codes, private_stack, uniq
+from tests.helpers import DEPOSITED, REASON, Stack, in_process, new_codes, private_stack, uniq
 
 pytestmark = pytest.mark.integration
 WRAP_TTL = 3  # seconds
@@ -53,9 +58,31 @@ class Scenario:
         wrap: dict[str, str] = api.call("POST", f"grants/{grant['id']}/reveal")["wrap_info"]
         return wrap
 
-    def again(self, case: str) -> tuple[int, str]:
-        r = self.stack.cli("engineer2", "access", "reveal", self.grants[case], "--again", "--format", "json")
+    def cli_reveal(self, case: str, *flags: str) -> tuple[int, str]:
+        r = self.stack.cli("engineer2", "access", "reveal", self.grants[case], *flags, "--format", "json")
         return r.exit_code, r.err if r.exit_code else str(r.json()["code"])
+
+    def unrecorded_reveal(self, case: str) -> None:
+        """A reveal, made by the service's use cases in this process over the stack's Vault, whose write recording
+        the hand-out Vault fails (once): the reveal fails after it made its token."""
+        store = self.stack.service_store()
+        real_write = store.write
+        failed: list[str] = []
+
+        def write(path: str, data: dict[str, object], cas: int) -> int:
+            if not failed and data.get("event") == "grant.revealed":
+                failed.append(path)
+                raise StoreError("Vault is unreachable (test)")
+            return real_write(path, data, cas)
+
+        store.write = write  # type: ignore[method-assign]
+        uc = in_process(store, settings=PolicySettings(wrap_ttl=timedelta(seconds=WRAP_TTL)))
+        token = self.stack.token("engineer2")
+        grant = uc.access.request(token, self.account, REASON)
+        self.grants[case] = grant.id
+        with pytest.raises(StoreError):
+            uc.access.reveal(token, grant.id)
+        assert failed, "the hand-out's record was never written"
 
     def vault(self, who: str, path: str, body: object) -> int:
         return httpx.post(f"{self.stack.vault_addr}/v1/{path}", json=body,
@@ -67,18 +94,24 @@ class Scenario:
         assert s.stack.cli("security", "codes", "deposit", s.account, stdin="\n".join(new_codes(8))).exit_code == 0
 
         s.lost_reveal("reissued")
-        code, said = s.again("reissued")  # the CLI unwraps the new token with engineer2's own token
+        code, said = s.cli_reveal("reissued", "--again")  # the CLI unwraps the new token with engineer2's own token
         assert code == 0 and said in DEPOSITED, said
 
         wrap = s.lost_reveal("unwrapped")
         assert s.vault("engineer", "sys/wrapping/unwrap", {"token": wrap["token"]}) == 200  # not the requester
-        code, said = s.again("unwrapped")
+        code, said = s.cli_reveal("unwrapped", "--again")
         assert code == 1 and "no longer valid: it was unwrapped" in said
 
         wrap = s.lost_reveal("revoked")
         assert s.vault("root", "auth/token/revoke-accessor", {"accessor": wrap["accessor"]}) == 204
-        code, said = s.again("revoked")
+        code, said = s.cli_reveal("revoked", "--again")
         assert code == 1 and "no longer valid" in said
+
+        s.unrecorded_reveal("unrecorded")
+        code, said = s.cli_reveal("unrecorded")  # a plain retry: the attempt before was abandoned, so it begins at once
+        assert code == 0 and said in DEPOSITED, said
+
+        s.unrecorded_reveal("unrecorded-alone")  # and one whose requester never retries
 
         time.sleep(WRAP_TTL + 1)  # every first token has expired by the next entry, the end of the log
         late = s.stack.client("engineer2").call("POST", f"accounts/{s.account}/grants", {"reason": REASON})
@@ -132,8 +165,20 @@ def test_a_token_someone_else_revoked_stays_never_unwrapped(summary: Summary, sc
     assert anomalies_of(summary, grant) == [AnomalyKind.NEVER_UNWRAPPED]
 
 
+def test_a_token_revoked_because_its_hand_out_could_not_be_recorded_says_so_and_is_no_anomaly(
+    summary: Summary, scenario: Scenario
+) -> None:
+    """Before, nothing in the record named that token: it read as never unwrapped once its TTL ran out."""
+    retried, alone = scenario.grants["unrecorded"], scenario.grants["unrecorded-alone"]
+    assert reveals_of(summary, retried) == [UnwrapStatus.REVOKED_UNRECORDED, UnwrapStatus.BY_REQUESTER]
+    assert reveals_of(summary, alone) == [UnwrapStatus.REVOKED_UNRECORDED]
+    assert anomalies_of(summary, retried) == [] and anomalies_of(summary, alone) == []
+    first = next(r for r in summary.reveals if r.grant_id == alone)
+    assert first.unwraps == [] and first.requester.display_name == "userpass-engineer2"
+
+
 def test_nothing_else_is_reported(summary: Summary, scenario: Scenario) -> None:
-    assert summary.totals.reveals == 4 and summary.totals.requests == 4
+    assert summary.totals.reveals == 7 and summary.totals.requests == 6
     assert sorted(a.kind for a in summary.anomalies) == [AnomalyKind.NEVER_UNWRAPPED,
                                                          AnomalyKind.UNWRAP_WRONG_PRINCIPAL]
     assert summary.warnings == [] and summary.input.lines_invalid == 0

@@ -140,8 +140,27 @@ def test_a_hand_out_the_record_does_not_name_is_not_taken_for_revoked(accessor: 
 
 def test_a_resume_after_a_failed_attempt_is_not_taken_for_a_re_issue() -> None:
     """An attempt whose grant.revealed write failed after its hand-out is abandoned (grant.reveal_failed) and
-    resumed without --again: the record never named that hand-out's token, so the summary does not join it."""
+    resumed without --again. A record that does not name the token (the service could not revoke it, or wrote
+    records before it named it) is not joined: the hand-out reads as a token nobody unwrapped."""
     failed = [grant_write("w-1", 1, "grant.revealing", 1), handout("h-1", 1.1, "hmac-sha256:wrap1", "hmac-sha256:acc1"),
               grant_write("w-2", 1.2, "grant.reveal_failed", 1)]
     s = summarize_lines([REQUESTED, *failed, *AGAIN, LATER])
     assert statuses(s) == [UnwrapStatus.NEVER, UnwrapStatus.BY_REQUESTER]
+
+
+def test_a_token_revoked_because_its_hand_out_could_not_be_recorded_says_so() -> None:
+    """The failure's record names the token the service revoked: revoked for that reason, with or without a
+    retry, and no anomaly; a resumed attempt after it is not taken for a re-issue of a delivered code."""
+    failed = [grant_write("w-1", 1, "grant.revealing", 1), handout("h-1", 1.1, "hmac-sha256:wrap1", "hmac-sha256:acc1"),
+              grant_write("w-2", 1.2, "grant.reveal_failed", 1, "hmac-sha256:acc1")]
+    for lines in ([REQUESTED, *failed, *AGAIN, LATER], [REQUESTED, *failed, LATER]):
+        s = summarize_lines(lines)
+        assert statuses(s)[0] is UnwrapStatus.REVOKED_UNRECORDED
+        assert s.anomalies == []
+        assert summarize_lines(lines[::-1]) == s
+    assert statuses(summarize_lines([REQUESTED, *failed, *AGAIN, LATER])) == [UnwrapStatus.REVOKED_UNRECORDED,
+                                                                             UnwrapStatus.BY_REQUESTER]
+    # another hand-out of the same grant is not taken for the one the failure names
+    other = [grant_write("w-1", 1, "grant.revealing", 1), handout("h-1", 1.1, "hmac-sha256:wrap1", "hmac-sha256:acc9"),
+             grant_write("w-2", 1.2, "grant.reveal_failed", 1, "hmac-sha256:acc1")]
+    assert statuses(summarize_lines([REQUESTED, *other, LATER])) == [UnwrapStatus.NEVER]
