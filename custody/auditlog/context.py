@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from operator import attrgetter
 
 from custody.auditlog.facts import Who
 from custody.auditlog.model import (
@@ -36,6 +37,7 @@ LISTED_ACCOUNTS = 1_000  # accounts named only by refused or direct paths, liste
 OFFENDERS = 10  # top offenders shown per group of anomalies not listed
 _SKETCH = 1_000  # principals counted exactly per group before the counts become lower bounds
 _DISTINCT_MAX = 100_000  # unlisted principals and accounts counted one by one up to this
+WHO_ROWS = 10_000  # Who -> listed principal's row, remembered for the next get
 
 _PRINCIPALS: dict[Who, Principal] = {}
 
@@ -85,8 +87,10 @@ class Offenders:
         return [Offender(principal=principal(w), count=c, count_error=self.error) for w, c in best]
 
 
-def _order(a: Anomaly) -> tuple[str, str, str, str]:
-    return a.time, a.kind.value, a.request_id, a.grant_id
+# The order anomalies are listed in: time, kind, request id, grant id (a kind is a StrEnum: it orders as its value).
+# Within a group the kind is the same for all, so the group sorts without it.
+_order = attrgetter("time", "kind", "request_id", "grant_id")
+_order_in_group = attrgetter("time", "request_id", "grant_id")
 
 
 @dataclass
@@ -108,11 +112,11 @@ class Group:
         self.offenders.add(who)
         self.listed.append(a)
         if len(self.listed) >= 2 * LISTED_PER_GROUP:  # keep the earliest: sorted and cut now and then
-            self.listed.sort(key=_order)
+            self.listed.sort(key=_order_in_group)
             del self.listed[LISTED_PER_GROUP:]
 
     def keep(self) -> list[Anomaly]:
-        self.listed.sort(key=_order)
+        self.listed.sort(key=_order_in_group)
         del self.listed[LISTED_PER_GROUP:]
         return self.listed
 
@@ -139,8 +143,20 @@ class Principals:
         self.others = PrincipalAcc()
         self._other_keys: set[str] = set()
         self.others_more = False  # more unlisted principals than counted one by one
+        # the listed row of each Who seen again (a second get of a listed Who changes nothing): bounded, since
+        # one entity may come with any number of names
+        self.memo: dict[Who, PrincipalAcc] = {}
 
     def get(self, who: Who) -> PrincipalAcc | None:
+        acc = self.memo.get(who)
+        if acc is not None:
+            return acc
+        acc = self._get(who)
+        if acc is not None and acc is not self.others and len(self.memo) < WHO_ROWS:
+            self.memo[who] = acc
+        return acc
+
+    def _get(self, who: Who) -> PrincipalAcc | None:
         if not who.entity and not who.name:
             return None
         key = who.entity or f"name:{who.name}"
