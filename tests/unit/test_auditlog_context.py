@@ -1,12 +1,30 @@
-"""The correlation's shared accumulators: the short cuts they take give the same answers."""
+"""The correlation's shared accumulators and time arithmetic: the short cuts they take give the same answers."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from custody.auditlog import context
 from custody.auditlog.context import Principals
 from custody.auditlog.facts import Who
+from custody.auditlog.reveals import micros
+from custody.auditlog.timeparse import norm_time, to_dt
+
+TIMES = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9000, 12, 31), timezones=st.just(UTC))
+
+
+def _norm(dt: datetime, nanos: int) -> str:
+    return norm_time(dt.isoformat().replace("+00:00", "")[:19] + f".{dt.microsecond:06d}{nanos:03d}Z")
+
+
+@given(TIMES, TIMES, st.integers(0, 999), st.integers(0, 999))
+def test_micros_differ_as_the_datetimes_do(a: datetime, b: datetime, na: int, nb: int) -> None:
+    ta, tb = _norm(a, na), _norm(b, nb)
+    assert micros(ta) - micros(tb) == (to_dt(ta) - to_dt(tb)) // timedelta(microseconds=1)
 
 
 def test_a_principal_seen_again_keeps_its_row_and_names() -> None:
