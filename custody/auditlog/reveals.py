@@ -43,11 +43,15 @@ def anomaly(
     severity: Severity | None = None,
     **where: str,
 ) -> None:
-    """Record one anomaly; ``where`` holds the optional fields (account, grant_id, request_id, ...)."""
+    """Record one anomaly; ``where`` holds the optional fields (account, grant_id, request_id, ...).
+
+    It is counted whatever happens; it is built only if it may be listed."""
     sev, why = WHY[kind]
-    a = Anomaly(kind=kind, severity=severity or sev, time=time, principal=principal(who), path=path, detail=detail,
-                why=why, **where)
-    ctx.add_anomaly(a, who)
+    sev = severity or sev
+    group = ctx.count_anomaly(kind, sev, time, who)
+    if group.may_list(time, where.get("request_id", ""), where.get("grant_id", "")):
+        group.add_listed(Anomaly(kind=kind, severity=sev, time=time, principal=principal(who), path=path, detail=detail,
+                           why=why, **where))
 
 
 def reveal_stage(ctx: Context, handouts: list[Handout], unwraps: dict[str, list[UnwrapAttempt]]) -> None:

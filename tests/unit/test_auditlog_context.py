@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from custody.auditlog import context
 from custody.auditlog.context import Principals
 from custody.auditlog.facts import Who
+from custody.auditlog.model import Anomaly, AnomalyKind, Principal, Severity
 from custody.auditlog.reveals import micros
 from custody.auditlog.timeparse import norm_time, to_dt
 
@@ -56,3 +57,30 @@ def test_the_memo_of_rows_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert ps.get(Who("e-1", f"name-{i}")) is ps.by_key["e-1"]
     assert len(ps.memo) == 5
     assert len(ps.by_key["e-1"].names) == 16
+
+
+ANOMALIES = st.lists(
+    st.tuples(st.sampled_from(["t1", "t2", "t3"]), st.sampled_from(["r1", "r2"]), st.sampled_from(["", "g"]),
+              st.integers(0, 3)),
+    max_size=40,
+)
+
+
+@given(ANOMALIES)
+def test_a_group_lists_the_earliest_and_counts_all_whatever_it_skips_building(
+    rows: list[tuple[str, str, str, int]],
+) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(context, "LISTED_PER_GROUP", 3)
+        g = context.Group()
+        for n, (time, request_id, grant_id, who) in enumerate(rows):
+            g.count(time, Who(f"e-{who}", ""))
+            if g.may_list(time, request_id, grant_id):
+                g.add_listed(Anomaly(kind=AnomalyKind.UNWRAP_FAILED, severity=Severity.HIGH, time=time,
+                                     principal=Principal(), path="p", detail=str(n), why="", request_id=request_id,
+                                     grant_id=grant_id))
+        kept = [(a.time, a.request_id, a.grant_id, int(a.detail)) for a in g.keep()]
+    # all of them, in order (ties: first counted first), and the first three
+    want = sorted((time, request_id, grant_id, n) for n, (time, request_id, grant_id, _) in enumerate(rows))[:3]
+    assert kept == want
+    assert g.total == len(rows) and sum(g.offenders.counts.values()) == len(rows)
