@@ -66,77 +66,11 @@ def render(summary: Summary, fmt: Format) -> str:
 
 
 def render_json(summary: Summary) -> str:
-    """Keys sorted, two-space indent: stable, diff-able evidence.
-
-    The text is ``msgspec.json.format(encode(summary), indent=2)`` and a newline, put together so that each
-    reveal is encoded once: a reveal is listed at the top and again under its account, and reveals are most of
-    the text.
-    """
-    top, inner = _formatted_reveals(summary.reveals)
-    accounts = [
-        b"".join(_object(a, 2, {"reveals": _at_depth(_reveals_array(a.reveals, inner), 3)}))
-        for a in summary.accounts
-    ]
-    inner.clear()
-    parts = _object(summary, 0, {"reveals": _at_depth(top, 1), "accounts": _array(accounts, 1)})
-    del top, accounts
-    parts.append(b"\n")
-    text = b"".join(parts)
-    parts.clear()  # the pieces go before the text is decoded: at the peak the text is there twice, not three times
-    return text.decode()
+    """Keys sorted, two-space indent: stable, diff-able evidence."""
+    return msgspec.json.format(_ENCODE(summary), indent=2).decode() + "\n"
 
 
 _ENCODE = msgspec.json.Encoder(order="sorted").encode
-_FORMAT = msgspec.json.format
-_INDENT = b"  "
-# How ``format`` prints an array of objects: each object's lines (its fields and what they hold) between these
-_OPEN, _BETWEEN, _CLOSE = b"[\n  {\n", b"\n  },\n  {\n", b"\n  }\n]"
-
-
-def _formatted_reveals(reveals: Sequence[Reveal]) -> tuple[bytes, dict[int, bytes]]:
-    """The reveals as ``format`` prints them, and the lines of each inside that array, by the reveal's id."""
-    top = _FORMAT(_ENCODE(reveals), indent=2)
-    if not reveals:
-        return top, {}
-    # Inside a reveal every line is indented by four spaces or more and a string holds no newline: _BETWEEN is
-    # only ever between two reveals.
-    lines = top[len(_OPEN) : -len(_CLOSE)].split(_BETWEEN)
-    return top, {id(r): text for r, text in zip(reveals, lines, strict=True)}
-
-
-def _reveals_array(reveals: Sequence[Reveal], inner: dict[int, bytes]) -> bytes:
-    """``format(encode(reveals))``, from the lines of the reveals already formatted."""
-    if not reveals:
-        return b"[]"
-    lines = (inner.get(id(r)) or _FORMAT(_ENCODE([r]), indent=2)[len(_OPEN) : -len(_CLOSE)] for r in reveals)
-    return _OPEN + _BETWEEN.join(lines) + _CLOSE
-
-
-def _object(struct: msgspec.Struct, depth: int, given: dict[str, bytes]) -> list[bytes]:
-    """A Struct as ``format`` prints it ``depth`` levels down: its fields in name order, each encoded here unless
-    ``given`` has it (as printed ``depth + 1`` levels down)."""
-    indent = b"\n" + _INDENT * (depth + 1)
-    parts: list[bytes] = []
-    for name in sorted(struct.__struct_fields__):
-        value = given.get(name)
-        if value is None:
-            value = _at_depth(_FORMAT(_ENCODE(getattr(struct, name)), indent=2), depth + 1)
-        parts += (b"," + indent if parts else b"{" + indent, _ENCODE(name), b": ", value)
-    parts.append(b"\n" + _INDENT * depth + b"}")
-    return parts
-
-
-def _array(items: list[bytes], depth: int) -> bytes:
-    """An array of items already printed ``depth + 1`` levels down, as ``format`` prints it ``depth`` down."""
-    if not items:
-        return b"[]"
-    indent = b"\n" + _INDENT * (depth + 1)
-    return b"[" + indent + (b"," + indent).join(items) + b"\n" + _INDENT * depth + b"]"
-
-
-def _at_depth(text: bytes, depth: int) -> bytes:
-    """Formatted JSON as printed ``depth`` levels down."""
-    return text.replace(b"\n", b"\n" + _INDENT * depth)
 
 
 def _who(p: Principal) -> str:
