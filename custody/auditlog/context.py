@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from operator import attrgetter
 
-from custody.auditlog.facts import Who
+from custody.auditlog.facts import KEY_BITS, Who
 from custody.auditlog.model import (
     AccountSummary,
     Anomaly,
@@ -36,6 +37,7 @@ LISTED_ACCOUNTS = 1_000  # accounts named only by refused or direct paths, liste
 OFFENDERS = 10  # top offenders shown per group of anomalies not listed
 _SKETCH = 1_000  # principals counted exactly per group before the counts become lower bounds
 _DISTINCT_MAX = 100_000  # unlisted principals and accounts counted one by one up to this
+WHO_ROWS = 10_000  # Who -> listed principal's row, remembered for the next get
 
 _PRINCIPALS: dict[Who, Principal] = {}
 
@@ -85,8 +87,10 @@ class Offenders:
         return [Offender(principal=principal(w), count=c, count_error=self.error) for w, c in best]
 
 
-def _order(a: Anomaly) -> tuple[str, str, str, str]:
-    return a.time, a.kind.value, a.request_id, a.grant_id
+# The order anomalies are listed in: time, kind, request id, grant id (a kind is a StrEnum: it orders as its value).
+# Within a group the kind is the same for all, so the group sorts without it.
+_order = attrgetter("time", "kind", "request_id", "grant_id")
+_order_in_group = attrgetter("time", "request_id", "grant_id")
 
 
 @dataclass
@@ -98,21 +102,34 @@ class Group:
     last: str = ""
     listed: list[Anomaly] = field(default_factory=list)
     offenders: Offenders = field(default_factory=Offenders)
+    # once the list is full: the order (``_order_in_group``) of the last anomaly it would keep. One that comes at
+    # or after it is never listed (as many as are listed come before it, ties included), so it need not be built.
+    cut: tuple[str, str, str] | None = None
 
-    def add(self, a: Anomaly, who: Who) -> None:
+    def count(self, time: str, who: Who) -> None:
         self.total += 1
-        if not self.first or a.time < self.first:
-            self.first = a.time
-        if a.time > self.last:
-            self.last = a.time
+        if not self.first or time < self.first:
+            self.first = time
+        if time > self.last:
+            self.last = time
         self.offenders.add(who)
-        self.listed.append(a)
-        if len(self.listed) >= 2 * LISTED_PER_GROUP:  # keep the earliest: sorted and cut now and then
-            self.listed.sort(key=_order)
-            del self.listed[LISTED_PER_GROUP:]
+
+    def may_list(self, time: str, request_id: str, grant_id: str) -> bool:
+        """Whether an anomaly counted with this order may be among those listed."""
+        return self.cut is None or (time, request_id, grant_id) < self.cut
+
+    def add_listed(self, a: Anomaly) -> None:
+        listed = self.listed
+        listed.append(a)
+        if len(listed) >= 2 * LISTED_PER_GROUP:  # keep the earliest: sorted and cut now and then
+            listed.sort(key=_order_in_group)
+            del listed[LISTED_PER_GROUP:]
+            self.cut = _order_in_group(listed[-1])
+        elif len(listed) == LISTED_PER_GROUP and self.cut is None:  # full for the first time
+            self.cut = max(map(_order_in_group, listed))
 
     def keep(self) -> list[Anomaly]:
-        self.listed.sort(key=_order)
+        self.listed.sort(key=_order_in_group)
         del self.listed[LISTED_PER_GROUP:]
         return self.listed
 
@@ -139,8 +156,20 @@ class Principals:
         self.others = PrincipalAcc()
         self._other_keys: set[str] = set()
         self.others_more = False  # more unlisted principals than counted one by one
+        # the listed row of each Who seen again (a second get of a listed Who changes nothing): bounded, since
+        # one entity may come with any number of names
+        self.memo: dict[Who, PrincipalAcc] = {}
 
     def get(self, who: Who) -> PrincipalAcc | None:
+        acc = self.memo.get(who)
+        if acc is not None:
+            return acc
+        acc = self._get(who)
+        if acc is not None and acc is not self.others and len(self.memo) < WHO_ROWS:
+            self.memo[who] = acc
+        return acc
+
+    def _get(self, who: Who) -> PrincipalAcc | None:
         if not who.entity and not who.name:
             return None
         key = who.entity or f"name:{who.name}"
@@ -284,25 +313,26 @@ class Context:
     duplicates: int = 0
 
     def __post_init__(self) -> None:
-        self.since_t, self.until_t = time_int(self.since), time_int(self.until)
+        since_t, until_t = time_int(self.since), time_int(self.until)
+        # The window as bounds of a grant entry's stamp (time_int << KEY_BITS | key): shown if lo <= stamp < hi.
+        # A time of 0 (none) is never shown; without an until, hi is above any stamp (times are below 10^23).
+        self.stamps_shown = (max(since_t, 1) << KEY_BITS, until_t << KEY_BITS if self.until else 1 << 160)
 
     def shown(self, t: str) -> bool:
         """Whether a normalised time is in the window."""
         return in_window(t, self.since, self.until)
 
-    def shown_t(self, t: int) -> bool:
-        """The same for a ``time_int``."""
-        return bool(t) and (not self.since or t >= self.since_t) and (not self.until or t < self.until_t)
-
-    def add_anomaly(self, a: Anomaly, who: Who) -> None:
-        key = (a.kind, a.severity)
+    def count_anomaly(self, kind: AnomalyKind, severity: Severity, time: str, who: Who) -> Group:
+        """Count one anomaly, in its group and for its principal; the group says whether to list it."""
+        key = (kind, severity)
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = Group()
-        group.add(a, who)
+        group.count(time, who)
         acc = self.principals.get(who)
         if acc is not None:
             acc.anomalies += 1
+        return group
 
     def anomalies(self) -> tuple[list[Anomaly], list[AnomalyGroup], int]:
         """The anomalies listed (oldest first), the groups with some not listed, and the total."""

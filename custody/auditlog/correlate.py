@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from operator import attrgetter
 
 from custody.auditlog.anomalies import classify_touch
 from custody.auditlog.context import Context, principal
@@ -28,7 +29,6 @@ from custody.auditlog.extract import norm_path
 from custody.auditlog.facts import (
     DEFAULT_LATE_AFTER,
     DEPOSIT,
-    KEY_BITS,
     MOUNT,
     ROTATION,
     TOKEN_IDENTITY,
@@ -92,8 +92,10 @@ def correlate(
 
 def input_warnings(ctx: Context, handouts: int) -> None:
     part = ctx.part
-    recorded = sum(1 for w in part.facts.of_kind(Write) if w.ok)
-    writes = len(part.keys) + sum(len(h) for h in part.grants.values()) + recorded
+    writes = len(part.keys) + sum(len(h) for h in part.grants.values())
+    if (not writes and not handouts and part.lines_total) or len(part.hmaced) * 2 > writes:
+        # the refusals the service recorded count too, and may change the verdict: read them only then
+        writes += sum(1 for w in part.facts.of_kind(Write) if w.ok)
     if not writes and not handouts and part.lines_total:
         # A typo in --mount or --service-role reads as a quiet, clean log: say that nothing was recognised.
         ctx.warnings.append(
@@ -124,20 +126,22 @@ def account_stage(ctx: Context) -> None:
 
 _COUNTED_GRANT_EVENTS = frozenset({Event.grant_requested, Event.grant_approved, Event.grant_reviewed,
                                    Event.grant_denied})
+_emergency, _reviewed_by = attrgetter("info.emergency"), attrgetter("info.reviewed_by")
 
 
 def grant_stage(ctx: Context) -> None:
     """State from every write of each grant, figures from the writes in the window."""
+    lo, hi = ctx.stamps_shown
     for gid, entries in ctx.part.grants.items():
         entries.sort()  # by (time, request key): keys are unique within a grant
         ctx.grant_accounts[gid] = entries[-1].info.account
         for e in entries:
-            if e.event in _COUNTED_GRANT_EVENTS and ctx.shown_t(e.stamp >> KEY_BITS):
+            if e.event in _COUNTED_GRANT_EVENTS and lo <= e.stamp < hi:
                 _count_grant_event(ctx, gid, e)
         if (
-            ctx.shown_t(entries[0].stamp >> KEY_BITS)
-            and any(e.info.emergency for e in entries)
-            and not any(e.info.reviewed_by for e in entries)
+            lo <= entries[0].stamp < hi
+            and any(map(_emergency, entries))
+            and not any(map(_reviewed_by, entries))
         ):
             first, last = entries[0], entries[-1]
             anomaly(ctx, AnomalyKind.EMERGENCY_UNREVIEWED, first.time, first.info.requester,

@@ -7,8 +7,8 @@ and the result is one ``Reveal`` with its anomalies.
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 
 from custody.auditlog.anomalies import WHY
 from custody.auditlog.context import Context, approval, principal
@@ -16,6 +16,7 @@ from custody.auditlog.facts import (
     APPROVED,
     CUBBYHOLE,
     KEY_BITS,
+    KEY_MASK,
     NO_DECISION,
     RESUMED,
     REVEALED,
@@ -43,11 +44,15 @@ def anomaly(
     severity: Severity | None = None,
     **where: str,
 ) -> None:
-    """Record one anomaly; ``where`` holds the optional fields (account, grant_id, request_id, ...)."""
+    """Record one anomaly; ``where`` holds the optional fields (account, grant_id, request_id, ...).
+
+    It is counted whatever happens; it is built only if it may be listed."""
     sev, why = WHY[kind]
-    a = Anomaly(kind=kind, severity=severity or sev, time=time, principal=principal(who), path=path, detail=detail,
-                why=why, **where)
-    ctx.add_anomaly(a, who)
+    sev = severity or sev
+    group = ctx.count_anomaly(kind, sev, time, who)
+    if group.may_list(time, where.get("request_id", ""), where.get("grant_id", "")):
+        group.add_listed(Anomaly(kind=kind, severity=sev, time=time, principal=principal(who), path=path, detail=detail,
+                           why=why, **where))
 
 
 def reveal_stage(ctx: Context, handouts: list[Handout], unwraps: dict[str, list[UnwrapAttempt]]) -> None:
@@ -57,42 +62,53 @@ def reveal_stage(ctx: Context, handouts: list[Handout], unwraps: dict[str, list[
     as their last reveal is built: the reveals take their place in memory instead of adding to it.
     """
     grants = ctx.part.grants
-    grant_uses: Counter[str] = Counter(ho.grant_id for ho in handouts) if ctx.consume else Counter()
-    wrap_uses: Counter[str] = Counter(ho.wrap for ho in handouts) if ctx.consume else Counter()
+    n = len(handouts)
+    # where each grant and wrapping token is used for the last time (counted from the end, as they are popped)
+    last_grant = {ho.grant_id: n - i for i, ho in enumerate(handouts)} if ctx.consume else {}
+    last_wrap = {ho.wrap: n - i for i, ho in enumerate(handouts)} if ctx.consume else {}
     no_entries: list[GrantEntry] = []
     handouts.reverse()  # popped from the end: oldest first, each hand-out freed once its reveal is built
     while handouts:
         ho = handouts.pop()
         entries = grants.get(ho.grant_id, no_entries)
-        attempts = sorted(_chain(unwraps, ho.wrap), key=lambda u: (u.time, u.request_id))
+        attempts = _chain(unwraps, ho.wrap)
+        if len(attempts) > 1:
+            attempts.sort(key=_attempt_order)
         if ctx.consume:
-            grant_uses[ho.grant_id] -= 1
-            if not grant_uses[ho.grant_id]:
+            left = len(handouts) + 1
+            if last_grant[ho.grant_id] == left:
                 grants.pop(ho.grant_id, None)
-            wrap_uses[ho.wrap] -= 1
-            if not wrap_uses[ho.wrap]:
+            if last_wrap[ho.wrap] == left:
                 unwraps.pop(ho.wrap, None)
         if ctx.shown(ho.time):
             _one_reveal(ctx, ho, entries, attempts)
 
 
+_attempt_order = attrgetter("time", "request_id")
+
+
 def _one_reveal(ctx: Context, ho: Handout, entries: list[GrantEntry], attempts: list[UnwrapAttempt]) -> None:
-    at = _state_at(entries, ho)
+    at, ever_approved = _state_at(entries, ho)
     last = entries[-1] if entries else None
     info = last.info if last is not None else None
     requester = info.requester if info is not None else NOBODY
     account = info.account if info is not None else ""
-    _check_handout(ctx, ho, entries, at, info)
+    _check_handout(ctx, ho, at, ever_approved, info)
     oks = [u for u in attempts if u.ok]
-    status = _unwrap_status(ho, oks, requester, ctx.part.last, ctx.late_after, _revoked_by_service(ho, entries))
-    _judge_unwraps(ctx, ho, oks, requester, account)
+    verdicts = [_verdict(u, requester) for u in oks]
+    status = _unwrap_status(ho, oks, verdicts, ctx.part.last, ctx.late_after, _revoked_by_service(ho, entries))
+    _judge_unwraps(ctx, ho, oks, verdicts, requester, account)
     _status_anomaly(ctx, ho, status, oks, requester, account)
+    unwraps = []
     for u in attempts:
+        error = u.error.strip()
         if not u.ok:
             anomaly(ctx, AnomalyKind.UNWRAP_FAILED, u.time, u.who, u.path,
-                    f"unwrap of grant {ho.grant_id}'s wrapping token failed: {u.error.strip()}; "
+                    f"unwrap of grant {ho.grant_id}'s wrapping token failed: {error}; "
                     f"caller token {u.token or '?'} from {u.remote or '?'}",
                     account=account, grant_id=ho.grant_id, request_id=u.request_id, remote_address=u.remote)
+        unwraps.append(Unwrap(time=u.time, principal=principal(u.who), ok=u.ok, error=error,
+                              request_id=u.request_id, remote_address=u.remote, path=u.path))
     state = at or last
     rv = Reveal(
         time=ho.time,
@@ -103,15 +119,11 @@ def _one_reveal(ctx: Context, ho: Handout, entries: list[GrantEntry], attempts: 
         reason=info.reason if info is not None else "",
         ticket=info.ticket if info is not None else "",
         emergency=bool(info is not None and info.emergency),
-        approvers=[approval(a) for a in (state.approvals if state is not None else ())],
+        approvers=[approval(a) for a in state.approvals] if state is not None else [],
         grant_status_at_handout=at.status if at is not None else "",
         wrap_ttl_seconds=ho.ttl,
         unwrap_status=status,
-        unwraps=[
-            Unwrap(time=u.time, principal=principal(u.who), ok=u.ok, error=u.error.strip(),
-                   request_id=u.request_id, remote_address=u.remote, path=u.path)
-            for u in attempts
-        ],
+        unwraps=unwraps,
         review=review_of(entries),
         drill=info.drill if info is not None else "",
     )
@@ -136,25 +148,26 @@ def review_of(entries: list[GrantEntry]) -> Review | None:
     return Review(by=by, by_entity=by_entity, at=at, comment=comment)
 
 
-def _state_at(entries: list[GrantEntry], ho: Handout) -> GrantEntry | None:
-    """The grant's last write at or before the hand-out."""
+def _state_at(entries: list[GrantEntry], ho: Handout) -> tuple[GrantEntry | None, bool]:
+    """The grant's last write at or before the hand-out, and whether one of those writes approved it."""
     at = None
-    ho_t = time_int(ho.time)
-    for e in entries:
-        if e.stamp >> KEY_BITS > ho_t:
+    ever_approved = False
+    end = time_int(ho.time) << KEY_BITS | KEY_MASK  # the largest stamp at the hand-out's time
+    for e in entries:  # in stamp order (``grant_stage`` sorted them)
+        if e.stamp > end:
             break
         at = e
-    return at
+        if e.status == APPROVED:
+            ever_approved = True
+    return at, ever_approved
 
 
 def _check_handout(
-    ctx: Context, ho: Handout, entries: list[GrantEntry], at: GrantEntry | None, info: GrantInfo | None
+    ctx: Context, ho: Handout, at: GrantEntry | None, ever_approved: bool, info: GrantInfo | None
 ) -> None:
     """Allowed: approved at some point, and at the hand-out either still approved or claimed for this reveal (the
     service marks the grant revealed before it wraps the code; a reveal that stopped half-way is resumed with a
     new wrapping token, so a second hand-out can be legitimate)."""
-    ho_t = time_int(ho.time)
-    ever_approved = any(e.status == APPROVED for e in entries if e.stamp >> KEY_BITS <= ho_t)
     if at is not None and at.status in (APPROVED, REVEALED) and ever_approved:
         return
     if at is not None:
@@ -168,12 +181,13 @@ def _check_handout(
             grant_id=ho.grant_id, request_id=ho.request_id)
 
 
-def _judge_unwraps(ctx: Context, ho: Handout, oks: list[UnwrapAttempt], requester: Who, account: str) -> None:
+def _judge_unwraps(
+    ctx: Context, ho: Handout, oks: list[UnwrapAttempt], verdicts: list[UnwrapStatus], requester: Who, account: str
+) -> None:
     """Each successful attempt (one, unless rewraps handed the code on in new wrapping tokens) against the
-    requester."""
-    for u in oks:
+    requester (``verdicts``: each one's ``_verdict``)."""
+    for u, verdict in zip(oks, verdicts, strict=True):
         who = u.who
-        verdict = _verdict(u, requester)
         if verdict is UnwrapStatus.WRONG_PRINCIPAL:
             rewrap = u.path == REWRAP
             anomaly(ctx, AnomalyKind.UNWRAP_WRONG_PRINCIPAL, u.time, who, u.path,
@@ -203,9 +217,9 @@ def _status_anomaly(
 ) -> None:
     if status is UnwrapStatus.LATE:
         first_ok = oks[0]
-        delay = to_dt(first_ok.time) - to_dt(ho.time)
+        delay = (micros(first_ok.time) - micros(ho.time)) / 10**6  # as timedelta.total_seconds() has it
         anomaly(ctx, AnomalyKind.UNWRAP_LATE, first_ok.time, first_ok.who, first_ok.path,
-                f"code of grant {ho.grant_id} {_took(first_ok)} {delay.total_seconds():.1f}s after hand-out "
+                f"code of grant {ho.grant_id} {_took(first_ok)} {delay:.1f}s after hand-out "
                 f"(threshold {ctx.late_after.total_seconds():.0f}s)",
                 account=account, grant_id=ho.grant_id, request_id=first_ok.request_id,
                 remote_address=first_ok.remote)
@@ -227,11 +241,6 @@ def _chain(unwraps: dict[str, list[UnwrapAttempt]], wrap: str) -> list[UnwrapAtt
             seen.add(u.new_wrap)
             got.extend(unwraps.get(u.new_wrap, ()))
     return got
-
-
-def rewrap_targets(unwraps: dict[str, list[UnwrapAttempt]]) -> set[str]:
-    """The wrapping tokens successful rewraps handed out (their attempts belong to the same reveal)."""
-    return {u.new_wrap for us in unwraps.values() for u in us if u.new_wrap and u.ok}
 
 
 def _took(u: UnwrapAttempt) -> str:
@@ -285,23 +294,40 @@ def _revoked_by_service(ho: Handout, entries: list[GrantEntry]) -> UnwrapStatus 
 def _unwrap_status(
     ho: Handout,
     oks: list[UnwrapAttempt],
-    requester: Who,
+    verdicts: list[UnwrapStatus],
     log_end: str,
     late_after: timedelta,
     revoked: UnwrapStatus | None,
 ) -> UnwrapStatus:
-    """The reveal's status from its successful attempts in time order (several only through rewraps): the first
-    that was not the requester's decides; if all were the requester's, the first one's delay. A token nobody
-    unwrapped is ``revoked`` (``_revoked_by_service``: the service revoked it, and why), whatever its TTL."""
+    """The reveal's status from its successful attempts in time order (several only through rewraps) and their
+    verdicts: the first that was not the requester's decides; if all were the requester's, the first one's delay.
+    A token nobody unwrapped is ``revoked`` (``_revoked_by_service``: the service revoked it, and why), whatever
+    its TTL."""
     if not oks:
         if revoked is not None:
             return revoked
-        expired = ho.ttl > 0 and log_end and to_dt(log_end) - to_dt(ho.time) > timedelta(seconds=ho.ttl)
+        expired = ho.ttl > 0 and log_end and micros(log_end) - micros(ho.time) > ho.ttl * 10**6
         return UnwrapStatus.NEVER if expired else UnwrapStatus.OUTSTANDING
-    for u in oks:
-        verdict = _verdict(u, requester)
+    for verdict in verdicts:
         if verdict is not UnwrapStatus.BY_REQUESTER:
             return verdict
-    if to_dt(oks[0].time) - to_dt(ho.time) > late_after:
+    if micros(oks[0].time) - micros(ho.time) > late_after // _MICROSECOND:
         return UnwrapStatus.LATE
     return UnwrapStatus.BY_REQUESTER
+
+
+_MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND_MICROS: dict[str, int] = {}
+
+
+def micros(t: str) -> int:
+    """A normalised time in microseconds since 1970, exactly as ``to_dt`` keeps it: the differences of two are
+    those of their datetimes, at a fraction of the cost (the second is read once per second of log)."""
+    second = _SECOND_MICROS.get(t[:19])
+    if second is None:
+        second = (to_dt(t[:19]) - _EPOCH) // _MICROSECOND
+        if len(_SECOND_MICROS) > 4096:
+            _SECOND_MICROS.clear()
+        _SECOND_MICROS[t[:19]] = second
+    return second + int(t[20:26])
