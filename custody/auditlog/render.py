@@ -65,9 +65,16 @@ def render(summary: Summary, fmt: Format) -> str:
     assert_never(fmt)
 
 
+def render_bytes(summary: Summary, fmt: Format) -> bytes:
+    """``render`` as UTF-8, for a file: JSON (the largest, a report of tens of MB) never becomes a str on the way."""
+    if fmt == "json":
+        return msgspec.json.format(_ENCODE(summary), indent=2) + b"\n"
+    return render(summary, fmt).encode()
+
+
 def render_json(summary: Summary) -> str:
     """Keys sorted, two-space indent: stable, diff-able evidence."""
-    return msgspec.json.format(_ENCODE(summary), indent=2).decode() + "\n"
+    return render_bytes(summary, "json").decode()
 
 
 _ENCODE = msgspec.json.Encoder(order="sorted").encode

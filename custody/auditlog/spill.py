@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -25,6 +26,7 @@ MEMORY_FACTS = 50_000  # facts kept in memory before they move to disk (about 20
 CACHE_KB = 16_384  # SQLite's page cache once spilled
 # Kinds in the order of their type names: the tie-break between two different facts of one request id.
 KINDS: dict[type, int] = {Handout: 1, Touch: 2, UnwrapAttempt: 3, Write: 4}
+_BY_TIME = attrgetter("time", "request_id")  # the order facts are listed in: oldest first, then request id
 TYPES: dict[int, type] = {v: k for k, v in KINDS.items()}
 _encode = msgspec.json.Encoder().encode
 _DECODERS: dict[int, msgspec.json.Decoder[Any]] = {k: msgspec.json.Decoder(t) for k, t in TYPES.items()}
@@ -154,7 +156,7 @@ class FactStore:
     def of_kind(self, cls: type[Any]) -> Iterator[Any]:
         """Every fact of one type, oldest first (time, then request id)."""
         if self.db is None:
-            yield from sorted((f for f in self.mem.values() if type(f) is cls), key=lambda f: (f.time, f.request_id))
+            yield from sorted([f for f in self.mem.values() if type(f) is cls], key=_BY_TIME)
             return
         dec = _DECODERS[KINDS[cls]]
         cur = self.db.execute("SELECT body FROM f WHERE kind = ? ORDER BY time, rid", (KINDS[cls],))

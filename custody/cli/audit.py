@@ -70,27 +70,28 @@ def summary_cmd(logs: tuple[Path, ...], since: str | None, until: str | None, fm
     """Summarise custody access from audit-device logs: reveals with reasons and approvers, per account and
     per principal, and the anomalies an auditor must look at."""
     from custody.auditlog import render, summarize
+    from custody.auditlog.render import render_bytes
     from custody.auditlog.timeparse import parse_duration
 
     s = summarize(list(logs), since, until, mount, service_role, late_after=parse_duration(late_after), workers=workers)
-    text = render(s, "markdown" if fmt == "text" else fmt)  # type: ignore[arg-type]  # one of FORMATS
+    form = "markdown" if fmt == "text" else fmt
     if output is None:
-        click.echo(text, nl=False)
+        click.echo(render(s, form), nl=False)  # type: ignore[arg-type]  # one of FORMATS
     else:
-        _write(output, text)
+        _write(output, render_bytes(s, form))  # type: ignore[arg-type]
         click.echo(f"wrote {output} ({s.totals.reveals} reveals, {s.totals.anomalies} anomalies)", err=True)
     if fail_on is not None:
         _check(s, fail_on)
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, data: bytes) -> None:
     """Write whole or not at all: a half-written report must not pass for evidence."""
     import tempfile
 
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # like any file the user writes, not mkstemp's 0600
