@@ -471,7 +471,7 @@ _DOT = {
     UnwrapStatus.UNATTRIBUTED: "#cf222e",
     UnwrapStatus.WRONG_PRINCIPAL: "#a40e26",
     UnwrapStatus.REVOKED_REISSUED: "#8250df",
-    UnwrapStatus.REVOKED_UNRECORDED: "#6e7781",
+    UnwrapStatus.REVOKED_UNRECORDED: "#c297ff",  # a lighter purple: revoked by the service too
 }
 
 
