@@ -48,7 +48,9 @@ def _translate(exc: Exception, what: str) -> CustodyError:
     """hvac/urllib3 errors -> custody errors, without the response text (it could echo secrets)."""
     if isinstance(exc, CustodyError):  # already said in custody's words
         return exc
-    if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):  # retrying will not make it trusted
+    # Retrying will not make a certificate trusted. Other TLS errors of the store's own connections (a connection
+    # closed mid-handshake or mid-answer: SSLEOFError, SSLZeroReturnError) are Vault being unreachable, below.
+    if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLCertVerificationError):
         err = StoreError(f"TLS to Vault failed: its certificate is not trusted ({what})",
                          hint="set CUSTODY_VAULT_CACERT to the CA bundle that signed Vault's certificate")
         err.retryable = False

@@ -149,3 +149,15 @@ def test_an_answer_cut_short_or_not_http_is_vault_unreachable(answer: bytes) -> 
         store.read("x")
     assert err.value.retryable and not isinstance(err.value, NotFound)
     thread.join(5)
+
+
+def test_a_tls_connection_cut_mid_handshake_is_vault_unreachable_not_an_untrusted_certificate() -> None:
+    """Only a certificate that fails verification is "not trusted" (and not retried): a TLS connection the other
+    end closes is a Vault that cannot be reached right now, retried like any other."""
+    url, thread, _ = _raw_server(b"", 1)  # reads the ClientHello, then closes
+    store = Store(url.replace("http://", "https://"), retries=0)
+    store.use_token("s.test")
+    with pytest.raises(StoreError, match="Vault is unreachable") as err:
+        store.read("x")
+    assert err.value.retryable and "certificate" not in err.value.message
+    thread.join(5)
