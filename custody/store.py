@@ -116,11 +116,15 @@ class _Connection:
         except (OSError, ValueError):
             return True
 
-    def fill(self) -> None:
-        chunk = self.sock.recv(65536)
+    def _recv(self, size: int) -> bytes:
+        """Up to ``size`` more bytes of the answer; the answer cut short if the server closed the connection."""
+        chunk = self.sock.recv(size)
         if not chunk:
             raise urllib3.exceptions.ProtocolError("Vault closed the connection before its answer was complete")
-        self.buf += chunk
+        return chunk
+
+    def fill(self) -> None:
+        self.buf += self._recv(65536)
 
     def take(self, n: int) -> bytes:
         """The next ``n`` bytes. A body longer than what was read is received in pieces and joined once: appending
@@ -128,10 +132,7 @@ class _Connection:
         if len(self.buf) < n:
             parts, have = [self.buf], len(self.buf)
             while have < n:
-                chunk = self.sock.recv(max(65536, min(n - have, 1 << 20)))
-                if not chunk:
-                    raise urllib3.exceptions.ProtocolError("Vault closed the connection before its answer was "
-                                                           "complete")
+                chunk = self._recv(max(65536, min(n - have, 1 << 20)))
                 parts.append(chunk)
                 have += len(chunk)
             self.buf = b"".join(parts)
@@ -219,8 +220,7 @@ class _Transport:
     them. Proxy variables and ~/.netrc are not consulted: custody talks to the address it was given, directly.
     """
 
-    def __init__(self, base_uri: str, pool: urllib3.PoolManager, timeout: float,
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, base_uri: str, pool: urllib3.PoolManager, timeout: float, tls: ssl.SSLContext) -> None:
         self.base_uri = base_uri
         self._pool = pool
         url = urlsplit(base_uri)
@@ -228,11 +228,10 @@ class _Transport:
         self._host = url.hostname or "127.0.0.1"
         self._port = url.port or (443 if self._https else 80)
         self._host_header = url.netloc.rpartition("@")[2].encode("latin-1")
-        self._tls = tls if tls is not None else ssl.create_default_context(cafile=certifi.where())
+        self._tls = tls  # the Store's, made with the same CA rules as its urllib3 pool
         self._idle: list[_Connection] = []  # append and pop are atomic: no lock
         self._prefix = url.path.rstrip("/")
         self._seconds = timeout
-        self._timeout = urllib3.util.Timeout(connect=timeout, read=timeout)
 
     def request(self, method: str, url: str, *, headers: dict[str, str] | None = None, json: Any = None,
                 params: dict[str, Any] | None = None, wrap_ttl: str | None = None,
