@@ -29,9 +29,9 @@ APPROVED, REVEALED = "approved", "revealed"
 # accessor (grant.revealed), and a later attempt began on a delivered grant (grant.reveal_resumed): the service
 # writes the latter only after it revoked the token the attempt before handed out (``access reveal --again``).
 HANDED_OUT, RESUMED = str(Event.grant_revealed), str(Event.grant_reveal_resumed)
-# A third: the attempt failed after it made a token (its hand-out could not be recorded), and the service, having
-# revoked that token, recorded its accessor with the failure (grant.reveal_failed).
-REVOKED_FAILED = str(Event.grant_reveal_failed)
+# A third, grant.reveal_failed: an attempt failed; when it had made a token (its hand-out could not be recorded) and
+# the service revoked it, the failure names that token's accessor.
+REVEAL_FAILED = str(Event.grant_reveal_failed)
 # The entity id custody records for a token without a Vault identity: a digest of its accessor
 # (``custody.domain.models.Principal.from_lookup``).
 TOKEN_IDENTITY = "token-"

@@ -26,7 +26,7 @@ from custody.auditlog.facts import (
     KEY_MASK,
     OTHER,
     RESPONSE,
-    REVOKED_FAILED,
+    REVEAL_FAILED,
     ROTATION,
     Fact,
     GrantEntry,
@@ -190,7 +190,7 @@ class Partial:
         stamp = time_int(w.time) << KEY_BITS | key
         # the accessor is kept from the one write that says this attempt handed it out, or that it revoked the token
         # it made (the others repeat it)
-        handed_out = g.accessor if w.event == HANDED_OUT or w.event == REVOKED_FAILED else ""
+        handed_out = g.accessor if w.event == HANDED_OUT or w.event == REVEAL_FAILED else ""
         entries = self.grants.get(g.grant_id)
         if entries is None:
             self.grants[g.grant_id] = [

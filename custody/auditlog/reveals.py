@@ -19,8 +19,8 @@ from custody.auditlog.facts import (
     KEY_MASK,
     NO_DECISION,
     RESUMED,
+    REVEAL_FAILED,
     REVEALED,
-    REVOKED_FAILED,
     REWRAP,
     GrantEntry,
     GrantInfo,
@@ -283,7 +283,7 @@ def _revoked_by_service(ho: Handout, entries: list[GrantEntry]) -> UnwrapStatus 
     n = 0
     for e in entries:
         if e.handed_out == ho.accessor:
-            if e.event == REVOKED_FAILED:
+            if e.event == REVEAL_FAILED:
                 return UnwrapStatus.REVOKED_UNRECORDED
             n = n or e.attempt
     if n > 0 and any(e.event == RESUMED and e.attempt > n for e in entries):
