@@ -174,7 +174,7 @@ def scan_chunk(buf: bytearray, n: int, rules: Prefilter, ex: Extractor, part: Pa
     # checking its UTF-8, which a JSON parser must: the lines decoded are checked, unless the chunk is all ASCII
     # (the usual case), which is cheaper to learn than to check each of many lines.
     with memoryview(buf) as view:
-        if _dense(buf, n, rules.markers[0]):
+        if _dense(buf, n, rules.markers):
             lines, custody = _scan_lines(buf, n, view, buf.isascii(), rules, ex, part)
         else:
             lines, custody = _scan_markers(buf, n, view, False, rules, ex, part)
@@ -182,8 +182,11 @@ def scan_chunk(buf: bytearray, n: int, rules: Prefilter, ex: Extractor, part: Pa
     part.lines_custody += custody
 
 
-def _dense(buf: bytearray, n: int, marker: bytes) -> bool:
-    """Whether more than ``DENSE`` of the lines of ``buf[:n]`` hold ``marker``, judged from a few samples."""
+def _dense(buf: bytearray, n: int, markers: tuple[bytes, ...]) -> bool:
+    """Whether more than ``DENSE`` of the lines of ``buf[:n]`` hold one of ``markers``, judged from a few samples.
+
+    Every marker counts: custody traffic is not only lines naming the mount (an unwrap of a hand-out does not), and
+    a chunk taken for sparse has each of its custody lines judged in Python instead of in the walk."""
     lines = hits = 0
     for k in range(SAMPLES):
         pos = buf.find(b"\n", n * k // SAMPLES, n) + 1
@@ -193,7 +196,7 @@ def _dense(buf: bytearray, n: int, marker: bytes) -> bool:
             if le < 0:
                 break
             lines += 1
-            hits += buf.find(marker, pos, le) >= 0
+            hits += any(buf.find(m, pos, le) >= 0 for m in markers)
             pos = le + 1
     return hits > lines * DENSE
 
