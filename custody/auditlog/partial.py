@@ -31,6 +31,7 @@ from custody.auditlog.facts import (
     Fact,
     GrantEntry,
     GrantState,
+    Who,
     Write,
 )
 from custody.auditlog.spill import FactStore
@@ -92,8 +93,12 @@ def request_key(request_id: str, rank: int) -> int:
     (string and set slot). Two different ids share a hash with probability about n^2 / 2^60 (n ids in one
     summary: 10^-6 for a million custody writes); the write whose key collides would be taken for a repeat.
     """
-    h = int.from_bytes(blake2b(request_id.encode(), digest_size=8).digest())  # a decoded JSON string: valid UTF-8
-    return (h >> (65 - KEY_BITS)) << 1 | (rank == RESPONSE)
+    h = _BLAKE8.copy()  # a copy of a fresh hasher: half the cost of making one (this runs for every custody write)
+    h.update(request_id.encode())  # a decoded JSON string: valid UTF-8
+    return (int.from_bytes(h.digest()) >> (65 - KEY_BITS)) << 1 | (rank == RESPONSE)
+
+
+_BLAKE8 = blake2b(digest_size=8)
 
 
 @dataclass
@@ -145,20 +150,21 @@ class Partial:
             self.other_keys.add(key)
             return
         if w.grant is not None:
-            # recognised as a repeat within its grant's few entries: no key in the big set
-            if self._add_grant_entry(w, w.grant, key) and w.event.startswith(HMAC):
-                self.hmaced.add(key)
+            self._add_grant_write(w.time, w.event, w.actor, w.grant, key)
             return
-        if key not in self.keys:
-            self.keys.add(key)
-            if w.event.startswith(HMAC):
-                self.hmaced.add(key)
+        self._add_key(key, w.event)
         # Folded even when it is a repeat: the latest value wins, so a copy changes nothing unless it is the
         # later copy of the same call (another node's clock), which wins as it would have in any order of reading.
         if w.path.startswith("accounts/"):
             self._add_account_write(w, key)
         elif w.path.startswith("codes/"):
-            self._add_codes_write(w, key)
+            self._add_codes_write(w.time, w.event, w.account or _account_of(w.path, "codes/"), w.remaining, key)
+
+    def _add_key(self, key: int, event: str) -> None:
+        if key not in self.keys:
+            self.keys.add(key)
+            if event.startswith(HMAC):
+                self.hmaced.add(key)
 
     def _add_account_write(self, w: Write, key: int) -> None:
         a = self._account(w.account or _account_of(w.path, "accounts/"))
@@ -170,14 +176,14 @@ class Partial:
         if w.approvals_required:
             a.approvals_required = _later(a.approvals_required, (w.time, key, w.approvals_required))
 
-    def _add_codes_write(self, w: Write, key: int) -> None:
-        a = self._account(w.account or _account_of(w.path, "codes/"))
-        if w.remaining >= 0:
+    def _add_codes_write(self, time: str, event: str, account: str, remaining: int, key: int) -> None:
+        a = self._account(account)
+        if remaining >= 0:
             a.present = True
-            a.remaining = _later(a.remaining, (w.time, key, w.remaining))
-        kind = DEPOSIT if w.event in DEPOSIT_EVENTS else ROTATION if w.event == CODES_ROTATED else OTHER
-        if kind != OTHER or w.remaining < 0:
-            a.add_event(key, (w.time, kind))
+            a.remaining = _later(a.remaining, (time, key, remaining))
+        kind = DEPOSIT if event in DEPOSIT_EVENTS else ROTATION if event == CODES_ROTATED else OTHER
+        if kind != OTHER or remaining < 0:
+            a.add_event(key, (time, kind))
 
     def _account(self, name: str) -> AccountState:
         a = self.accounts.get(name)
@@ -185,34 +191,36 @@ class Partial:
             a = self.accounts[name] = AccountState()
         return a
 
-    def _add_grant_entry(self, w: Write, g: GrantState, key: int) -> bool:
-        """Add one write to its grant's timeline; False if that write is already there."""
-        stamp = time_int(w.time) << KEY_BITS | key
+    def _add_grant_write(self, time: str, event: str, actor: Who, g: GrantState, key: int) -> None:
+        """Add one successful write of a grant record to its grant's timeline, unless that write is already there
+        (recognised within its grant's few entries: no key in the big set)."""
+        stamp = time_int(time) << KEY_BITS | key
         # the accessor is kept from the one write that says this attempt handed it out, or that it revoked the token
         # it made (the others repeat it)
-        handed_out = g.accessor if w.event == HANDED_OUT or w.event == REVEAL_FAILED else ""
+        handed_out = g.accessor if event in (HANDED_OUT, REVEAL_FAILED) else ""
         entries = self.grants.get(g.grant_id)
         if entries is None:
             self.grants[g.grant_id] = [
-                _new(GrantEntry, (stamp, w.event, w.actor, g.status, g.approvals, g.info, g.attempt, handed_out))
+                _new(GrantEntry, (stamp, event, actor, g.status, g.approvals, g.info, g.attempt, handed_out))
             ]
-            return True
-        prev = entries[-1]
-        # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
-        e = _new(GrantEntry, (
-            stamp,
-            w.event,
-            w.actor,
-            g.status,
-            prev.approvals if g.approvals == prev.approvals else g.approvals,
-            prev.info if g.info == prev.info else g.info,
-            g.attempt,
-            handed_out,
-        ))
-        if _fold_repeat(entries, e):
-            return False
-        entries.append(e)
-        return True
+        else:
+            prev = entries[-1]
+            # Consecutive writes of a grant repeat most fields: share one tuple of them instead of a copy per write.
+            e = _new(GrantEntry, (
+                stamp,
+                event,
+                actor,
+                g.status,
+                prev.approvals if g.approvals == prev.approvals else g.approvals,
+                prev.info if g.info == prev.info else g.info,
+                g.attempt,
+                handed_out,
+            ))
+            if _fold_repeat(entries, e):
+                return
+            entries.append(e)
+        if event.startswith(HMAC):
+            self.hmaced.add(key)
 
     def add_line(self, line: bytes | bytearray | memoryview, ex: Extractor) -> None:
         """Decode one candidate line (``entry``); count it invalid if it is not an audit entry. Never raises."""
@@ -226,8 +234,24 @@ class Partial:
         if not time:
             self.lines_invalid += 1
             return
+        req = e.request
         try:
-            f = ex.fact(e, e.request, time, line)
+            rel = ex.plain_write(e, req)
+            if rel.startswith("grants/"):  # what add_fact does with the Write fact of the same entry, from here on
+                event, actor, grant = ex.grant_parts(req, rel)
+                self.add_entry_time(time)
+                self.occurrences += 1
+                self._add_grant_write(time, event, actor, grant, request_key(req.id, RESPONSE))
+                return
+            if rel.startswith("codes/"):
+                event, account, remaining = ex.codes_parts(req)
+                self.add_entry_time(time)
+                self.occurrences += 1
+                key = request_key(req.id, RESPONSE)
+                self._add_key(key, event)
+                self._add_codes_write(time, event, account or _account_of(rel, "codes/"), remaining, key)
+                return
+            f = ex.fact(e, req, time, line)
         except ValueError:  # digits that int() cannot read, in a hostile count or TTL: never fatal
             self.lines_invalid += 1
             return

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from typing import Any
 
-import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custody.auditlog import read_lines, summarize_partial
 from custody.auditlog.model import Summary
 from custody.auditlog.partial import Partial
+from tests.auditkit import SCENARIO, mutate
 
-SCENARIO = Path(__file__).resolve().parent.parent / "fixtures" / "audit" / "scenario.log"
 LINES = SCENARIO.read_bytes().splitlines(keepends=True)
 CUSTODY = [ln for ln in LINES if b"custody-kv" in ln or b"sys/wrapping/unwrap" in ln]
 
@@ -70,18 +68,6 @@ def test_garbage_never_crashes(lines: list[bytes]) -> None:
     s = summarize_partial(part)
     assert s.input.lines_invalid <= s.input.lines_total
     assert s.totals.anomalies == len(s.anomalies)
-
-
-def _mutate(line: bytes, path: list[str], value: Any) -> bytes:
-    """Replace (or add) the value at a key path of an audit entry."""
-    e = orjson.loads(line)
-    node = e
-    for key in path[:-1]:
-        if not isinstance(node.get(key), dict):
-            node[key] = {}
-        node = node[key]
-    node[path[-1]] = value
-    return orjson.dumps(e) + b"\n"
 
 
 KEY_PATHS = st.sampled_from(
@@ -149,7 +135,7 @@ CUSTODY_RESPONSES = [i for i, ln in enumerate(LINES) if ln in CUSTODY and b'"typ
 @RELAXED
 @given(st.lists(st.tuples(st.sampled_from(CUSTODY), KEY_PATHS, JSON_VALUE | HOSTILE_TIME), min_size=1, max_size=20))
 def test_real_entries_with_hostile_values_never_crash(edits: list[tuple[bytes, list[str], Any]]) -> None:
-    lines = [_mutate(line, path, value) for line, path, value in edits]
+    lines = [mutate(line, path, value) for line, path, value in edits]
     s = summarize_partial(read_lines(lines))
     for fmt in ("json", "markdown", "csv", "html"):
         from custody.auditlog import render
@@ -163,7 +149,7 @@ def test_hostile_times_and_ttls_in_a_whole_log_never_crash(edits: list[tuple[int
     """The edited lines sit among all the others: hand-outs, their unwraps and the log's end all take part."""
     lines = list(LINES)
     for i, (path, value) in edits:
-        lines[i] = _mutate(lines[i], path, value)
+        lines[i] = mutate(lines[i], path, value)
     s = summarize_partial(read_lines(lines))
     assert s.input.lines_invalid <= len({i for i, _ in edits})
     for r in s.reveals:

@@ -1,0 +1,144 @@
+"""The service's grant and code-set writes are read straight into the summary's state (``Extractor.plain_write``);
+every other entry goes through facts (``Extractor.fact``, ``Partial.add_fact``). Both ways must give the same
+state for any line, so these tests read lines both ways: once as the reader does, once with the shortcut turned
+off, which sends every entry through facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from custody.auditlog.entry import Entry, Request
+from custody.auditlog.extract import Extractor
+from custody.auditlog.partial import Partial
+from tests.auditkit import SCENARIO, mutate
+
+LINES = SCENARIO.read_bytes().splitlines()
+WRITES = [ln for ln in LINES if b'"path":"custody-kv/data/grants/' in ln or b'"path":"custody-kv/data/codes/' in ln]
+
+
+class ThroughFacts(Extractor):
+    """An extractor that never takes the shortcut: every entry becomes a fact first."""
+
+    def plain_write(self, e: Entry, req: Request) -> str:
+        return ""
+
+
+def state(p: Partial) -> dict[str, Any]:
+    accounts = {name: a.__getstate__() for name, a in p.accounts.items()}
+    return {
+        "counts": (p.lines_total, p.lines_invalid, p.occurrences, p.first, p.last, p.duplicates),
+        "grants": p.grants,
+        "accounts": accounts,
+        "keys": (p.keys, p.other_keys, p.hmaced),
+        "facts": (p.facts.mem, p.facts.both),
+    }
+
+
+def both_ways(lines: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]]:
+    fast, slow = Partial(), Partial()
+    fx, sx = Extractor(), ThroughFacts()
+    for line in lines:
+        fast.add_line(line, fx)
+        slow.add_line(line, sx)
+    return state(fast), state(slow)
+
+
+def test_the_scenario_log_reads_the_same_both_ways() -> None:
+    fast, slow = both_ways(LINES)
+    assert fast == slow
+    assert len(fast["grants"]) >= 5 and fast["accounts"]  # the scenario has grants and code sets to compare
+
+
+class Counting(Extractor):
+    """An extractor that notes the kind of each write it takes the shortcut for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: list[str] = []
+
+    def plain_write(self, e: Entry, req: Request) -> str:
+        rel = super().plain_write(e, req)
+        if rel:
+            self.taken.append(rel.split("/", 1)[0])
+        return rel
+
+
+def test_the_shortcut_is_taken_for_the_service_s_writes() -> None:
+    """Not a dead path: the scenario's successful grant and code-set writes take it, and nothing but the service's
+    successful writes of records does."""
+    ex, p = Counting(), Partial()
+    for line in LINES:
+        p.add_line(line, ex)
+    responses = [
+        ln
+        for ln in WRITES
+        if b'"type":"response"' in ln
+        and b'"display_name":"approle"' in ln
+        and b'"error"' not in ln
+        and (b'"operation":"update"' in ln or b'"operation":"create"' in ln)
+    ]
+    assert ex.taken.count("grants") + ex.taken.count("codes") == len(responses) >= 10
+    assert set(ex.taken) <= {"grants", "codes", "accounts", "denied", "rotations", "reveals"}
+
+
+# What decides whether a write takes the shortcut, and what it reads from the record.
+EDITS = st.one_of(
+    st.tuples(
+        st.just(["request", "path"]),
+        st.sampled_from(
+            [
+                "custody-kv/data/grants//g-1",
+                "custody-kv/data/grants/g-1/",
+                "/custody-kv/data/grants/g-1",
+                "custody-kv//data/codes/pypi/acme",
+                "custody-kv/data/codes/pypi/acme/",
+                "custody-kv/data/grants",
+                "custody-kv/data/grants/",
+                "custody-kv/data/codes",
+                "custody-kv/data/reveals/g-1",
+                "custody-kv/data/accounts/pypi/acme",
+                "other-kv/data/grants/g-1",
+                "custody-kv/data/codes/pypi",
+            ]
+        ),
+    ),
+    st.tuples(st.just(["request", "operation"]), st.sampled_from(["update", "create", "read", "delete", "patch"])),
+    st.tuples(st.just(["request", "id"]), st.sampled_from(["", "r-1", "r-2"])),
+    st.tuples(st.just(["type"]), st.sampled_from(["request", "response"])),
+    st.tuples(st.just(["error"]), st.sampled_from(["", "permission denied", "check-and-set mismatch"])),
+    st.tuples(st.just(["auth", "display_name"]), st.sampled_from(["approle", "userpass-mallory"])),
+    st.tuples(st.just(["auth", "metadata", "role_name"]), st.sampled_from(["custody-service", "other"])),
+    st.tuples(st.just(["request", "data"]), st.sampled_from([None, {}, {"data": None}, {"data": 1}])),
+    st.tuples(
+        st.just(["request", "data", "data", "event"]),
+        st.sampled_from(["grant.approved", "grant.revealed", "codes.deposited", "codes.rotated", "hmac-sha256:ab"]),
+    ),
+    st.tuples(
+        st.just(["request", "data", "data", "remaining"]),
+        st.sampled_from([3, -1, 0, "7", "x", "\u00b2", 2**63 - 1, -(2**63), 1.5, None]),
+    ),
+    st.tuples(
+        st.just(["request", "data", "data", "reveal_attempt"]),
+        st.sampled_from([None, {"number": 2, "accessor": "hmac-sha256:cd"}, {"number": "\u00b2"}, {"number": []}]),
+    ),
+    st.tuples(st.just(["request", "data", "data", "account"]), st.sampled_from(["", "pypi/acme", "pypi/other"])),
+    st.tuples(st.just(["request", "data", "data", "grant_id"]), st.sampled_from(["", "g-1", "g-2"])),
+    st.tuples(st.just(["request", "data", "data", "approvals"]), st.sampled_from([[], None, "x", [{"approver": 1}]])),
+    st.tuples(st.just(["time"]), st.sampled_from(["2026-11-25T07:01:05.225927688Z", "2026-11-25T07:01:05Z", "x"])),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(WRITES), st.lists(EDITS, max_size=3)), min_size=1, max_size=12))
+def test_edited_writes_read_the_same_both_ways(edits: list[tuple[bytes, list[tuple[list[str], Any]]]]) -> None:
+    lines = []
+    for line, changes in edits:
+        for path, value in changes:
+            line = mutate(line, path, value)
+        lines.append(line)
+    # twice: a line read again is a repeat, which both ways must recognise alike
+    fast, slow = both_ways(lines + lines[::-1])
+    assert fast == slow
