@@ -11,19 +11,61 @@
 #include <Python.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 typedef struct {
     const char *p;
     Py_ssize_t n;
+    Py_ssize_t a, z; /* the two bytes of the needle compared first by the SSE2 searches (see distinctive) */
 } Needle;
 
-/* Index of needle in b[start:end] (as an index into b), or -1: bytes.find's answer. */
+/* Index of needle in b[start:end] (as an index into b), or -1: bytes.find's answer, from libc's memmem. */
 static inline Py_ssize_t
-find(const char *b, Py_ssize_t start, Py_ssize_t end, Needle nd)
+find_libc(const char *b, Py_ssize_t start, Py_ssize_t end, Needle nd)
 {
     if (end - start < nd.n)
         return -1;
     const char *hit = memmem(b + start, (size_t)(end - start), nd.p, (size_t)nd.n);
     return hit ? (Py_ssize_t)(hit - b) : -1;
+}
+
+/* The same answer, found faster in a line: two bytes of the needle are compared at 16 positions at once (SSE2, on
+ * every x86-64) and each position where both agree is checked in full. glibc's memmem takes about two
+ * instructions a byte on the needles the walk looks for in every line; this, a fraction of one. */
+static inline Py_ssize_t
+find(const char *b, Py_ssize_t start, Py_ssize_t end, Needle nd)
+{
+    if (end - start < nd.n)
+        return -1;
+    if (nd.n == 1) {
+        const char *hit = memchr(b + start, nd.p[0], (size_t)(end - start));
+        return hit ? (Py_ssize_t)(hit - b) : -1;
+    }
+#if defined(__SSE2__)
+    const Py_ssize_t last = end - nd.n; /* the last position a match may start at */
+    const __m128i fa = _mm_set1_epi8(nd.p[nd.a]), fz = _mm_set1_epi8(nd.p[nd.z]);
+    Py_ssize_t i = start;
+    /* positions i to i + 15; the loads read b[i + a] to b[i + 15 + z], before b[end] since z < n */
+    for (; i + 15 <= last; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i + nd.a));
+        __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + i + nd.z));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(x, fa), _mm_cmpeq_epi8(y, fz)));
+        while (m) {
+            int j = __builtin_ctz(m);
+            if (memcmp(b + i + j, nd.p, (size_t)nd.n) == 0)
+                return i + j;
+            m &= m - 1;
+        }
+    }
+    for (; i <= last; i++) /* the last positions, fewer than 16 */
+        if (memcmp(b + i, nd.p, (size_t)nd.n) == 0)
+            return i;
+    return -1;
+#else
+    return find_libc(b, start, end, nd);
+#endif
 }
 
 /* Whether b[at:end] starts with needle: bytes.startswith(needle, at, end). */
@@ -40,6 +82,13 @@ line_end(const char *b, Py_ssize_t from, Py_ssize_t n)
     return nl ? (Py_ssize_t)(nl - b) : n;
 }
 
+/* A byte that JSON's punctuation does not bring everywhere: the ones compared first, to have few candidates. */
+static int
+distinctive(unsigned char c)
+{
+    return c != 0 && strchr("\"{}[]:, \\", c) == NULL;
+}
+
 static int
 needle_of(PyObject *o, Needle *nd)
 {
@@ -52,6 +101,20 @@ needle_of(PyObject *o, Needle *nd)
     if (nd->n == 0) { /* found everywhere: a search from each hit would find it again, at the same place */
         PyErr_SetString(PyExc_ValueError, "needles must not be empty");
         return -1;
+    }
+    /* the first and last distinctive bytes; the needle's ends if it has none */
+    nd->a = -1;
+    nd->z = nd->n - 1;
+    for (Py_ssize_t k = 0; k < nd->n; k++) {
+        if (distinctive((unsigned char)nd->p[k])) {
+            if (nd->a < 0)
+                nd->a = k;
+            nd->z = k;
+        }
+    }
+    if (nd->a < 0) {
+        nd->a = 0;
+        nd->z = nd->n - 1;
     }
     return 0;
 }
@@ -113,6 +176,43 @@ line_stats(PyObject *Py_UNUSED(self), PyObject *args)
     }
     PyBuffer_Release(&view);
     return Py_BuildValue("(nn)", lines, bad);
+}
+
+PyDoc_STRVAR(ascii_doc,
+"ascii(buf, n) -> bool\n\n"
+"Whether buf[:n] is all ASCII: bytes.isascii of the chunk, without the bytes past n.");
+
+static PyObject *
+ascii(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "y*n", &view, &n))
+        return NULL;
+    if (chunk_of(&view, n) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    const unsigned char *b = view.buf;
+    Py_ssize_t i = 0;
+    int high = 0;
+#if defined(__SSE2__)
+    /* the high bits of 64 bytes at a time, or-ed together; looked at once a kilobyte (a byte past 127 is rare) */
+    while (!high && i + 1024 <= n) {
+        __m128i acc = _mm_setzero_si128();
+        for (Py_ssize_t end = i + 1024; i < end; i += 64) {
+            acc = _mm_or_si128(acc, _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(b + i)),
+                                                 _mm_loadu_si128((const __m128i *)(const void *)(b + i + 16))));
+            acc = _mm_or_si128(acc, _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(b + i + 32)),
+                                                 _mm_loadu_si128((const __m128i *)(const void *)(b + i + 48))));
+        }
+        high = _mm_movemask_epi8(acc) != 0;
+    }
+#endif
+    for (; !high && i < n; i++)
+        high = b[i] >= 0x80;
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(!high);
 }
 
 /* The needles the walk needs, in the order reader.Prefilter.walk passes them. */
@@ -311,18 +411,18 @@ mark_lines_memmem(const char *b, Py_ssize_t n, const Needle *plain, Py_ssize_t n
                   const Needle *suffixes, Py_ssize_t nsuffixes, Spans *out)
 {
     for (Py_ssize_t k = 0; k < nplain; k++) {
-        Py_ssize_t pos = find(b, 0, n, plain[k]);
+        Py_ssize_t pos = find_libc(b, 0, n, plain[k]);
         while (pos >= 0) {
             Py_ssize_t next;
             if (push(out, b, pos, n, &next) < 0)
                 return -1;
-            pos = find(b, next, n, plain[k]);
+            pos = find_libc(b, next, n, plain[k]);
         }
     }
     if (nsuffixes == 0)
         return 0;
     /* One pass for the prefix the request-path markers share, instead of one pass per marker. */
-    Py_ssize_t pos = find(b, 0, n, prefix);
+    Py_ssize_t pos = find_libc(b, 0, n, prefix);
     while (pos >= 0) {
         Py_ssize_t after = pos + prefix.n, next = pos + 1;
         for (Py_ssize_t k = 0; k < nsuffixes; k++) {
@@ -332,7 +432,7 @@ mark_lines_memmem(const char *b, Py_ssize_t n, const Needle *plain, Py_ssize_t n
                 break;
             }
         }
-        pos = find(b, next, n, prefix);
+        pos = find_libc(b, next, n, prefix);
     }
     return 0;
 }
@@ -343,8 +443,6 @@ mark_lines_memmem(const char *b, Py_ssize_t n, const Needle *plain, Py_ssize_t n
 #define MAX_PROBES 8
 
 #if defined(__SSE2__)
-#include <emmintrin.h>
-
 typedef struct {
     Needle nd;
     Py_ssize_t a, z;        /* the two bytes of the needle compared first */
@@ -352,29 +450,10 @@ typedef struct {
     Py_ssize_t nsuffixes;
 } Probe;
 
-/* A byte that JSON's punctuation does not bring everywhere: the ones compared first, to have few candidates. */
-static int
-distinctive(unsigned char c)
-{
-    return c != 0 && strchr("\"{}[]:, \\", c) == NULL;
-}
-
 static Probe
 probe_of(Needle nd, const Needle *suffixes, Py_ssize_t nsuffixes)
 {
-    Probe p = {nd, 0, nd.n - 1, suffixes, nsuffixes};
-    Py_ssize_t a = -1, z = -1;
-    for (Py_ssize_t k = 0; k < nd.n; k++) {
-        if (distinctive((unsigned char)nd.p[k])) {
-            if (a < 0)
-                a = k;
-            z = k;
-        }
-    }
-    if (a >= 0) {
-        p.a = a;
-        p.z = z;
-    }
+    Probe p = {nd, nd.a, nd.z, suffixes, nsuffixes};
     return p;
 }
 
@@ -532,6 +611,7 @@ done:
 static PyMethodDef methods[] = {
     {"mark", mark, METH_VARARGS, mark_doc},
     {"line_stats", line_stats, METH_VARARGS, line_stats_doc},
+    {"ascii", ascii, METH_VARARGS, ascii_doc},
     {"walk", walk, METH_VARARGS, walk_doc},
     {NULL, NULL, 0, NULL},
 };

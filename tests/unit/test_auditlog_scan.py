@@ -105,6 +105,36 @@ def test_a_marker_is_found_at_every_offset_of_a_block_and_of_the_end() -> None:
                     assert rules.marked(buf, len(buf)) == want != [], (marker, size, at)
 
 
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000), st.data())
+def test_ascii_agrees_with_isascii_up_to_n(data: bytes, pick: st.DataObject) -> None:
+    assert CSCAN is not None
+    n = pick.draw(st.integers(0, len(data)))
+    assert CSCAN.ascii(bytearray(data), n) is data[:n].isascii()
+    if n >= 1024:  # a byte past 127 in any kilobyte, at any place in it
+        at = pick.draw(st.integers(0, n - 1))
+        edited = bytearray(b"a" * n) + data[n:]
+        edited[at] = 0x80
+        assert CSCAN.ascii(edited, n) is False
+
+
+@needs_c
+def test_the_walk_finds_what_it_looks_for_at_every_offset_of_a_line() -> None:
+    """The walk's search compares 16 positions at once, then the last ones one by one: what it looks for in a line
+    (the mount name, an error, an operation...) found at every offset, as the Python walk finds it."""
+    request = next(ln for ln in REAL if b'"type":"request"' in ln[:60] and b"custody-kv" in ln and b'"error"' not in ln)
+    other = next(ln for ln in REAL if b"custody-kv" not in ln and b'"path":"sys/' not in ln and b"cubbyhole" not in ln)
+    cases = [(request, b'"error":'), (other, b"custody-kv"), (other, b'"path":"sys/wrapping/unwrap"'), (SERVICE, b"x")]
+    for line, needle in cases:
+        for at in range(len(line) + 1):
+            buf = bytearray(line[:at] + needle + line[at:] + b"\n")
+            c_rules, py_rules = Prefilter("custody-kv", "custody-service"), Prefilter("custody-kv", "custody-service")
+            assert c_rules.skip(SERVICE) == py_rules.skip(SERVICE)
+            got = _decoded(reader._scan_lines, buf, c_rules)
+            assert got == _decoded(reader._scan_lines_py, buf, py_rules), (needle, at)
+
+
 def _decoded(walk: object, buf: bytearray, rules: Prefilter) -> tuple[list[tuple[int, int]], int, int, int]:
     """The lines ``walk`` (C or Python) has decoded, in order, with the counts it returned and the invalid count."""
     got: list[tuple[int, int]] = []
