@@ -281,6 +281,10 @@ judge(const char *b, Py_ssize_t ls, Py_ssize_t le, const Rules *r)
     Py_ssize_t after = start + r->auth.n;
     if (start >= 0 && starts(b, start, le, r->auth) && starts(b, after, le, r->fixed[AFTER_AUTH]))
         return by_operation(b, find(b, after, le, r->fixed[OPERATION]), le, r) ? -1 : DECODE;
+    /* another token's entry: skip keeps it if its first operation is not one the service's entries are dropped
+     * for (a write, an unwrap), whoever made it; only the others need skip's look at the auth object */
+    if (!by_operation(b, find(b, ls, le, r->fixed[OPERATION]), le, r))
+        return DECODE;
     return ASK;
 }
 

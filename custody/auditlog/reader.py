@@ -460,8 +460,8 @@ class Prefilter:
     def walk(self, buf: bytearray, n: int) -> tuple[int, int, int, list[tuple[int, int, int]]]:
         """The C walk of ``buf[:n]`` (``_scan.walk``), with what this pre-filter knows so far: the line, bad line
         and custody line counts, and the custody lines it keeps as (start, end, verdict), verdict 1 where the walk
-        took ``skip``'s decision itself (a request entry; a line of the service's known auth object), 0 where
-        ``skip`` must be asked."""
+        took ``skip``'s decision itself (a request entry; a line of the service's known auth object; a write or
+        an unwrap, which ``skip`` keeps whoever made it), 0 where ``skip`` must be asked."""
         return _scan.walk(buf, n, self.markers, _WALK_NEEDLES, self._last_auth, self.staging, REQUEST_SPAN, TIME_END)
 
     def _by_operation(self, line: bytes | bytearray, i: int, le: int) -> bool:
