@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: install test unit integration check lint typecheck fmt demo bench clean
 
-$(STAMP): pyproject.toml setup.py custody/auditlog/_scan.c
+$(STAMP): pyproject.toml setup.py custody/auditlog/_scan.c custody/auditlog/_fold.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'

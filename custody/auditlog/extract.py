@@ -21,7 +21,9 @@ from custody.auditlog.entry import (
 )
 from custody.auditlog.facts import (
     ADMIN,
+    BLAKE8,
     CUBBYHOLE,
+    HANDED_OUT,
     HMAC,
     MAX_TTL,
     MOUNT,
@@ -29,9 +31,11 @@ from custody.auditlog.facts import (
     RAW,
     REQUEST,
     RESPONSE,
+    REVEAL_FAILED,
     REWRAP,
     UNWRAP,
     Fact,
+    GrantEntry,
     GrantInfo,
     GrantState,
     Handout,
@@ -130,6 +134,12 @@ class Extractor:
         self._pols: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._auths: dict[bytes, Auth] = {}
         self._last_raw, self._last_auth, self._last_service = msgspec.Raw(), NO_AUTH, False
+        # What the fold in C (``_fold.grant``) needs to do what ``grant_parts`` and ``Partial._add_grant_write`` do:
+        # the same shared copies (cleared in place by ``forget``), the same tuples and constants.
+        self.fold_state = (
+            self._strs, self._whos, self._apps, NO_RECORD, NO_DECISION, Who, GrantInfo, GrantEntry, HANDED_OUT,
+            REVEAL_FAILED, HMAC, BLAKE8,
+        )
 
     def forget(self) -> None:
         """Drop the shared copies (a long log has ever more distinct grant ids, tokens and times)."""

@@ -7,6 +7,7 @@ A fact keeps only what the summary asks of its entry, and strings shared between
 from __future__ import annotations
 
 from datetime import timedelta
+from hashlib import blake2b
 from typing import NamedTuple
 
 from custody.auditlog.timeparse import time_str
@@ -39,6 +40,8 @@ TOKEN_IDENTITY = "token-"
 DEFAULT_LATE_AFTER = timedelta(minutes=2)  # an unwrap later than this after its hand-out is reported late
 KEY_BITS = 60
 KEY_MASK = (1 << KEY_BITS) - 1
+# The request key's hash (``partial.request_key``): copies of a fresh 8-byte BLAKE2b hasher, half the cost of new ones.
+BLAKE8 = blake2b(digest_size=8)
 
 
 class Who(NamedTuple):

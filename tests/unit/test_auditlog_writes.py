@@ -1,15 +1,18 @@
-"""The service's grant and code-set writes are read straight into the summary's state (``Extractor.plain_write``);
-every other entry goes through facts (``Extractor.fact``, ``Partial.add_fact``). Both ways must give the same
-state for any line, so these tests read lines both ways: once as the reader does, once with the shortcut turned
-off, which sends every entry through facts."""
+"""The service's grant and code-set writes are read straight into the summary's state (``Extractor.plain_write``;
+a grant write is folded in C, custody/auditlog/_fold.c, where it was built); every other entry goes through facts
+(``Extractor.fact``, ``Partial.add_fact``). Every way must give the same state for any line, so these tests read
+lines three ways: as the reader does, with the fold in Python, and with the shortcut turned off, which sends every
+entry through facts."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from custody.auditlog import partial as partial_mod
 from custody.auditlog.entry import Entry, Request
 from custody.auditlog.extract import Extractor
 from custody.auditlog.partial import Partial
@@ -37,19 +40,42 @@ def state(p: Partial) -> dict[str, Any]:
     }
 
 
-def both_ways(lines: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]]:
-    fast, slow = Partial(), Partial()
-    fx, sx = Extractor(), ThroughFacts()
-    for line in lines:
-        fast.add_line(line, fx)
-        slow.add_line(line, sx)
-    return state(fast), state(slow)
+def read(lines: list[bytes], ex: Extractor, fold_in_c: bool = True) -> dict[str, Any]:
+    p = Partial()
+    with pytest.MonkeyPatch.context() as mp:
+        if not fold_in_c:
+            mp.setattr(partial_mod, "_fold", None)
+        for line in lines:
+            p.add_line(line, ex)
+    return state(p)
 
 
-def test_the_scenario_log_reads_the_same_both_ways() -> None:
-    fast, slow = both_ways(LINES)
-    assert fast == slow
+def every_way(lines: list[bytes]) -> tuple[dict[str, Any], ...]:
+    """The state as the reader makes it, with the fold in Python, and through facts."""
+    return read(lines, Extractor()), read(lines, Extractor(), fold_in_c=False), read(lines, ThroughFacts())
+
+
+def test_the_fold_in_c_is_built() -> None:
+    # A machine with a C compiler builds it at install (setup.py); without it the fold runs in Python.
+    assert partial_mod._fold is not None, "custody/auditlog/_fold.c was not compiled: reinstall (make install)"
+
+
+def test_the_scenario_log_reads_the_same_every_way() -> None:
+    fast, python, slow = every_way(LINES)
+    assert fast == python == slow
     assert len(fast["grants"]) >= 5 and fast["accounts"]  # the scenario has grants and code sets to compare
+
+
+def test_the_fold_in_c_refuses_what_is_not_its_state() -> None:
+    fold = partial_mod._fold
+    if fold is None:
+        pytest.skip("the fold in C was not built")
+    ex, p = Extractor(), Partial()
+    short = ex.fold_state[:-1]
+    for bad in [(), (p.grants, p.hmaced, ex.fold_state), (p.grants, p.hmaced, short, None, "grants/g", "t")]:
+        with pytest.raises(TypeError):
+            fold.grant(*bad)
+    assert not p.grants and not p.hmaced
 
 
 class Counting(Extractor):
@@ -139,6 +165,6 @@ def test_edited_writes_read_the_same_both_ways(edits: list[tuple[bytes, list[tup
         for path, value in changes:
             line = mutate(line, path, value)
         lines.append(line)
-    # twice: a line read again is a repeat, which both ways must recognise alike
-    fast, slow = both_ways(lines + lines[::-1])
-    assert fast == slow
+    # twice: a line read again is a repeat, which every way must recognise alike
+    fast, python, slow = every_way(lines + lines[::-1])
+    assert fast == python == slow
