@@ -77,7 +77,9 @@ def render_json(summary: Summary) -> str:
     return render_bytes(summary, "json").decode()
 
 
-_ENCODE = msgspec.json.Encoder(order="sorted").encode
+# Keys sorted: the model declares every field in name order (a unit test checks), so the encoder writes them as
+# declared, sparing it a sort of each struct's fields (a tenth of the time it takes on a large summary).
+_ENCODE = msgspec.json.Encoder().encode
 
 
 def _who(p: Principal) -> str:
