@@ -7,11 +7,10 @@ and the result is one ``Reveal`` with its anomalies.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
-from custody.auditlog.anomalies import WHY
+from custody.auditlog.anomalies import WHY, Detail
 from custody.auditlog.context import Context, approval, principal
 from custody.auditlog.facts import (
     APPROVED,
@@ -33,9 +32,6 @@ from custody.auditlog.model import Anomaly, AnomalyKind, Reveal, Review, Severit
 from custody.auditlog.timeparse import time_int, to_dt
 
 NOBODY = Who("", "")
-# What an anomaly says in words, or how to say it: most anomalies of a large log are counted and never listed, so
-# their words are only written for those that may be.
-Detail = str | Callable[[], str]
 # Enum members as module constants: CPython 3.11 runs Python code to read one off its class (about 0.2 us), and
 # each reveal reads several.
 BY_REQUESTER, LATE, NEVER, OUTSTANDING = (UnwrapStatus.BY_REQUESTER, UnwrapStatus.LATE, UnwrapStatus.NEVER,
