@@ -289,7 +289,12 @@ def _status_anomaly(
 
 def _chain(unwraps: dict[str, list[UnwrapAttempt]], wrap: str) -> list[UnwrapAttempt]:
     """The attempts on a wrapping token, and on every wrapping token a successful rewrap of it handed out."""
-    got = list(unwraps.get(wrap, ()))
+    got = unwraps.get(wrap)
+    if not got:
+        return []
+    if len(got) == 1 and not got[0].new_wrap:  # the usual: one unwrap
+        return got
+    got = list(got)
     seen = {wrap}
     i = 0
     while i < len(got):
