@@ -100,7 +100,7 @@ _attempt_order = attrgetter("time", "request_id")
 def _one_reveal(
     ctx: Context, ho: Handout, entries: list[GrantEntry], attempts: list[UnwrapAttempt], late_us: int
 ) -> None:
-    at, ever_approved, revoked = _grant_at(entries, ho)
+    at, ever_approved = _state_at(entries, ho)
     last = entries[-1] if entries else None
     info = last.info if last is not None else None
     requester = info.requester if info is not None else NOBODY
@@ -109,7 +109,7 @@ def _one_reveal(
         _handout_anomaly(ctx, ho, at, ever_approved, info)
     oks = [u for u in attempts if u.ok]
     verdicts = [_verdict(u, requester) for u in oks]
-    status = _unwrap_status(ho, oks, verdicts, ctx.part.last, late_us, revoked)
+    status = _unwrap_status(ho, entries, oks, verdicts, ctx.part.last, late_us)
     if oks:
         _judge_unwraps(ctx, ho, oks, verdicts, requester, account)
     if status is LATE or status is NEVER:
@@ -160,46 +160,44 @@ def review_of(entries: list[GrantEntry]) -> Review | None:
     return Review(by=by, by_entity=by_entity, at=at, comment=comment)
 
 
-def _grant_at(entries: list[GrantEntry], ho: Handout) -> tuple[GrantEntry | None, bool, UnwrapStatus | None]:
-    """In one pass over the grant's writes: its last write at or before the hand-out, whether one of those writes
-    approved it, and whether the service revoked the hand-out's wrapping token, and why (None: it did not, as far
-    as the log says).
+def _state_at(entries: list[GrantEntry], ho: Handout) -> tuple[GrantEntry | None, bool]:
+    """The grant's last write at or before the hand-out, and whether one of those writes approved it."""
+    at = None
+    ever_approved = False
+    end = time_int(ho.time) << KEY_BITS | KEY_MASK  # the largest stamp at the hand-out's time
+    for e in entries:  # in stamp order (``grant_stage`` sorted them)
+        if e.stamp > end:
+            break
+        at = e
+        if e.status == APPROVED:
+            ever_approved = True
+    return at, ever_approved
 
-    The service revokes a hand-out's token to hand the code out again (``custody access reveal --again``, for a
-    requester whose answer was lost), or because it could not record the hand-out (the reveal failed; the requester
-    never had the token). The grant's record names the token, HMAC'd with the audit device's key as the hand-out's
-    ``wrap_info.accessor`` is (the default; an audit device with ``hmac_accessor`` off logs the latter in clear,
-    and nothing matches):
+
+def _revoked_by_service(ho: Handout, entries: list[GrantEntry]) -> UnwrapStatus | None:
+    """Whether the service revoked this hand-out's wrapping token, and why (None: it did not, as far as the log
+    says): to hand the code out again (``custody access reveal --again``, for a requester whose answer was lost),
+    or because it could not record the hand-out (the reveal failed; the requester never had the token).
+
+    The grant's record names the token, HMAC'd with the audit device's key as the hand-out's ``wrap_info.accessor``
+    is (the default; an audit device with ``hmac_accessor`` off logs the latter in clear, and nothing matches):
     - the grant.reveal_failed write of the attempt that made it, which the service writes with the accessor only
       once Vault revoked the token;
     - or the grant.revealed write of the attempt that handed it out (number n), and a later attempt began on that
       delivered grant (grant.reveal_resumed, number above n): the service writes that only once its revoke of the
       token succeeded, which Vault refuses for a token already unwrapped. Attempt numbers, not times, order the
       two writes: no clock is trusted."""
-    at = None
-    ever_approved = failed = False
-    end = time_int(ho.time) << KEY_BITS | KEY_MASK  # the largest stamp at the hand-out's time
-    accessor = ho.accessor
-    handed_out_in = resumed = 0  # the attempt that handed the token out; the latest attempt resumed
-    for e in entries:  # in stamp order (``grant_stage`` sorted them)
-        if e.stamp <= end:
-            at = e
-            if e.status == APPROVED:
-                ever_approved = True
-        if accessor:
-            event = e.event
-            if e.handed_out == accessor:
-                if event == REVEAL_FAILED:
-                    failed = True
-                elif not handed_out_in:
-                    handed_out_in = e.attempt
-            if event == RESUMED and e.attempt > resumed:
-                resumed = e.attempt
-    if failed:
-        return at, ever_approved, REVOKED_UNRECORDED
-    if 0 < handed_out_in < resumed:
-        return at, ever_approved, REVOKED_REISSUED
-    return at, ever_approved, None
+    if not ho.accessor:
+        return None
+    n = 0
+    for e in entries:
+        if e.handed_out == ho.accessor:
+            if e.event == REVEAL_FAILED:
+                return REVOKED_UNRECORDED
+            n = n or e.attempt
+    if n > 0 and any(e.event == RESUMED and e.attempt > n for e in entries):
+        return REVOKED_REISSUED
+    return None
 
 
 def _handout_anomaly(
@@ -332,17 +330,18 @@ def _verdict(u: UnwrapAttempt, requester: Who) -> UnwrapStatus:
 
 def _unwrap_status(
     ho: Handout,
+    entries: list[GrantEntry],
     oks: list[UnwrapAttempt],
     verdicts: list[UnwrapStatus],
     log_end: str,
     late_us: int,
-    revoked: UnwrapStatus | None,
 ) -> UnwrapStatus:
     """The reveal's status from its successful attempts in time order (several only through rewraps) and their
     verdicts: the first that was not the requester's decides; if all were the requester's, the first one's delay
-    (late past ``late_us`` microseconds). A token nobody unwrapped is ``revoked`` (``_grant_at``: the service
-    revoked it, and why), whatever its TTL."""
+    (late past ``late_us`` microseconds). A token nobody unwrapped is revoked if the grant's writes say the service
+    revoked it (``_revoked_by_service``), whatever its TTL."""
     if not oks:
+        revoked = _revoked_by_service(ho, entries)
         if revoked is not None:
             return revoked
         expired = ho.ttl > 0 and log_end and micros(log_end) - micros(ho.time) > ho.ttl * 10**6
