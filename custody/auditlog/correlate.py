@@ -215,10 +215,14 @@ def denial_stage(ctx: Context, store: FactStore) -> None:
         actor = ctx.principals.get(w.actor)
         if actor:
             actor.access_denied += 1
-        anomaly(ctx, AnomalyKind.PERMISSION_DENIED, w.time, w.actor, w.denied_path,
-                f"custody API refused {w.denied_capability or 'a call'} on {w.denied_path} "
-                f"(recorded by the service at {ctx.mount}/data/{w.path})",
-                account=name, request_id=w.request_id, operation=w.denied_capability)
+        _api_refusal(ctx, w, name)
+
+
+def _api_refusal(ctx: Context, w: Write, account: str) -> None:
+    anomaly(ctx, AnomalyKind.PERMISSION_DENIED, w.time, w.actor, w.denied_path,
+            lambda: f"custody API refused {w.denied_capability or 'a call'} on {w.denied_path} "
+            f"(recorded by the service at {ctx.mount}/data/{w.path})",
+            account=account, request_id=w.request_id, operation=w.denied_capability)
 
 
 _PERMISSION_DENIED, _DIRECT_ACCESS = AnomalyKind.PERMISSION_DENIED, AnomalyKind.DIRECT_ACCESS
