@@ -3,6 +3,7 @@ write, a refusal, a mount change or a direct access (``classify_touch``). Pure f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import NamedTuple
 
@@ -72,47 +73,59 @@ WHY: dict[AnomalyKind, tuple[Severity, str]] = {
 }
 
 
-class Verdict(NamedTuple):
-    """What a touch was: an anomaly (kind, severity, detail) or a setup step (kind None, detail = what it did)."""
+# What an anomaly says in words, or how to say it: most anomalies of a large log are counted and never listed, so
+# their words are written (the function called) only for those that may be.
+Detail = str | Callable[[], str]
 
-    kind: AnomalyKind | None
+
+class Verdict(NamedTuple):
+    """What a touch that is no setup step (``setup_step``) was: an anomaly of a kind and severity (None: the kind's
+    own), and its detail."""
+
+    kind: AnomalyKind
     severity: Severity | None
-    detail: str
+    detail: Detail
+
+
+def _who(t: Touch) -> str:
+    return t.who.name or t.who.entity or "a token with no identity"
+
+
+def _error(t: Touch) -> str:
+    return f"; error: {t.error.strip()}" if t.error else ""
 
 
 def classify_touch(t: Touch, mount: str) -> Verdict:
-    """Another token's call on the custody mount, its configuration or raw storage, judged."""
-    who = t.who.name or t.who.entity or "a token with no identity"
-    path = norm_path(t.path)
-    step = setup_step(t, mount)
-    if step:
-        return Verdict(None, None, step)
+    """Another token's call on the custody mount, its configuration or raw storage, judged (once ``setup_step``
+    did not recognise it)."""
     if t.area == ADMIN:
-        detail, severity = _admin_detail(t, who, mount)
+        severity, detail = _admin_detail(t, mount)
         return Verdict(AnomalyKind.MOUNT_ADMIN, severity, detail)
-    error = f"; error: {t.error.strip()}" if t.error else ""
-    if t.area == MOUNT and path == f"{mount}/config" and "permission denied" not in t.error:
+    if t.area == MOUNT and "permission denied" not in t.error and norm_path(t.path) == f"{mount}/config":
         # The KV engine's settings, not a record: reading them shows no code (bootstrap reads them on every
         # run); changing them can turn off check-and-set or version limits.
         if t.operation == "read":
             return Verdict(AnomalyKind.MOUNT_ADMIN, Severity.LOW,
-                           f"{who} read the custody mount's KV settings ({t.path}){error}")
+                           lambda: f"{_who(t)} read the custody mount's KV settings ({t.path}){_error(t)}")
         return Verdict(AnomalyKind.MOUNT_ADMIN, Severity.HIGH,
-                       f"{who} ran {t.operation} on the custody mount's KV settings ({t.path}): check-and-set and "
-                       f"version limits protect every code{error}")
+                       lambda: f"{_who(t)} ran {t.operation} on the custody mount's KV settings ({t.path}): "
+                       f"check-and-set and version limits protect every code{_error(t)}")
     if "permission denied" in t.error:
         return Verdict(AnomalyKind.PERMISSION_DENIED, None,
-                       f"{who} was refused {t.operation} on {t.path} by Vault policy")
-    policies = ", ".join(t.policies) or "none"
+                       lambda: f"{_who(t)} was refused {t.operation} on {t.path} by Vault policy")
     if t.area == RAW:
         return Verdict(AnomalyKind.DIRECT_ACCESS, Severity.CRITICAL,
-                       f"{who} (policies {policies}) ran {t.operation} on {t.path}: raw storage, below every mount "
-                       "and its policies, answers with what is stored in plain text (recovery codes, under the "
-                       "custody mount's storage); the log does not say which mount a raw path belongs to: match "
-                       f"the uuid after logical/ with `bao secrets list -detailed`{error}")
+                       lambda: f"{_who(t)} (policies {_policies(t)}) ran {t.operation} on {t.path}: raw storage, "
+                       "below every mount and its policies, answers with what is stored in plain text (recovery "
+                       "codes, under the custody mount's storage); the log does not say which mount a raw path "
+                       f"belongs to: match the uuid after logical/ with `bao secrets list -detailed`{_error(t)}")
     return Verdict(AnomalyKind.DIRECT_ACCESS, Severity.CRITICAL if "root" in t.policies else None,
-                   f"{who} (policies {policies}) ran {t.operation} on {t.path} directly, not through the custody "
-                   f"service{error}")
+                   lambda: f"{_who(t)} (policies {_policies(t)}) ran {t.operation} on {t.path} directly, not through "
+                   f"the custody service{_error(t)}")
+
+
+def _policies(t: Touch) -> str:
+    return ", ".join(t.policies) or "none"
 
 
 @cache
@@ -158,30 +171,30 @@ def setup_step(t: Touch, mount: str) -> str:
     return sig[1] if sig is not None and sig[0] == t.fields else ""
 
 
-def _admin_detail(t: Touch, who: str, mount: str) -> tuple[str, Severity | None]:
-    """What a change of mount configuration did, and how bad it is (None: the kind's own severity)."""
+def _admin_detail(t: Touch, mount: str) -> tuple[Severity | None, Detail]:
+    """How bad a change of mount configuration is (None: the kind's own severity), and what it did."""
     path = norm_path(t.path)
-    did = f"{t.operation} on {t.path}"
     if t.error:  # refused or failed: nothing changed, but someone tried
-        return f"{who} tried {did}; error: {t.error.strip()}", None
+        return None, lambda: f"{_who(t)} tried {t.operation} on {t.path}; error: {t.error.strip()}"
     if path == "sys/remount" or path.startswith("sys/remount/"):
         if t.note:  # from and to in clear (not HMAC'd)
             src, _, dst = t.note.removeprefix("from ").partition(" to ")
             ours = mount in (norm_path(src), norm_path(dst))
-            return f"{who} moved the mount {src} to {dst} ({did})", Severity.HIGH if ours else None
-        return (
-            f"{who} moved a mount ({did}). Vault HMACs the request's from and to in the audit log, so this may or "
-            f"may not be the custody mount {mount}: check that `bao secrets list` still shows {mount}/, or hash "
-            f"'{mount}/' with sys/audit-hash and compare with request.data.from and .to",
-            Severity.HIGH,
+            return (Severity.HIGH if ours else None,
+                    lambda: f"{_who(t)} moved the mount {src} to {dst} ({t.operation} on {t.path})")
+        return Severity.HIGH, lambda: (
+            f"{_who(t)} moved a mount ({t.operation} on {t.path}). Vault HMACs the request's from and to in the "
+            f"audit log, so this may or may not be the custody mount {mount}: check that `bao secrets list` still "
+            f"shows {mount}/, or hash '{mount}/' with sys/audit-hash and compare with request.data.from and .to"
         )
     if path.endswith("/tune"):
-        return (
-            f"{who} tuned the custody mount ({did}): a tune can add code or codes to audit_non_hmac_request_keys "
-            "or audit_non_hmac_response_keys, so that recovery codes are written in clear to the audit log, or "
-            f"change what the log shows; check `bao read sys/mounts/{mount}/tune`",
-            Severity.CRITICAL,
+        return Severity.CRITICAL, lambda: (
+            f"{_who(t)} tuned the custody mount ({t.operation} on {t.path}): a tune can add code or codes to "
+            "audit_non_hmac_request_keys or audit_non_hmac_response_keys, so that recovery codes are written in "
+            f"clear to the audit log, or change what the log shows; check `bao read sys/mounts/{mount}/tune`"
         )
     if t.operation == "delete":
-        return f"{who} disabled the custody mount ({did}): every code in it is deleted", Severity.HIGH
-    return f"{who} ran {did}", None
+        return Severity.HIGH, lambda: (
+            f"{_who(t)} disabled the custody mount ({t.operation} on {t.path}): every code in it is deleted"
+        )
+    return None, lambda: f"{_who(t)} ran {t.operation} on {t.path}"

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from operator import attrgetter
 
-from custody.auditlog.anomalies import classify_touch
+from custody.auditlog.anomalies import classify_touch, setup_step
 from custody.auditlog.context import Context, principal
 from custody.auditlog.extract import norm_path
 from custody.auditlog.facts import (
@@ -124,58 +123,66 @@ def account_stage(ctx: Context) -> None:
         a.rotations = counted.count(ROTATION)
 
 
-_COUNTED_GRANT_EVENTS = frozenset({Event.grant_requested, Event.grant_approved, Event.grant_reviewed,
-                                   Event.grant_denied})
-_emergency, _reviewed_by = attrgetter("info.emergency"), attrgetter("info.reviewed_by")
+# plain str, compared per write (comparing with a StrEnum member, or reading one off its class, costs more)
+GRANT_REQUESTED, GRANT_APPROVED = str(Event.grant_requested), str(Event.grant_approved)
+GRANT_REVIEWED, GRANT_DENIED = str(Event.grant_reviewed), str(Event.grant_denied)
+_COUNTED_GRANT_EVENTS = frozenset({GRANT_REQUESTED, GRANT_APPROVED, GRANT_REVIEWED, GRANT_DENIED})
 
 
 def grant_stage(ctx: Context) -> None:
     """State from every write of each grant, figures from the writes in the window."""
     lo, hi = ctx.stamps_shown
+    grant_accounts = ctx.grant_accounts
     for gid, entries in ctx.part.grants.items():
         entries.sort()  # by (time, request key): keys are unique within a grant
-        ctx.grant_accounts[gid] = entries[-1].info.account
+        grant_accounts[gid] = entries[-1].info.account
+        emergency = reviewed = False
+        info = None
         for e in entries:
+            if e.info is not info:  # one GrantInfo is shared by the writes that leave its fields as they are
+                info = e.info
+                emergency = emergency or info.emergency
+                reviewed = reviewed or bool(info.reviewed_by)
             if e.event in _COUNTED_GRANT_EVENTS and lo <= e.stamp < hi:
                 _count_grant_event(ctx, gid, e)
-        if (
-            lo <= entries[0].stamp < hi
-            and any(map(_emergency, entries))
-            and not any(map(_reviewed_by, entries))
-        ):
-            first, last = entries[0], entries[-1]
-            anomaly(ctx, AnomalyKind.EMERGENCY_UNREVIEWED, first.time, first.info.requester,
-                    f"{ctx.mount}/data/grants/{gid}",
-                    f"emergency grant {gid} on {last.info.account} (status {last.status}) has no review in the logs "
-                    "read",
-                    account=last.info.account, grant_id=gid)
+        if emergency and not reviewed and lo <= entries[0].stamp < hi:
+            _emergency_unreviewed(ctx, gid, entries)
+
+
+def _emergency_unreviewed(ctx: Context, gid: str, entries: list[GrantEntry]) -> None:
+    first, last = entries[0], entries[-1]
+    anomaly(ctx, AnomalyKind.EMERGENCY_UNREVIEWED, first.time, first.info.requester, f"{ctx.mount}/data/grants/{gid}",
+            lambda: f"emergency grant {gid} on {last.info.account} (status {last.status}) has no review in the logs "
+            "read",
+            account=last.info.account, grant_id=gid)
 
 
 def _count_grant_event(ctx: Context, gid: str, e: GrantEntry) -> None:
     event, info = e.event, e.info
     actor = ctx.principals.get(e.actor)
     acct = ctx.accounts[info.account] if info.account else None
-    if event == Event.grant_requested:
+    if event == GRANT_REQUESTED:
         if acct:
             acct.requests += 1
         req = ctx.principals.get(info.requester)
         if req:
             req.requested.add(gid)
-    elif event == Event.grant_approved:
+    elif event == GRANT_APPROVED:
         if acct:
             acct.approvals += 1
         if actor:
             actor.approved.add(gid)
         if e.actor.entity.startswith(TOKEN_IDENTITY):
             anomaly(ctx, AnomalyKind.APPROVAL_WITHOUT_IDENTITY, e.time, e.actor, f"{ctx.mount}/data/grants/{gid}",
-                    f"grant {gid} on {info.account} (requested by {info.requester.name or info.requester.entity}) "
+                    lambda: f"grant {gid} on {info.account} (requested by "
+                    f"{info.requester.name or info.requester.entity}) "
                     f"was approved by {e.actor.name or 'a token'} with no Vault identity (recorded as "
                     f"{e.actor.entity}, a digest of the token's accessor)",
                     account=info.account, grant_id=gid)
-    elif event == Event.grant_reviewed:
+    elif event == GRANT_REVIEWED:
         if actor:
             actor.reviewed.add(gid)
-    elif event == Event.grant_denied:
+    elif event == GRANT_DENIED:
         if acct:
             acct.grants_denied += 1
         if actor:
@@ -208,10 +215,17 @@ def denial_stage(ctx: Context, store: FactStore) -> None:
         actor = ctx.principals.get(w.actor)
         if actor:
             actor.access_denied += 1
-        anomaly(ctx, AnomalyKind.PERMISSION_DENIED, w.time, w.actor, w.denied_path,
-                f"custody API refused {w.denied_capability or 'a call'} on {w.denied_path} "
-                f"(recorded by the service at {ctx.mount}/data/{w.path})",
-                account=name, request_id=w.request_id, operation=w.denied_capability)
+        _api_refusal(ctx, w, name)
+
+
+def _api_refusal(ctx: Context, w: Write, account: str) -> None:
+    anomaly(ctx, AnomalyKind.PERMISSION_DENIED, w.time, w.actor, w.denied_path,
+            lambda: f"custody API refused {w.denied_capability or 'a call'} on {w.denied_path} "
+            f"(recorded by the service at {ctx.mount}/data/{w.path})",
+            account=account, request_id=w.request_id, operation=w.denied_capability)
+
+
+_PERMISSION_DENIED, _DIRECT_ACCESS = AnomalyKind.PERMISSION_DENIED, AnomalyKind.DIRECT_ACCESS
 
 
 def touch_stage(ctx: Context, store: FactStore) -> None:
@@ -219,19 +233,20 @@ def touch_stage(ctx: Context, store: FactStore) -> None:
     for t in store.of_kind(Touch):
         if not ctx.shown(t.time):
             continue
-        verdict = classify_touch(t, ctx.mount)
-        if verdict.kind is None:
+        step = setup_step(t, ctx.mount)
+        if step:
             ctx.setup.append(SetupWrite(time=t.time, principal=principal(t.who), path=t.path, operation=t.operation,
-                                        what=verdict.detail, request_id=t.request_id))
+                                        what=step, request_id=t.request_id))
             continue
+        verdict = classify_touch(t, ctx.mount)
         name = _mount_account(norm_path(t.path), ctx.mount, ctx.grant_accounts.get) if t.area == MOUNT else ""
         acc = ctx.principals.get(t.who)
-        if verdict.kind is AnomalyKind.PERMISSION_DENIED:
+        if verdict.kind is _PERMISSION_DENIED:
             if acc:
                 acc.access_denied += 1
             if name:
                 ctx.accounts.named(name).access_denied += 1
-        elif verdict.kind is AnomalyKind.DIRECT_ACCESS:
+        elif verdict.kind is _DIRECT_ACCESS:
             ctx.direct += 1
             if acc:
                 acc.direct += 1

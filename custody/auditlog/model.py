@@ -6,6 +6,9 @@ bumps it. docs/auditor-guide.md documents every field.
 The types are msgspec Structs (frozen, unknown fields refused), which build and print many times faster than
 validating models and import in a fraction of the time; ``model_dump``, ``model_validate``,
 ``model_validate_json`` and ``model_copy`` are there for callers that treat them as models.
+
+Each type declares its fields in name order: the JSON has its keys sorted, and the encoder writes them in the
+order declared (a unit test checks).
 """
 
 from __future__ import annotations
@@ -76,8 +79,8 @@ class UnwrapStatus(StrEnum):
 class Principal(_Model, frozen=True, kw_only=True):
     """Who acted: Vault identity entity id (may be empty, e.g. root) and token display name."""
 
-    entity_id: str = ""
     display_name: str = ""
+    entity_id: str = ""
 
 
 class Approval(_Model, frozen=True, kw_only=True):
@@ -90,178 +93,178 @@ class Approval(_Model, frozen=True, kw_only=True):
 class Review(_Model, frozen=True, kw_only=True):
     """A decision recorded on a grant after the fact: the review of an emergency grant, or a denial."""
 
+    at: str = ""
     by: str
     by_entity: str = ""
-    at: str = ""
     comment: str = ""
 
 
 class Unwrap(_Model, frozen=True, kw_only=True):
     """A call that took (or tried to take) what a wrapping token holds."""
 
-    time: str
-    principal: Principal
-    ok: bool
     error: str = ""
-    request_id: str
-    remote_address: str = ""
+    ok: bool
     # sys/wrapping/unwrap; cubbyhole/response (read with the wrapping token itself); or sys/wrapping/rewrap (the
     # caller got a new wrapping token for the same code, followed in the unwraps)
     path: str = "sys/wrapping/unwrap"
+    principal: Principal
+    remote_address: str = ""
+    request_id: str
+    time: str
 
 
 class Reveal(_Model, frozen=True, kw_only=True):
     """One code handed out: the service's wrapped read of ``reveals/<grant_id>``, joined with the grant."""
 
-    time: str
-    request_id: str
     account: str
-    grant_id: str
-    requester: Principal
-    reason: str
-    ticket: str
-    emergency: bool
     approvers: list[Approval]
+    drill: str = ""  # the recovery drill the grant was part of (``access request --drill``)
+    emergency: bool
+    grant_id: str
     grant_status_at_handout: str
-    wrap_ttl_seconds: int
+    reason: str
+    request_id: str
+    requester: Principal
+    review: Review | None = None  # an emergency grant's review, when the logs read hold it
+    ticket: str
+    time: str
     unwrap_status: UnwrapStatus
     unwraps: list[Unwrap]
-    review: Review | None = None  # an emergency grant's review, when the logs read hold it
-    drill: str = ""  # the recovery drill the grant was part of (``access request --drill``)
+    wrap_ttl_seconds: int
 
 
 class Denial(_Model, frozen=True, kw_only=True):
     """A grant an approver denied: what was asked, and who said no, when and why."""
 
-    time: str
     account: str
-    grant_id: str
-    requester: Principal
-    reason: str
-    ticket: str
-    denied_by: Principal
     comment: str = ""
+    denied_by: Principal
+    grant_id: str
+    reason: str
+    requester: Principal
+    ticket: str
+    time: str
 
 
 class Anomaly(_Model, frozen=True, kw_only=True):
+    account: str = ""
+    detail: str
+    error: str = ""
+    grant_id: str = ""
     kind: AnomalyKind
+    operation: str = ""
+    path: str
+    principal: Principal
+    remote_address: str = ""
+    request_id: str = ""
     severity: Severity
     time: str
-    principal: Principal
-    path: str
-    operation: str = ""
-    account: str = ""
-    grant_id: str = ""
-    request_id: str = ""
-    remote_address: str = ""
-    error: str = ""
-    detail: str
     why: str
 
 
 class SetupWrite(_Model, frozen=True, kw_only=True):
     """A change of the custody mount recognised as what ``custody bootstrap`` does (not an anomaly)."""
 
-    time: str
-    principal: Principal
-    path: str
     operation: str
-    what: str
+    path: str
+    principal: Principal
     request_id: str = ""
+    time: str
+    what: str
 
 
 class Offender(_Model, frozen=True, kw_only=True):
-    principal: Principal
     count: int  # at least this many (exact unless ``count_error`` says by how much it may be low)
     count_error: int = 0
+    principal: Principal
 
 
 class AnomalyGroup(_Model, frozen=True, kw_only=True):
     """Anomalies of one kind and severity past the number listed one by one: counted, never dropped."""
 
-    kind: AnomalyKind
-    severity: Severity
-    total: int
-    listed: int
     first_seen: str
+    kind: AnomalyKind
     last_seen: str
+    listed: int
+    severity: Severity
     top_offenders: list[Offender]
+    total: int
     why: str = ""
 
 
 class Unlisted(_Model, frozen=True, kw_only=True):
     """Principals and accounts past the number listed one by one: their figures, added up."""
 
+    access_denied: int = 0
+    anomalies: int = 0
     count: int  # distinct principals (or accounts) not listed
     count_more: bool = False  # there are more than ``count`` (counted one by one up to a bound)
     direct_accesses: int = 0
-    access_denied: int = 0
-    anomalies: int = 0
 
 
 class NotListed(_Model, frozen=True, kw_only=True):
     """What the summary counts but does not list one by one, so that its size is bounded whatever the log."""
 
+    accounts: Unlisted | None = None
     anomalies: list[AnomalyGroup] = msgspec.field(default_factory=list)
     principals: Unlisted | None = None
-    accounts: Unlisted | None = None
 
 
 class Access(_Model, frozen=True, kw_only=True):
     """One row of the CSV: an event on a code or on the custody mount (derived from reveals and anomalies)."""
 
-    time: str
-    kind: str
     account: str = ""
+    approvers: str = ""
     grant_id: str = ""
-    principal: Principal
-    path: str = ""
+    kind: str
     operation: str = ""
     outcome: str = ""
+    path: str = ""
+    principal: Principal
     reason: str = ""
-    approvers: str = ""
     request_id: str
+    time: str
 
 
 class AccountSummary(_Model, frozen=True, kw_only=True):
-    account: str
-    owner: str = ""
-    tier: str = ""
-    approvals_required: int = 0
-    requests: int = 0
-    approvals: int = 0
-    grants_denied: int = 0
     access_denied: int = 0
-    deposits: int = 0
-    rotations: int = 0
+    account: str
+    approvals: int = 0
+    approvals_required: int = 0
     codes_remaining: int | None = None
+    deposits: int = 0
+    grants_denied: int = 0
+    owner: str = ""
+    requests: int = 0
     reveals: list[Reveal] = msgspec.field(default_factory=list)
+    rotations: int = 0
+    tier: str = ""
 
 
 class PrincipalSummary(_Model, frozen=True, kw_only=True):
-    principal: Principal
-    other_names: list[str] = msgspec.field(default_factory=list)
-    requested: list[str] = msgspec.field(default_factory=list)  # grant ids requested
+    access_denied: int = 0
+    anomalies: int = 0
     approved: list[str] = msgspec.field(default_factory=list)  # grant ids approved
     denied: list[str] = msgspec.field(default_factory=list)  # grant ids denied as approver
+    direct_accesses: int = 0
+    other_names: list[str] = msgspec.field(default_factory=list)
+    principal: Principal
+    requested: list[str] = msgspec.field(default_factory=list)  # grant ids requested
     revealed: list[str] = msgspec.field(default_factory=list)  # grant ids whose code was handed out
     reviewed: list[str] = msgspec.field(default_factory=list)  # emergency grant ids reviewed
     unwrapped: int = 0
-    direct_accesses: int = 0
-    access_denied: int = 0
-    anomalies: int = 0
 
 
 class InputStats(_Model, frozen=True, kw_only=True):
+    entries_duplicate: int  # the same request.id and type seen again (rotated/cluster logs)
     files: list[str]
-    lines_total: int
+    first_entry: str = ""
+    last_entry: str = ""
     # lines that mention the custody mount, or whose request path is a wrapping call (sys/wrapping/,
     # cubbyhole/response), raw storage (sys/raw) or a mount move (sys/remount)
     lines_custody: int
     lines_invalid: int
-    entries_duplicate: int  # the same request.id and type seen again (rotated/cluster logs)
-    first_entry: str = ""
-    last_entry: str = ""
+    lines_total: int
 
 
 class Window(_Model, frozen=True, kw_only=True):
@@ -270,29 +273,29 @@ class Window(_Model, frozen=True, kw_only=True):
 
 
 class Totals(_Model, frozen=True, kw_only=True):
-    reveals: int
-    requests: int
-    approvals: int
-    grants_denied: int
     access_denied: int
-    deposits: int
-    rotations: int
-    direct_accesses: int
     anomalies: int
+    approvals: int
+    deposits: int
+    direct_accesses: int
+    grants_denied: int
+    requests: int
+    reveals: int
+    rotations: int
 
 
 class Summary(_Model, frozen=True, kw_only=True):
-    schema_version: str = SCHEMA_VERSION
-    mount: str
-    service_role: str
-    window: Window
-    input: InputStats
-    totals: Totals
     accounts: list[AccountSummary]
+    anomalies: list[Anomaly]
+    denials: list[Denial] = msgspec.field(default_factory=list)
+    input: InputStats
+    mount: str
+    not_listed: NotListed = msgspec.field(default_factory=NotListed)
     principals: list[PrincipalSummary]
     reveals: list[Reveal]
-    anomalies: list[Anomaly]
-    warnings: list[str] = msgspec.field(default_factory=list)
-    denials: list[Denial] = msgspec.field(default_factory=list)
+    schema_version: str = SCHEMA_VERSION
+    service_role: str
     setup: list[SetupWrite] = msgspec.field(default_factory=list)
-    not_listed: NotListed = msgspec.field(default_factory=NotListed)
+    totals: Totals
+    warnings: list[str] = msgspec.field(default_factory=list)
+    window: Window

@@ -65,11 +65,17 @@ def render(summary: Summary, fmt: Format) -> str:
     assert_never(fmt)
 
 
-def render_bytes(summary: Summary, fmt: Format) -> bytes:
-    """``render`` as UTF-8, for a file: JSON (the largest, a report of tens of MB) never becomes a str on the way."""
+def render_chunks(summary: Summary, fmt: Format) -> tuple[bytes, ...]:
+    """``render`` as UTF-8, in pieces to write one after the other: JSON (the largest, a report of tens of MB) never
+    becomes a str on the way, nor is it copied once more to end it with a newline."""
     if fmt == "json":
-        return msgspec.json.format(_ENCODE(summary), indent=2) + b"\n"
-    return render(summary, fmt).encode()
+        return msgspec.json.format(_ENCODE(summary), indent=2), b"\n"
+    return (render(summary, fmt).encode(),)
+
+
+def render_bytes(summary: Summary, fmt: Format) -> bytes:
+    """``render`` as UTF-8 (``render_chunks`` joined)."""
+    return b"".join(render_chunks(summary, fmt))
 
 
 def render_json(summary: Summary) -> str:
@@ -77,7 +83,9 @@ def render_json(summary: Summary) -> str:
     return render_bytes(summary, "json").decode()
 
 
-_ENCODE = msgspec.json.Encoder(order="sorted").encode
+# Keys sorted: the model declares every field in name order (a unit test checks), so the encoder writes them as
+# declared, sparing it a sort of each struct's fields (a tenth of the time it takes on a large summary).
+_ENCODE = msgspec.json.Encoder().encode
 
 
 def _who(p: Principal) -> str:

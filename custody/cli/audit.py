@@ -18,6 +18,8 @@ import click
 from custody.errors import CustodyError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from custody.auditlog import Summary
 
 EXIT_ANOMALY = 4
@@ -70,7 +72,7 @@ def summary_cmd(logs: tuple[Path, ...], since: str | None, until: str | None, fm
     """Summarise custody access from audit-device logs: reveals with reasons and approvers, per account and
     per principal, and the anomalies an auditor must look at."""
     from custody.auditlog import render, summarize
-    from custody.auditlog.render import render_bytes
+    from custody.auditlog.render import render_chunks
     from custody.auditlog.timeparse import parse_duration
 
     s = summarize(list(logs), since, until, mount, service_role, late_after=parse_duration(late_after), workers=workers)
@@ -78,20 +80,21 @@ def summary_cmd(logs: tuple[Path, ...], since: str | None, until: str | None, fm
     if output is None:
         click.echo(render(s, form), nl=False)  # type: ignore[arg-type]  # one of FORMATS
     else:
-        _write(output, render_bytes(s, form))  # type: ignore[arg-type]
+        _write(output, render_chunks(s, form))  # type: ignore[arg-type]
         click.echo(f"wrote {output} ({s.totals.reveals} reveals, {s.totals.anomalies} anomalies)", err=True)
     if fail_on is not None:
         _check(s, fail_on)
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, chunks: Iterable[bytes]) -> None:
     """Write whole or not at all: a half-written report must not pass for evidence."""
     import tempfile
 
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # like any file the user writes, not mkstemp's 0600

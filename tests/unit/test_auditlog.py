@@ -429,6 +429,27 @@ def test_json_is_the_schema(summary: Summary) -> None:
     assert render(summary, "json") == text  # stable
 
 
+def _keys_in_order(value: Any) -> bool:
+    if isinstance(value, dict):
+        return list(value) == sorted(value) and all(map(_keys_in_order, value.values()))
+    if isinstance(value, list):
+        return all(map(_keys_in_order, value))
+    return True
+
+
+def test_json_keys_are_sorted_and_every_model_declares_its_fields_in_name_order(summary: Summary) -> None:
+    # the JSON encoder writes fields in their declared order: declared in name order, the keys come out sorted
+    # without the encoder sorting them
+    import msgspec
+
+    from custody.auditlog import model
+
+    for cls in vars(model).values():
+        if isinstance(cls, type) and issubclass(cls, msgspec.Struct) and cls.__module__ == model.__name__:
+            assert list(cls.__struct_fields__) == sorted(cls.__struct_fields__), cls.__name__
+    assert _keys_in_order(json.loads(render(summary, "json")))
+
+
 def test_markdown(summary: Summary) -> None:
     md = render(summary, "markdown")
     assert md.startswith("# Custody access summary")
