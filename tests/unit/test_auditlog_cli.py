@@ -126,3 +126,22 @@ def test_the_cli_spells_the_audit_readers_choices_as_it_does() -> None:
     assert [ranks[s] for s in audit.SEVERITIES] == [0, 1, 2, 3]  # least to most severe
     assert parse_duration(audit.DEFAULT_LATE_AFTER) == DEFAULT_LATE_AFTER
     assert set(audit.FORMATS) == {*FORMATS, "text"}
+
+
+@pytest.mark.parametrize("fail_on", [[], ["--fail-on", "low"]])
+def test_the_executable_ends_at_once_with_all_its_output(tmp_path: Path, fail_on: list[str]) -> None:
+    """The ``custody`` executable ends an audit summary without the interpreter's teardown: everything it printed
+    or wrote is there all the same, with its exit code."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "s.json"
+    base = [sys.executable, "-m", "custody", "audit", "summary", "--log", str(SCENARIO), "--late-after", "2s"]
+    piped = subprocess.run([*base, "--format", "json", *fail_on], capture_output=True, timeout=60)
+    to_file = [*base, "--format", "csv", "--output", str(out), *fail_on]
+    written = subprocess.run(to_file, capture_output=True, timeout=60)
+    want = EXIT_ANOMALY if fail_on else 0
+    assert piped.returncode == written.returncode == want, (piped.stderr, written.stderr)
+    assert json.loads(piped.stdout)["totals"]["reveals"] == 8
+    assert len(list(csv.DictReader(io.StringIO(out.read_text())))) > 8
+    assert b"wrote " in written.stderr and (b"anomalies at or above low" in piped.stderr) == bool(fail_on)
