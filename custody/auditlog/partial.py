@@ -232,7 +232,9 @@ class Partial:
             return
         # Vault stamps every entry; one without a real time is not an audit entry (and would break the ordering
         # and the durations the summary computes)
-        time = norm_time(e.time)
+        time = _fold.vault_time(e.time) if _fold is not None else None  # Vault's own form, judged in C
+        if time is None:
+            time = norm_time(e.time)
         if not time:
             self.lines_invalid += 1
             return

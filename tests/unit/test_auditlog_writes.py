@@ -168,3 +168,59 @@ def test_edited_writes_read_the_same_both_ways(edits: list[tuple[bytes, list[tup
     # twice: a line read again is a repeat, which every way must recognise alike
     fast, python, slow = every_way(lines + lines[::-1])
     assert fast == python == slow
+
+
+VAULT_TIMES = st.builds(
+    "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:09d}Z".format,
+    st.integers(0, 9999),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.integers(0, 10**9 - 1),
+)
+ANY_TIMES = st.one_of(
+    VAULT_TIMES,
+    VAULT_TIMES.flatmap(lambda t: st.tuples(st.just(t), st.integers(0, 29), st.characters()).map(
+        lambda x: x[0][: x[1]] + x[2] + x[0][x[1] + 1 :]
+    )),
+    st.text(max_size=40),
+    st.sampled_from(["2026-11-25T07:01:05Z", "2026-11-25T07:01:05.5Z", "2026-11-25T07:01:05.401134417+01:00"]),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(ANY_TIMES)
+def test_the_c_judge_of_vault_s_times_agrees_with_norm_time(value: str) -> None:
+    """The fold's ``vault_time`` says yes only to what ``norm_time`` keeps as it is, and to every time in Vault's
+    own form that it keeps; anything else is left to ``norm_time``."""
+    from custody.auditlog.timeparse import norm_time
+
+    fold = partial_mod._fold
+    if fold is None:
+        pytest.skip("the fold in C was not built")
+    got = fold.vault_time(value)
+    kept = norm_time(value) == value
+    if got is not None:
+        assert got is value and kept
+    elif kept and len(value) == 30 and value[19] == "." and value.endswith("Z"):
+        raise AssertionError(f"{value!r} is Vault's form and a real time, and was left to norm_time")
+
+
+def test_the_c_judge_of_vault_s_times_knows_the_calendar() -> None:
+    """Every month's last day, leap years, the ends of the years kept and of the day, against ``norm_time``."""
+    from custody.auditlog.timeparse import norm_time
+
+    fold = partial_mod._fold
+    if fold is None:
+        pytest.skip("the fold in C was not built")
+    years = (1900, 1969, 1970, 1999, 2000, 2023, 2024, 2100, 2400, 8999, 9000, 9001, 9999)
+    clocks = ("00:00:00", "23:59:59", "24:00:00", "23:60:00", "23:59:60", "09:05:07")
+    for year in years:
+        for month in range(14):
+            for day in range(33):
+                for clock in clocks:
+                    value = f"{year:04d}-{month:02d}-{day:02d}T{clock}.123456789Z"
+                    want = value if norm_time(value) == value else None
+                    assert fold.vault_time(value) == want, value
