@@ -59,11 +59,12 @@ RATIO = {"mixed": 15.0, "custody": 5.0}
 
 def _reader_kind() -> str:
     """How the installed reader walks lines and searches bytes: a figure means little without it."""
-    from custody.auditlog import _fastsearch, reader
+    from custody.auditlog import _fastsearch, partial, reader
 
     walk = "line walk in C" if reader.compiled() else "line walk in Python (custody/auditlog/_scan.c not built)"
+    fold = "grant fold in C" if partial.compiled() else "grant fold in Python (custody/auditlog/_fold.c not built)"
     search = "glibc memmem" if _fastsearch.available() else "bytes.find (no memmem)"
-    return f"{walk}, byte search with {search}"
+    return f"{walk}, {fold}, byte search with {search}"
 
 
 def record_seed(out: Path, port: int) -> Path:

@@ -328,6 +328,11 @@ class Partial:
         return self.occurrences - len(self.facts) - self.facts.count_both() - writes - others
 
 
+def compiled() -> bool:
+    """Whether the fold of grant writes in C is in use (reported by the benchmark)."""
+    return _fold is not None
+
+
 def _fold_repeat(entries: list[GrantEntry], e: GrantEntry) -> bool:
     """If ``entries`` already hold the write ``e`` is a copy of, keep the later copy of the two and say True.
 
