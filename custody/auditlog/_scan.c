@@ -112,10 +112,8 @@ needle_of(PyObject *o, Needle *nd)
             nd->z = k;
         }
     }
-    if (nd->a < 0) {
+    if (nd->a < 0)
         nd->a = 0;
-        nd->z = nd->n - 1;
-    }
     return 0;
 }
 
@@ -144,6 +142,19 @@ chunk_of(Py_buffer *view, Py_ssize_t n)
     return 0;
 }
 
+/* (buf, n) arguments: the buffer, and n within it. On failure the buffer is released and -1 returned. */
+static int
+chunk_args(PyObject *args, Py_buffer *view, Py_ssize_t *n)
+{
+    if (!PyArg_ParseTuple(args, "y*n", view, n))
+        return -1;
+    if (chunk_of(view, *n) < 0) {
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(line_stats_doc,
 "line_stats(buf, n) -> (lines, bad)\n\n"
 "The lines of buf[:n] (a last line without a newline counts) and how many of them do not start with '{'.");
@@ -153,12 +164,8 @@ line_stats(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer view;
     Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "y*n", &view, &n))
+    if (chunk_args(args, &view, &n) < 0)
         return NULL;
-    if (chunk_of(&view, n) < 0) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
     const char *b = view.buf;
     Py_ssize_t lines = 0, bad = 0;
     if (n > 0) {
@@ -187,12 +194,8 @@ ascii(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer view;
     Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "y*n", &view, &n))
+    if (chunk_args(args, &view, &n) < 0)
         return NULL;
-    if (chunk_of(&view, n) < 0) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
     const unsigned char *b = view.buf;
     Py_ssize_t i = 0;
     int high = 0;
@@ -448,18 +451,10 @@ mark_lines_memmem(const char *b, Py_ssize_t n, const Needle *plain, Py_ssize_t n
 
 #if defined(__SSE2__)
 typedef struct {
-    Needle nd;
-    Py_ssize_t a, z;        /* the two bytes of the needle compared first */
+    Needle nd;              /* its bytes a and z are compared first */
     const Needle *suffixes; /* one of which must follow the needle (none: nothing must) */
     Py_ssize_t nsuffixes;
 } Probe;
-
-static Probe
-probe_of(Needle nd, const Needle *suffixes, Py_ssize_t nsuffixes)
-{
-    Probe p = {nd, nd.a, nd.z, suffixes, nsuffixes};
-    return p;
-}
 
 static int
 matches(const char *b, Py_ssize_t at, Py_ssize_t n, const Probe *p)
@@ -479,7 +474,8 @@ static Py_ssize_t
 skip_quiet2(const char *b, Py_ssize_t i, Py_ssize_t last, const Probe *probes, const __m128i *first,
             const __m128i *lastb)
 {
-    const char *a0 = b + probes[0].a, *z0 = b + probes[0].z, *a1 = b + probes[1].a, *z1 = b + probes[1].z;
+    const char *a0 = b + probes[0].nd.a, *z0 = b + probes[0].nd.z;
+    const char *a1 = b + probes[1].nd.a, *z1 = b + probes[1].nd.z;
     const __m128i f0 = first[0], l0 = lastb[0], f1 = first[1], l1 = lastb[1];
     for (; i <= last; i += 16) {
         __m128i m0 = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(a0 + i)), f0),
@@ -498,10 +494,10 @@ mark_lines_simd(const char *b, Py_ssize_t n, const Probe *probes, Py_ssize_t cou
     __m128i first[MAX_PROBES], last[MAX_PROBES];
     Py_ssize_t reach = 0; /* the furthest byte past a position that a comparison reads */
     for (Py_ssize_t k = 0; k < count; k++) {
-        first[k] = _mm_set1_epi8(probes[k].nd.p[probes[k].a]);
-        last[k] = _mm_set1_epi8(probes[k].nd.p[probes[k].z]);
-        if (probes[k].z > reach)
-            reach = probes[k].z;
+        first[k] = _mm_set1_epi8(probes[k].nd.p[probes[k].nd.a]);
+        last[k] = _mm_set1_epi8(probes[k].nd.p[probes[k].nd.z]);
+        if (probes[k].nd.z > reach)
+            reach = probes[k].nd.z;
     }
     Py_ssize_t i = 0;
     while (i + reach + 16 <= n) {
@@ -512,8 +508,8 @@ mark_lines_simd(const char *b, Py_ssize_t n, const Probe *probes, Py_ssize_t cou
                 break;
         }
         for (Py_ssize_t k = 0; k < count; k++) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i + probes[k].a));
-            __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + i + probes[k].z));
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i + probes[k].nd.a));
+            __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + i + probes[k].nd.z));
             masks[k] = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(x, first[k]),
                                                                  _mm_cmpeq_epi8(y, last[k])));
             any |= masks[k];
@@ -559,9 +555,9 @@ mark_lines(const char *b, Py_ssize_t n, const Needle *plain, Py_ssize_t nplain, 
         Probe probes[MAX_PROBES];
         Py_ssize_t count = 0;
         for (Py_ssize_t k = 0; k < nplain; k++)
-            probes[count++] = probe_of(plain[k], NULL, 0);
+            probes[count++] = (Probe){plain[k], NULL, 0};
         if (nsuffixes > 0)
-            probes[count++] = probe_of(prefix, suffixes, nsuffixes);
+            probes[count++] = (Probe){prefix, suffixes, nsuffixes};
         return mark_lines_simd(b, n, probes, count, out);
     }
 #else
