@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from custody.auditlog import read_lines, summarize_partial
 from custody.auditlog.model import Summary
 from custody.auditlog.partial import Partial
-from tests.auditkit import SCENARIO, mutate
+from tests.auditkit import SCENARIO, mutate, times_shaped_like_vault
 
 LINES = SCENARIO.read_bytes().splitlines(keepends=True)
 CUSTODY = [ln for ln in LINES if b"custody-kv" in ln or b"sys/wrapping/unwrap" in ln]
@@ -113,16 +113,7 @@ HOSTILE_TIME = st.one_of(
         ]
     ),
     st.text(min_size=30, max_size=30).map(lambda t: t[:10] + "T" + t[11:19] + "." + t[20:29] + "Z"),
-    st.builds(
-        "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{}Z".format,
-        st.integers(0, 9999),
-        st.integers(0, 99),
-        st.integers(0, 99),
-        st.integers(0, 99),
-        st.integers(0, 99),
-        st.integers(0, 99),
-        st.text("0123456789", min_size=1, max_size=9),
-    ),
+    times_shaped_like_vault(st.text("0123456789", min_size=1, max_size=9)),
 )
 HOSTILE_TTL = st.sampled_from([10**18, 2**63 - 1, -(2**63), -1, 0, 10**10, "9" * 30]) | st.integers(-(2**63), 2**63 - 1)
 HOSTILE_EDIT = st.one_of(

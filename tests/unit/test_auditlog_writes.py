@@ -16,7 +16,7 @@ from custody.auditlog import partial as partial_mod
 from custody.auditlog.entry import Entry, Request
 from custody.auditlog.extract import Extractor
 from custody.auditlog.partial import Partial
-from tests.auditkit import SCENARIO, mutate
+from tests.auditkit import SCENARIO, mutate, times_shaped_like_vault
 
 LINES = SCENARIO.read_bytes().splitlines()
 WRITES = [ln for ln in LINES if b'"path":"custody-kv/data/grants/' in ln or b'"path":"custody-kv/data/codes/' in ln]
@@ -170,16 +170,7 @@ def test_edited_writes_read_the_same_both_ways(edits: list[tuple[bytes, list[tup
     assert fast == python == slow
 
 
-VAULT_TIMES = st.builds(
-    "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:09d}Z".format,
-    st.integers(0, 9999),
-    st.integers(0, 99),
-    st.integers(0, 99),
-    st.integers(0, 99),
-    st.integers(0, 99),
-    st.integers(0, 99),
-    st.integers(0, 10**9 - 1),
-)
+VAULT_TIMES = times_shaped_like_vault(st.integers(0, 10**9 - 1).map("{:09d}".format))
 ANY_TIMES = st.one_of(
     VAULT_TIMES,
     VAULT_TIMES.flatmap(lambda t: st.tuples(st.just(t), st.integers(0, 29), st.characters()).map(
